@@ -1,0 +1,71 @@
+import CLDNS
+
+/// Finds the token ldns choked on, for error messages. ldns only returns a status, so this re-reads
+/// the entry: owner, optional TTL and class, type, then the RDATA fields, and tries each
+/// single-token field with `ldns_rdf_new_frm_str` until one fails.
+enum OffendingToken {
+    static func find(status: ldns_status, tokens: [String], hasOwner: Bool) -> String? {
+        var i = 0
+        let owner: String? = hasOwner && !tokens.isEmpty ? tokens[0] : nil
+        if hasOwner { i = 1 }
+        var ttlOrClass: [String] = []
+        while i < tokens.count && ttlOrClass.count < 2 && (isTTLLike(tokens[i]) || isClass(tokens[i])) {
+            ttlOrClass.append(tokens[i])
+            i += 1
+        }
+        let typeToken = i < tokens.count ? tokens[i] : nil
+        let rdata = i + 1 < tokens.count ? Array(tokens[(i + 1)...]) : []
+
+        switch status {
+        case LDNS_STATUS_SYNTAX_TYPE_ERR:
+            return typeToken
+        case LDNS_STATUS_SYNTAX_TTL_ERR:
+            return ttlOrClass.first(where: isTTLLike) ?? typeToken
+        case LDNS_STATUS_SYNTAX_CLASS_ERR:
+            return ttlOrClass.first(where: isClass) ?? typeToken
+        case LDNS_STATUS_SYNTAX_DNAME_ERR, LDNS_STATUS_DOMAINNAME_OVERFLOW, LDNS_STATUS_LABEL_OVERFLOW:
+            if let owner, owner != "@", !parses(LDNS_RDF_TYPE_DNAME, owner) { return owner }
+            return firstBadField(typeToken: typeToken, rdata: rdata)
+        default:
+            return firstBadField(typeToken: typeToken, rdata: rdata)
+        }
+    }
+
+    private static func firstBadField(typeToken: String?, rdata: [String]) -> String? {
+        guard let typeToken, let code = LDNS.typeCode(typeToken), rdata.first != "\\#",
+              let descriptor = ldns_rr_descript(code) else { return nil }
+        let maximum = ldns_rr_descriptor_maximum(descriptor)
+        for (index, token) in rdata.enumerated() where index < maximum {
+            let fieldType = ldns_rr_descriptor_field_type(descriptor, index)
+            guard singleToken.contains(fieldType) else { return nil }
+            if fieldType == LDNS_RDF_TYPE_DNAME && token == "@" { continue }
+            if !parses(fieldType, token) { return token }
+        }
+        return nil
+    }
+
+    /// Field types that are always one token, so token N is field N.
+    private static let singleToken: [ldns_rdf_type] = [
+        LDNS_RDF_TYPE_DNAME, LDNS_RDF_TYPE_INT8, LDNS_RDF_TYPE_INT16, LDNS_RDF_TYPE_INT32,
+        LDNS_RDF_TYPE_A, LDNS_RDF_TYPE_AAAA, LDNS_RDF_TYPE_PERIOD, LDNS_RDF_TYPE_TIME,
+        LDNS_RDF_TYPE_TYPE, LDNS_RDF_TYPE_CLASS, LDNS_RDF_TYPE_ALG, LDNS_RDF_TYPE_CERT_ALG,
+        LDNS_RDF_TYPE_CERTIFICATE_USAGE, LDNS_RDF_TYPE_SELECTOR, LDNS_RDF_TYPE_MATCHING_TYPE,
+        LDNS_RDF_TYPE_TAG,
+    ]
+
+    private static func parses(_ type: ldns_rdf_type, _ token: String) -> Bool {
+        guard let rdf = ldns_rdf_new_frm_str(type, token) else { return false }
+        ldns_rdf_deep_free(rdf)
+        return true
+    }
+
+    private static func isTTLLike(_ s: String) -> Bool {
+        guard let f = s.utf8.first else { return false }
+        return f >= 0x30 && f <= 0x39
+    }
+
+    private static func isClass(_ s: String) -> Bool {
+        let u = s.uppercased()
+        return ["IN", "CH", "CS", "HS", "NONE", "ANY"].contains(u) || u.hasPrefix("CLASS")
+    }
+}
