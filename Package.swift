@@ -1,0 +1,78 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module boundaries follow ARCHITECTURE.md: the query path (DNSWire, DNSZone, DNSServer) never
+// imports ldns, Foundation, an HTTP stack or a database.
+let package = Package(
+    name: "GlobalDNS",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "globaldns", targets: ["globaldns"]),
+        .library(name: "DNSServer", targets: ["DNSServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLDNS",
+            pkgConfig: "ldns",
+            providers: [.apt(["libldns-dev"])]
+        ),
+        // Names, types, header, RDATA codec, EDNS options. Pure Swift, no dependencies.
+        .target(name: "DNSWire"),
+        // Immutable, pre-rendered zone tree and the zone set; the lookup algorithm.
+        .target(name: "DNSZone", dependencies: ["DNSWire"]),
+        // The only module that touches ldns: zone file -> records.
+        .target(name: "ZoneFile", dependencies: ["CLDNS", "DNSWire", "DNSZone"]),
+        // QueryResponder (NIO-free, callable from tests and the fuzzer) and the UDP/TCP listeners.
+        .target(
+            name: "DNSServer",
+            dependencies: [
+                "DNSWire", "DNSZone",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Configuration, zone loading and wiring of the server; testable apart from main.
+        .target(
+            name: "GlobalDNSApp",
+            dependencies: [
+                "DNSWire", "DNSZone", "ZoneFile", "DNSServer",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "globaldns",
+            dependencies: [
+                "GlobalDNSApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "DNSZoneTests", dependencies: ["DNSWire", "DNSZone", "DNSServer"]),
+        .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSZone", "DNSWire"]),
+        .testTarget(
+            name: "DNSServerTests",
+            dependencies: [
+                "DNSServer", "DNSZone", "DNSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"]),
+    ]
+)
