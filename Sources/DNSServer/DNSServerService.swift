@@ -1,0 +1,218 @@
+import Atomics
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ChannelOptions.Types.SocketOption {
+    static let reusePort = ChannelOptions.Types.SocketOption(level: .socket, name: .init(rawValue: SO_REUSEPORT))
+    static let ipv6Only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
+}
+
+/// Where and how the DNS listeners run. Defaults follow Knot DNS where it has one.
+public struct DNSServerConfiguration: Sendable {
+    /// Each address is served over UDP and TCP.
+    public var listen: [SocketAddress]
+    /// How long a TCP connection may go without a complete query before it is closed (Knot: 10 s).
+    public var tcpIdleTimeout: TimeAmount
+    /// Open TCP connections at most; further ones are closed on accept.
+    public var tcpMaxConnections: Int
+    /// How long a graceful shutdown waits for TCP connections to finish.
+    public var drainTimeout: TimeAmount
+    /// Socket receive buffer for each UDP socket, in bytes (nil: the system default).
+    public var udpReceiveBuffer: Int?
+
+    public init(listen: [SocketAddress], tcpIdleTimeout: TimeAmount = .seconds(10), tcpMaxConnections: Int = 1024,
+                drainTimeout: TimeAmount = .seconds(5), udpReceiveBuffer: Int? = nil) {
+        self.listen = listen
+        self.tcpIdleTimeout = tcpIdleTimeout
+        self.tcpMaxConnections = tcpMaxConnections
+        self.drainTimeout = drainTimeout
+        self.udpReceiveBuffer = udpReceiveBuffer
+    }
+}
+
+/// The UDP and TCP listeners as one `Service`.
+///
+/// Every event loop of the group gets its own `QueryResponder` and its own UDP socket per address
+/// (SO_REUSEPORT lets the kernel spread packets across them); TCP connections use the responder of
+/// the loop they land on. Graceful shutdown closes the listeners, lets open TCP connections finish
+/// the queries they have sent, and waits up to `drainTimeout` for them.
+public final class DNSServerService: Service, Sendable {
+    private let configuration: DNSServerConfiguration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let responders: [ObjectIdentifier: NIOLoopBound<QueryResponder>]
+    private let state = NIOLockedValueBox(ListenerState())
+    private let openConnections = ManagedAtomic(0)
+    private let rejectedConnections = ManagedAtomic(0)
+
+    struct ListenerState {
+        var udp: [Channel] = []
+        var tcp: [Channel] = []
+        var connections: [ObjectIdentifier: Channel] = [:]
+        var bound: [SocketAddress] = []
+        var started = false
+        var stopped = false
+    }
+
+    public init(configuration: DNSServerConfiguration, responder: ResponderConfiguration,
+                holder: ServingStateHolder, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        var r: [ObjectIdentifier: NIOLoopBound<QueryResponder>] = [:]
+        for loop in group.makeIterator() {
+            // Built here, touched only on `loop` (NIOLoopBound checks it).
+            let responder = QueryResponder(holder: holder, configuration: responder)
+            r[ObjectIdentifier(loop)] = NIOLoopBound(responder, eventLoop: loop)
+        }
+        responders = r
+    }
+
+    /// The addresses actually bound (ports resolved when 0 was asked for).
+    public var boundAddresses: [SocketAddress] { state.withLockedValue { $0.bound } }
+
+    public var currentTCPConnections: Int { openConnections.load(ordering: .relaxed) }
+
+    /// Binds every listener. Fails (and closes what it bound) if any address cannot be bound.
+    public func start() async throws {
+        if state.withLockedValue({ $0.started }) { return }
+        state.withLockedValue { $0.started = true }
+        do {
+            for address in configuration.listen {
+                let port = try await bindUDP(address)
+                var tcpAddress = address
+                tcpAddress.port = port
+                try await bindTCP(tcpAddress)
+                var shown = address
+                shown.port = port
+                state.withLockedValue { $0.bound.append(shown) }
+                logger.info("dns listening", metadata: ["address": "\(shown)", "protocols": "udp,tcp"])
+            }
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
+    /// One socket per event loop, all on the same port.
+    private func bindUDP(_ address: SocketAddress) async throws -> Int {
+        var port = address.port ?? 0
+        for loop in group.makeIterator() {
+            var bootstrap = DatagramBootstrap(group: loop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(ChannelOptions.Types.SocketOption.reusePort, value: 1)
+                .channelOption(.maxMessagesPerRead, value: 32)
+                .channelOption(.datagramVectorReadMessageCount, value: 32)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65535 * 1))
+            if let size = configuration.udpReceiveBuffer {
+                bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(size))
+            }
+            if address.protocol == .inet6 {
+                bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption.ipv6Only, value: 1)
+            }
+            let responder = responders[ObjectIdentifier(loop)]!
+            bootstrap = bootstrap.channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(responder: responder.value))
+                }
+            }
+            var bindAddress = address
+            bindAddress.port = port
+            let channel = try await bootstrap.bind(to: bindAddress).get()
+            state.withLockedValue { $0.udp.append(channel) }
+            if port == 0 { port = channel.localAddress?.port ?? 0 }
+        }
+        return port
+    }
+
+    private func bindTCP(_ address: SocketAddress) async throws {
+        let idle = configuration.tcpIdleTimeout
+        let max = configuration.tcpMaxConnections
+        let responders = self.responders
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+        if address.protocol == .inet6 {
+            bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption.ipv6Only, value: 1)
+        }
+        bootstrap = bootstrap.childChannelInitializer { [self] channel in
+            let open = openConnections.wrappingIncrementThenLoad(ordering: .relaxed)
+            let id = ObjectIdentifier(channel)
+            channel.closeFuture.whenComplete { [self] _ in
+                openConnections.wrappingDecrement(ordering: .relaxed)
+                state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
+            }
+            let stopped = state.withLockedValue { s -> Bool in
+                if !s.stopped { s.connections[id] = channel }
+                return s.stopped
+            }
+            if open > max || stopped {
+                rejectedConnections.wrappingIncrement(ordering: .relaxed)
+                return channel.close()
+            }
+            let responder = responders[ObjectIdentifier(channel.eventLoop)]!
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(TCPQueryHandler(responder: responder.value, idleTimeout: idle))
+            }
+        }
+        let channel = try await bootstrap.bind(to: address).get()
+        state.withLockedValue { $0.tcp.append(channel) }
+    }
+
+    public func run() async throws {
+        try await start()
+        // Serve until graceful shutdown (SIGTERM) or cancellation.
+        try? await gracefulShutdown()
+        await stop()
+    }
+
+    /// Stops accepting, lets TCP connections finish, closes everything. Idempotent.
+    public func stop() async {
+        let (udp, tcp, connections) = state.withLockedValue { s -> ([Channel], [Channel], [Channel]) in
+            let r = (s.udp, s.tcp, Array(s.connections.values))
+            s.udp = []
+            s.tcp = []
+            s.stopped = true
+            return r
+        }
+        if udp.isEmpty && tcp.isEmpty && connections.isEmpty { return }
+        for c in tcp { try? await c.close() }
+        for c in connections { c.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        let deadline = NIODeadline.now() + configuration.drainTimeout
+        while openConnections.load(ordering: .relaxed) > 0 && NIODeadline.now() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        let left = state.withLockedValue { Array($0.connections.values) }
+        for c in left { try? await c.close() }
+        for c in udp { try? await c.close() }
+        logger.info("dns listeners stopped", metadata: ["drained_tcp": "\(connections.count)", "forced_tcp": "\(left.count)"])
+    }
+
+    /// Sums each loop's counters (read on the loops themselves).
+    public func stats() async -> ResponderStats {
+        var total = ResponderStats()
+        for (_, bound) in responders {
+            let s = try? await bound.eventLoop.submit { bound.value.stats }.get()
+            guard let s else { continue }
+            total.queries += s.queries
+            total.dropped += s.dropped
+            total.formErr += s.formErr
+            total.truncated += s.truncated
+            total.noError += s.noError
+            total.nxDomain += s.nxDomain
+            total.refused += s.refused
+            total.notImp += s.notImp
+            total.other += s.other
+        }
+        return total
+    }
+}

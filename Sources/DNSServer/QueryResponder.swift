@@ -1,0 +1,544 @@
+import DNSWire
+import DNSZone
+
+/// The transport a query came over: it decides the size limit and ANY handling.
+public enum Transport: Sendable {
+    case udp
+    case tcp
+}
+
+/// Answers one query packet, writing the reply into a caller-owned buffer.
+///
+/// One responder per event loop: it owns scratch memory reused by every query, so it is not
+/// `Sendable` and must only be used from one thread. It never allocates on the answering path.
+///
+/// Stages (Knot's query plan, ARCHITECTURE.md "The answering algorithm"):
+/// 1. **begin** — header sanity (drop unreadable packets and responses), opcode, QDCOUNT, the
+///    question (lowercased copy + label offsets in scratch), the remaining sections (structure only;
+///    trailing garbage is FORMERR), OPT (one, at the root; version; Client Subnet validation; NSID).
+/// 2. **answer** — class CH identity, meta-types, the zone for the name (none: REFUSED), then the
+///    zone lookup: exact / CNAME chain inside the zone / wildcard (RFC 4592) / delegation / ENT.
+/// 3. **authority** — SOA with the negative TTL (RFC 2308) on NXDOMAIN/NODATA, NS on referrals.
+/// 4. **additional** — pre-computed addresses for NS, MX and SRV targets (glue on referrals).
+/// 5. **end** — flags, counts, TC when a section did not fit, OPT with Client Subnet and NSID.
+public final class QueryResponder {
+    public let holder: ServingStateHolder
+    public let configuration: ResponderConfiguration
+    public private(set) var stats = ResponderStats()
+
+    // Scratch, reused by every query.
+    private let name: UnsafeMutablePointer<UInt8>          // lowercased current name
+    private let labelStarts: UnsafeMutablePointer<Int>     // label offsets of `name` (+ root)
+    private let wildcard: UnsafeMutablePointer<UInt8>      // `*.<closest encloser>`
+    private let visited: UnsafeMutablePointer<Int32>       // CNAME loop detection
+    private let identityBytes: [UInt8]
+
+    /// The per-query state shared between stages.
+    public struct Query {
+        public var id: UInt16 = 0
+        public var flags: UInt16 = 0
+        public var qtype: UInt16 = 0
+        public var qclass: UInt16 = 0
+        /// Bytes of the question (name + type + class) in the query, starting at offset 12.
+        public var questionLength: Int = 0
+        public var qnameLength: Int = 0
+        public var labelCount: Int = 0
+        public var hasEDNS = false
+        public var ednsVersion: UInt8 = 0
+        public var dnssecOK = false
+        public var clientUDPSize: Int = 512
+        public var wantsNSID = false
+        /// Client Subnet, if the query carried a valid one (RFC 7871).
+        public var hasClientSubnet = false
+        public var ecsFamily: UInt16 = 0
+        public var ecsSourcePrefix: UInt8 = 0
+        /// The address bytes as sent (ceil(source/8)), zero-padded to 16.
+        public var ecsAddress: (UInt64, UInt64) = (0, 0)
+        /// The SCOPE PREFIX-LENGTH to return (0 for static data, RFC 7871 §7.2.1).
+        public var ecsScope: UInt8 = 0
+        public var hasTSIG = false
+    }
+
+    public init(holder: ServingStateHolder, configuration: ResponderConfiguration) {
+        self.holder = holder
+        self.configuration = configuration
+        name = .allocate(capacity: 256)
+        labelStarts = .allocate(capacity: 130)
+        wildcard = .allocate(capacity: 258)
+        visited = .allocate(capacity: 64)
+        identityBytes = Array(configuration.identity.utf8.prefix(255))
+    }
+
+    deinit {
+        name.deallocate()
+        labelStarts.deallocate()
+        wildcard.deallocate()
+        visited.deallocate()
+    }
+
+    /// Answers `packet`, writing into `out`. Returns the reply's length, or 0 to send nothing.
+    /// `out` must hold at least 512 bytes; a TCP caller gives 65535.
+    public func respond(to packet: UnsafeRawBufferPointer, transport: Transport,
+                        into out: UnsafeMutableRawBufferPointer) -> Int {
+        stats.queries &+= 1
+        guard packet.count >= 12, out.count >= 512 else {
+            stats.dropped &+= 1
+            return 0
+        }
+        let q = packet.bindMemory(to: UInt8.self)
+        let o = out.bindMemory(to: UInt8.self).baseAddress!
+        var query = Query()
+        query.id = UInt16(q[0]) << 8 | UInt16(q[1])
+        query.flags = UInt16(q[2]) << 8 | UInt16(q[3])
+        // A response (QR=1) is never answered: that is how reflection loops start.
+        if query.flags & 0x8000 != 0 {
+            stats.dropped &+= 1
+            return 0
+        }
+        let rcode = begin(q, &query)
+        let limit: Int
+        if transport == .tcp {
+            limit = min(out.count, 65535)
+        } else {
+            let client = query.hasEDNS ? max(512, query.clientUDPSize) : 512
+            limit = min(out.count, min(client, max(512, configuration.maxUDPPayload)))
+        }
+        var w = Writer(base: o, limit: limit)
+        if let rcode {
+            return finishError(q, query, rcode: rcode, writer: &w)
+        }
+        return answer(q, &query, transport: transport, writer: &w)
+    }
+
+    /// Convenience for tests and tools: bytes in, bytes out (nil when dropped).
+    public func respond(to packet: [UInt8], transport: Transport = .udp, bufferSize: Int = 65535) -> [UInt8]? {
+        var reply = [UInt8](repeating: 0, count: max(bufferSize, 512))
+        let n = packet.withUnsafeBytes { p in
+            reply.withUnsafeMutableBytes { o in respond(to: p, transport: transport, into: o) }
+        }
+        return n == 0 ? nil : Array(reply[0..<n])
+    }
+
+    // MARK: - begin
+
+    /// Parses and validates the query. Returns an rcode to answer with straight away, or nil.
+    private func begin(_ q: UnsafeBufferPointer<UInt8>, _ query: inout Query) -> Rcode? {
+        let opcode = (query.flags >> 11) & 0xF
+        let qd = Int(q[4]) << 8 | Int(q[5])
+        let an = Int(q[6]) << 8 | Int(q[7])
+        let ns = Int(q[8]) << 8 | Int(q[9])
+        let ar = Int(q[10]) << 8 | Int(q[11])
+        let questionOK = qd == 1 && parseQuestion(q, &query)
+        if opcode != 0 {
+            if !questionOK { query.questionLength = 0 }
+            return .notImp
+        }
+        guard qd == 1, questionOK else {
+            query.questionLength = 0
+            return .formErr
+        }
+        var i = 12 + query.questionLength
+        // Answer and authority of a query carry nothing for us; they must still be well formed.
+        for _ in 0..<(an + ns) {
+            guard let next = skipRecord(q, at: i) else { return .formErr }
+            i = next.end
+        }
+        for _ in 0..<ar {
+            let start = i
+            guard let next = skipRecord(q, at: i) else { return .formErr }
+            if next.type == RRType.opt.rawValue {
+                // One OPT, owned by the root (RFC 6891 §6.1.1).
+                guard !query.hasEDNS, q[start] == 0 else { return .formErr }
+                query.hasEDNS = true
+                let cls = Int(q[start + 3]) << 8 | Int(q[start + 4])
+                query.clientUDPSize = cls
+                query.ednsVersion = q[start + 6]
+                query.dnssecOK = q[start + 7] & 0x80 != 0
+                if let bad = parseOptions(q, from: start + 11, to: next.end, &query) { return bad }
+            } else if next.type == RRType.tsig.rawValue {
+                query.hasTSIG = true
+            }
+            i = next.end
+        }
+        guard i == q.count else { return .formErr }
+        if query.hasEDNS && query.ednsVersion > 0 { return .badVers }
+        return nil
+    }
+
+    /// Reads the question name into the lowercased scratch buffer, with label offsets.
+    private func parseQuestion(_ q: UnsafeBufferPointer<UInt8>, _ query: inout Query) -> Bool {
+        var i = 12
+        var n = 0
+        var labels = 0
+        while true {
+            guard i < q.count else { return false }
+            let len = Int(q[i])
+            if len == 0 {
+                name[n] = 0
+                labelStarts[labels] = n
+                n += 1
+                i += 1
+                break
+            }
+            // No compression in a query's question (nothing earlier to point at), no extended labels.
+            guard len <= 63, i + 1 + len <= q.count, n + 1 + len < 255 else { return false }
+            labelStarts[labels] = n
+            labels += 1
+            name[n] = UInt8(len)
+            for k in 1...len { name[n + k] = DNSName.lower(q[i + k]) }
+            n += 1 + len
+            i += 1 + len
+        }
+        guard i + 4 <= q.count else { return false }
+        query.qtype = UInt16(q[i]) << 8 | UInt16(q[i + 1])
+        query.qclass = UInt16(q[i + 2]) << 8 | UInt16(q[i + 3])
+        query.qnameLength = n
+        query.labelCount = labels
+        query.questionLength = n + 4
+        return true
+    }
+
+    /// Checks one record's structure; returns its end and type. Names may be compressed.
+    private func skipRecord(_ q: UnsafeBufferPointer<UInt8>, at start: Int) -> (end: Int, type: UInt16)? {
+        var i = start
+        var total = 0
+        while true {
+            guard i < q.count else { return nil }
+            let len = Int(q[i])
+            if len & 0xC0 == 0xC0 {
+                guard i + 1 < q.count else { return nil }
+                let target = (len & 0x3F) << 8 | Int(q[i + 1])
+                // Must point back into an earlier name; following it is not needed to skip.
+                guard target >= 12, target < start else { return nil }
+                i += 2
+                break
+            }
+            guard len & 0xC0 == 0 else { return nil }
+            total += 1 + len
+            guard total <= 255 else { return nil }
+            i += 1 + len
+            if len == 0 { break }
+        }
+        guard i + 10 <= q.count else { return nil }
+        let type = UInt16(q[i]) << 8 | UInt16(q[i + 1])
+        let rdlen = Int(q[i + 8]) << 8 | Int(q[i + 9])
+        let end = i + 10 + rdlen
+        guard end <= q.count else { return nil }
+        return (end, type)
+    }
+
+    /// Walks OPT options: Client Subnet validated (RFC 7871 §7.1.1), NSID noted, others ignored.
+    private func parseOptions(_ q: UnsafeBufferPointer<UInt8>, from: Int, to end: Int, _ query: inout Query) -> Rcode? {
+        var i = from
+        while i < end {
+            guard i + 4 <= end else { return .formErr }
+            let code = UInt16(q[i]) << 8 | UInt16(q[i + 1])
+            let len = Int(q[i + 2]) << 8 | Int(q[i + 3])
+            let data = i + 4
+            guard data + len <= end else { return .formErr }
+            switch code {
+            case EDNSOptionCode.clientSubnet:
+                guard !query.hasClientSubnet, len >= 4 else { return .formErr }
+                let family = UInt16(q[data]) << 8 | UInt16(q[data + 1])
+                let source = q[data + 2], scope = q[data + 3]
+                let maxPrefix: UInt8 = family == 1 ? 32 : (family == 2 ? 128 : 0)
+                guard maxPrefix > 0, source <= maxPrefix, scope == 0 else { return .formErr }
+                let n = (Int(source) + 7) / 8
+                guard len == 4 + n else { return .formErr }
+                if source % 8 != 0 && q[data + 3 + n] & (0xFF >> (source % 8)) != 0 { return .formErr }
+                var hi: UInt64 = 0, lo: UInt64 = 0
+                for k in 0..<n {
+                    let b = UInt64(q[data + 4 + k])
+                    if k < 8 { hi |= b << UInt64(56 - 8 * k) } else { lo |= b << UInt64(56 - 8 * (k - 8)) }
+                }
+                query.hasClientSubnet = true
+                query.ecsFamily = family
+                query.ecsSourcePrefix = source
+                query.ecsAddress = (hi, lo)
+            case EDNSOptionCode.nsid:
+                query.wantsNSID = true
+            default:
+                break
+            }
+            i = data + len
+        }
+        return nil
+    }
+
+    // MARK: - answer
+
+    private func answer(_ q: UnsafeBufferPointer<UInt8>, _ query: inout Query, transport: Transport,
+                        writer w: inout Writer) -> Int {
+        let optSize = optLength(query)
+        w.limit -= optSize
+        w.writeHeaderAndQuestion(q, query)
+        var flags: UInt16 = 0x8000 | (query.flags & 0x7900) | (query.flags & 0x0010)  // QR, opcode, RD, CD
+        var rcode = Rcode.noError
+
+        if query.qclass == RRClass.ch.rawValue {
+            rcode = answerChaos(query, &w, &flags)
+            return finish(query, flags: flags, rcode: rcode, writer: &w, optSize: optSize)
+        }
+        guard query.qclass == RRClass.in.rawValue else {
+            return finish(query, flags: flags, rcode: .refused, writer: &w, optSize: optSize)
+        }
+        if query.hasTSIG {
+            // No keys are configured: Knot answers unknown-key TSIG with NOTAUTH.
+            return finish(query, flags: flags, rcode: .notAuth, writer: &w, optSize: optSize)
+        }
+        switch query.qtype {
+        case RRType.axfr.rawValue, RRType.ixfr.rawValue:
+            // Zone transfers are not offered (as Knot does for a client no ACL allows).
+            return finish(query, flags: flags, rcode: .notAuth, writer: &w, optSize: optSize)
+        case RRType.maila.rawValue, RRType.mailb.rawValue, RRType.opt.rawValue, RRType.tsig.rawValue,
+             RRType.tkey.rawValue:
+            return finish(query, flags: flags, rcode: .notImp, writer: &w, optSize: optSize)
+        default:
+            break
+        }
+
+        let state = holder.load()
+        guard let (zone, apexLabel) = state.zones.findZone(
+            UnsafePointer(name), length: query.qnameLength, labelStarts: labelStarts, labelCount: query.labelCount)
+        else {
+            return finish(query, flags: flags, rcode: .refused, writer: &w, optSize: optSize)
+        }
+        flags |= 0x0400  // AA
+        rcode = answerZone(zone, apexLabel: apexLabel, query, transport: transport, writer: &w, flags: &flags)
+        return finish(query, flags: flags, rcode: rcode, writer: &w, optSize: optSize)
+    }
+
+    /// The zone part of RFC 1034 §4.3.2, following CNAMEs inside the zone.
+    private func answerZone(_ zone: Zone, apexLabel initialApexLabel: Int, _ query: Query, transport: Transport,
+                            writer w: inout Writer, flags: inout UInt16) -> Rcode {
+        var ownerPos = 12
+        var ownerLen = query.qnameLength
+        var nameLen = query.qnameLength
+        var apexLabel = initialApexLabel
+        var hops = 0
+        let qtype = query.qtype
+        while true {
+            let result = zone.lookup(UnsafePointer(name), length: nameLen, labelStarts: labelStarts,
+                                     apexLabel: apexLabel, parentSide: qtype == RRType.ds.rawValue,
+                                     wildcardScratch: wildcard)
+            let node: Int32
+            switch result {
+            case .nameError:
+                _ = w.authority(zone, zone.negativeSOA, ownerPos: ownerPos, ownerLen: ownerLen,
+                                ownerSuffix: zone.originLength)
+                return .nxDomain
+            case .delegation(let cut):
+                if hops == 0 { flags &= ~0x0400 }  // a referral is not authoritative
+                let cutLen = zone.nameLength(of: cut)
+                guard let ns = zone.rrset(at: cut, type: RRType.ns.rawValue) else { return .servFail }
+                let nsPos = w.position
+                if !w.authority(zone, ns, ownerPos: ownerPos, ownerLen: ownerLen, ownerSuffix: cutLen) {
+                    w.truncated = true
+                    return .noError
+                }
+                // Glue that does not fit truncates the referral (RFC 9471).
+                if !w.additionals(zone, ns, blobStartInPacket: nsPos, required: true) { w.truncated = true }
+                return .noError
+            case .node(let n), .wildcard(let n):
+                node = n
+            }
+            let zn = zone.node(node)
+            if zn.flags & ZoneNode.hasCNAME != 0 && qtype != RRType.cname.rawValue {
+                guard let cname = zone.rrset(at: node, type: RRType.cname.rawValue) else { return .servFail }
+                let start = w.position
+                guard w.answer(zone, cname, ownerPos: ownerPos, ownerLen: ownerLen) else {
+                    w.truncated = true
+                    return .noError
+                }
+                // Loop or chain limit: answer with what was found (as Knot does).
+                visited[hops] = node
+                hops += 1
+                var seen = false
+                for k in 0..<(hops - 1) where visited[k] == node { seen = true }
+                if seen || hops >= min(configuration.maxCNAMEChain, 64) { return .noError }
+                // Continue with the target if it is inside this zone.
+                let t = zone.targetPointer + Int(cname.targetOffset)
+                let tLen = Int(cname.targetLength)
+                guard tLen >= zone.originLength else { return .noError }
+                var inZone = true
+                let off = tLen - zone.originLength
+                let originWire = zone.origin.wire
+                for k in 0..<zone.originLength where t[off + k] != originWire[k] { inZone = false }
+                guard inZone else { return .noError }
+                // Load the target as the current name; the origin must start on a label boundary.
+                var i = 0, labels = 0, originLabel = -1
+                while true {
+                    labelStarts[labels] = i
+                    if i == off { originLabel = labels }
+                    let len = Int(t[i])
+                    if len == 0 { break }
+                    labels += 1
+                    i += 1 + len
+                }
+                guard originLabel >= 0 else { return .noError }
+                name.update(from: t, count: tLen)
+                nameLen = tLen
+
+                apexLabel = originLabel
+                ownerPos = start + 12  // the CNAME's RDATA: 2 owner + 2 type + 2 class + 4 TTL + 2 rdlength
+                ownerLen = tLen
+                continue
+            }
+            if qtype == RRType.any.rawValue {
+                let range = zone.rrsetIndices(at: node)
+                if range.isEmpty {
+                    _ = w.authority(zone, zone.negativeSOA, ownerPos: ownerPos, ownerLen: ownerLen,
+                                    ownerSuffix: zone.originLength)
+                    return .noError
+                }
+                // RFC 8482: over UDP one RRset is enough; over TCP Knot gives them all.
+                for idx in range {
+                    let set = zone.rrset(index: idx)
+                    guard w.answer(zone, set, ownerPos: ownerPos, ownerLen: ownerLen) else {
+                        w.truncated = true
+                        return .noError
+                    }
+                    if transport == .udp { break }
+                }
+                return .noError
+            }
+            if let set = zone.rrset(at: node, type: qtype) {
+                let start = w.position
+                guard w.answer(zone, set, ownerPos: ownerPos, ownerLen: ownerLen) else {
+                    w.truncated = true
+                    return .noError
+                }
+                if set.additionalCount > 0 { _ = w.additionals(zone, set, blobStartInPacket: start, required: false) }
+                return .noError
+            }
+            // NODATA (including empty non-terminals).
+            if !w.authority(zone, zone.negativeSOA, ownerPos: ownerPos, ownerLen: ownerLen,
+                            ownerSuffix: zone.originLength) {
+                w.truncated = true
+            }
+            return .noError
+        }
+    }
+
+    /// CH TXT `id.server.` / `hostname.bind.` → the identity (as Knot); anything else is refused.
+    private func answerChaos(_ query: Query, _ w: inout Writer, _ flags: inout UInt16) -> Rcode {
+        guard !identityBytes.isEmpty, query.qtype == RRType.txt.rawValue || query.qtype == RRType.any.rawValue
+        else { return .refused }
+        let n = UnsafeBufferPointer(start: name, count: query.qnameLength)
+        guard n.elementsEqual(QueryResponder.idServer) || n.elementsEqual(QueryResponder.hostnameBind) else {
+            return .refused
+        }
+        flags |= 0x0400
+        let rdlen = identityBytes.count + 1
+        guard w.remaining >= 12 + rdlen else {
+            w.truncated = true
+            return .noError
+        }
+        w.u16(0xC00C)
+        w.u16(RRType.txt.rawValue)
+        w.u16(RRClass.ch.rawValue)
+        w.u32(0)
+        w.u16(UInt16(rdlen))
+        w.u8(UInt8(identityBytes.count))
+        w.bytes(identityBytes)
+        w.answerCount += 1
+        return .noError
+    }
+
+    static let idServer: [UInt8] = DNSName("id.server.").lowercased().wire
+    static let hostnameBind: [UInt8] = DNSName("hostname.bind.").lowercased().wire
+
+    // MARK: - end
+
+    private func optLength(_ query: Query) -> Int {
+        guard query.hasEDNS else { return 0 }
+        var n = 11
+        if query.wantsNSID && !identityBytes.isEmpty { n += 4 + identityBytes.count }
+        if query.hasClientSubnet { n += 8 + (Int(query.ecsSourcePrefix) + 7) / 8 }
+        return n
+    }
+
+    private func finish(_ query: Query, flags: UInt16, rcode: Rcode, writer w: inout Writer, optSize: Int) -> Int {
+        var f = flags
+        if w.truncated {
+            f |= 0x0200
+            stats.truncated &+= 1
+        }
+        f |= rcode.rawValue & 0xF
+        w.limit += optSize
+        if query.hasEDNS { writeOPT(query, rcode: rcode, &w) }
+        let o = w.base
+        o[2] = UInt8(f >> 8)
+        o[3] = UInt8(f & 0xFF)
+        o[6] = UInt8(w.answerCount >> 8); o[7] = UInt8(w.answerCount & 0xFF)
+        o[8] = UInt8(w.authorityCount >> 8); o[9] = UInt8(w.authorityCount & 0xFF)
+        o[10] = UInt8(w.additionalCount >> 8); o[11] = UInt8(w.additionalCount & 0xFF)
+        count(rcode)
+        return w.position
+    }
+
+    private func writeOPT(_ query: Query, rcode: Rcode, _ w: inout Writer) {
+        w.u8(0)
+        w.u16(RRType.opt.rawValue)
+        w.u16(UInt16(max(512, min(configuration.maxUDPPayload, 65535))))
+        w.u8(UInt8((rcode.rawValue >> 4) & 0xFF))
+        w.u8(0)  // version 0
+        w.u16(query.dnssecOK ? 0x8000 : 0)
+        let rdlenAt = w.position
+        w.u16(0)
+        let start = w.position
+        if query.wantsNSID && !identityBytes.isEmpty {
+            w.u16(EDNSOptionCode.nsid)
+            w.u16(UInt16(identityBytes.count))
+            w.bytes(identityBytes)
+        }
+        if query.hasClientSubnet {
+            let n = (Int(query.ecsSourcePrefix) + 7) / 8
+            w.u16(EDNSOptionCode.clientSubnet)
+            w.u16(UInt16(4 + n))
+            w.u16(query.ecsFamily)
+            w.u8(query.ecsSourcePrefix)
+            w.u8(query.ecsScope)
+            for k in 0..<n {
+                let word = k < 8 ? query.ecsAddress.0 : query.ecsAddress.1
+                w.u8(UInt8((word >> UInt64(56 - 8 * (k % 8))) & 0xFF))
+            }
+        }
+        let len = w.position - start
+        w.base[rdlenAt] = UInt8(len >> 8)
+        w.base[rdlenAt + 1] = UInt8(len & 0xFF)
+        w.additionalCount += 1
+    }
+
+    /// A reply with no records: FORMERR, NOTIMP, BADVERS. The question is echoed when it parsed.
+    private func finishError(_ q: UnsafeBufferPointer<UInt8>, _ query: Query, rcode: Rcode, writer w: inout Writer) -> Int {
+        guard w.limit >= 12 + query.questionLength else { return 0 }
+        w.base[0] = UInt8(query.id >> 8)
+        w.base[1] = UInt8(query.id & 0xFF)
+        w.base[4] = 0
+        w.base[5] = query.questionLength > 0 ? 1 : 0
+        w.position = 12
+        if query.questionLength > 0 {
+            for k in 0..<query.questionLength { w.base[12 + k] = q[12 + k] }
+            w.position = 12 + query.questionLength
+        }
+        let flags: UInt16 = 0x8000 | (query.flags & 0x7900) | (query.flags & 0x0010)
+        // EDNS in the reply only when the OPT itself was understood (BADVERS must carry it).
+        var q = query
+        if rcode != .badVers { q.hasEDNS = false }
+        q.wantsNSID = false
+        q.hasClientSubnet = q.hasClientSubnet && rcode == .badVers
+        return finish(q, flags: flags, rcode: rcode, writer: &w, optSize: 0)
+    }
+
+    private func count(_ rcode: Rcode) {
+        switch rcode {
+        case .noError: stats.noError &+= 1
+        case .nxDomain: stats.nxDomain &+= 1
+        case .refused: stats.refused &+= 1
+        case .formErr: stats.formErr &+= 1
+        case .notImp: stats.notImp &+= 1
+        default: stats.other &+= 1
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import NIOCore
+
+/// Answers DNS over TCP (RFC 7766) on one connection.
+///
+/// Contract:
+/// - Framing is the two-byte length prefix, decoded here (a frame may arrive in any number of reads,
+///   and one read may hold many frames). Pipelined queries are answered in order as they complete.
+/// - A zero-length frame is a protocol error: the connection is closed.
+/// - Idle timeout: the connection closes when no complete query arrived for `idleTimeout`, so a
+///   client that sends half a frame and stalls (or trickles bytes) is dropped at the same deadline.
+/// - Back-pressure: while the socket is not writable, no more queries are answered and reading
+///   stops; it resumes when the peer reads its replies.
+/// - On `ChannelShouldQuiesceEvent` (graceful shutdown) the connection answers what it already has
+///   and closes.
+final class TCPQueryHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let responder: QueryResponder
+    private let idleTimeout: TimeAmount
+    private let scratch: UnsafeMutableRawBufferPointer
+    private var pending: ByteBuffer?
+    private var lastQuery = NIODeadline.now()
+    private var idleCheck: RepeatedTask?
+    private var needsFlush = false
+    private var quiescing = false
+
+    init(responder: QueryResponder, idleTimeout: TimeAmount) {
+        self.responder = responder
+        self.idleTimeout = idleTimeout
+        scratch = .allocate(byteCount: 65535, alignment: 8)
+    }
+
+    deinit { scratch.deallocate() }
+
+    func channelActive(context: ChannelHandlerContext) {
+        lastQuery = .now()
+        let timeout = idleTimeout
+        let check = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 100_000_000))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in
+            let (handler, context) = loopBound.value
+            if NIODeadline.now() - handler.lastQuery >= timeout {
+                context.close(promise: nil)
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        idleCheck = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if pending != nil {
+            pending!.writeBuffer(&incoming)
+        } else {
+            pending = incoming
+        }
+        drain(context: context)
+    }
+
+    /// Answers every complete frame in `pending` while the socket accepts writes.
+    private func drain(context: ChannelHandlerContext) {
+        guard var buffer = pending else { return }
+        pending = nil
+        while context.channel.isWritable, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) {
+            guard length > 0 else {
+                context.close(promise: nil)
+                return
+            }
+            guard buffer.readableBytes >= 2 + Int(length) else { break }
+            buffer.moveReaderIndex(forwardBy: 2)
+            let n = buffer.withUnsafeReadableBytes { all in
+                responder.respond(to: UnsafeRawBufferPointer(rebasing: all[0..<Int(length)]), transport: .tcp,
+                                  into: scratch)
+            }
+            buffer.moveReaderIndex(forwardBy: Int(length))
+            lastQuery = .now()
+            if n > 0 {
+                var reply = context.channel.allocator.buffer(capacity: n + 2)
+                reply.writeInteger(UInt16(n))
+                reply.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                context.write(wrapOutboundOut(reply), promise: nil)
+                needsFlush = true
+            }
+        }
+        if buffer.readableBytes > 0 {
+            buffer.discardReadBytes()
+            pending = buffer
+        }
+        if !context.channel.isWritable {
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+        if quiescing && pending == nil {
+            flushIfNeeded(context: context)
+            context.close(promise: nil)
+        }
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            drain(context: context)
+            flushIfNeeded(context: context)
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            flushIfNeeded(context: context)
+            // Whatever is complete has been answered; a half-received frame is abandoned.
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
