@@ -1,0 +1,44 @@
+# GlobalDNS developer entry points. CI runs `make test` (through .ci/run) on a clean Debian + Swift
+# machine as root; developers may be non-root (then apt-get goes through sudo).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Debian packages the build and the tests need: ldns (ZoneFile), dig, kdig, knotd (the reference
+# server of the differential test), dnsperf (benchmarks).
+DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CONFIG ?= config/globaldns.yaml
+
+.PHONY: deps build release run test bench
+
+# Installs the packages above when any is missing (apt-get update first).
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	swift build --build-tests
+
+release: deps
+	swift build -c release --product globaldns
+
+# Serves config/globaldns.yaml (127.0.0.1:8053 and [::1]:8053, no root needed) until Ctrl-C.
+run: release
+	exec .build/release/globaldns --config $(CONFIG)
+
+# All tests: unit tests and the live integration tests (dig, kdig, knotd on loopback).
+test: deps
+	swift build --build-tests
+	swift test
+
+# GlobalDNS against Knot with dnsperf; QUICK=1 for 2 short rounds. See Benchmarks/README.md.
+bench: deps
+	Benchmarks/run.sh

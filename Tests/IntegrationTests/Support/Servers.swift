@@ -1,0 +1,204 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The zone every query test serves: Tests/Fixtures/knot-diff.zone, origin g.example.com.
+enum Fixture {
+    static let origin = "g.example.com."
+    static let zoneFileName = "g.example.com.zone"
+    static let identity = "it-ns1.example"
+
+    static func name(_ label: String) -> String { label.isEmpty ? origin : "\(label).\(origin)" }
+}
+
+/// Options for one globaldns process.
+struct GlobalDNSOptions {
+    /// Zone files to write into the zone directory, file name → contents. Defaults to the fixture.
+    var zones: [String: String]
+    var identity: String? = Fixture.identity
+    var listenIPv6 = true
+    var extraArguments: [String] = []
+    /// How long to wait until the server answers.
+    var startupTimeout: Duration = .seconds(30)
+
+    init(zones: [String: String]? = nil, identity: String? = Fixture.identity, listenIPv6: Bool = true,
+         extraArguments: [String] = []) throws {
+        if let zones {
+            self.zones = zones
+        } else {
+            self.zones = [Fixture.zoneFileName: try String(contentsOf: TestEnvironment.fixtureZone, encoding: .utf8)]
+        }
+        self.identity = identity
+        self.listenIPv6 = listenIPv6
+        self.extraArguments = extraArguments
+    }
+}
+
+/// A running server under test plus a querier pointed at it.
+struct RunningServer {
+    var name: String
+    var process: ChildProcess
+    var address: ServerAddress
+    var scratch: URL
+    var zoneDirectory: URL
+
+    var querier: DNSQuerier { DNSQuerier(server: address, scratch: scratch) }
+    var querierIPv6: DNSQuerier {
+        DNSQuerier(server: ServerAddress(host: "::1", port: address.port), scratch: scratch)
+    }
+
+    /// The server's stderr so far, for failure messages.
+    var log: String { process.stderr }
+}
+
+/// Starts `globaldns` on a free loopback port with a temporary zone directory, waits until it answers
+/// (bounded), runs `body`, and stops the server on every path.
+///
+/// With `INTEGRATION_TARGET=knot` in the environment the same tests run against knotd on the same
+/// zones instead: a self-check of the harness and of the expectations (the globaldns-only options,
+/// e.g. the TCP idle timeout, are then approximated by knot.conf settings).
+func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer) async throws -> R) async throws -> R {
+    let options = try options ?? GlobalDNSOptions()
+    if ProcessInfo.processInfo.environment["INTEGRATION_TARGET"] == "knot" {
+        return try await withKnot(zones: options.zones, identity: options.identity, body)
+    }
+    let scratch = try TestEnvironment.makeScratchDirectory("globaldns")
+    defer { TestEnvironment.removeScratch(scratch) }
+    let zoneDirectory = scratch.appendingPathComponent("zones")
+    try writeZones(options.zones, to: zoneDirectory)
+    let port = try TestEnvironment.freePort()
+    var arguments = ["--zones", zoneDirectory.path, "--dns-listen", "127.0.0.1:\(port)"]
+    if options.listenIPv6 { arguments += ["--dns-listen", "[::1]:\(port)"] }
+    if let identity = options.identity { arguments += ["--identity", identity] }
+    arguments += options.extraArguments
+    let process = try ChildProcess(name: "globaldns", executable: try TestEnvironment.globalDNSExecutable(),
+                                   arguments: arguments, logDirectory: scratch)
+    let server = RunningServer(name: "globaldns", process: process,
+                               address: ServerAddress(host: "127.0.0.1", port: port),
+                               scratch: scratch, zoneDirectory: zoneDirectory)
+    do {
+        try await waitUntilAnswering(server, timeout: options.startupTimeout)
+        let result = try await body(server)
+        await process.stop()
+        return result
+    } catch {
+        await process.stop()
+        throw error
+    }
+}
+
+/// Starts knotd (our reference) on a free loopback port serving `zones`, runs `body`, stops it.
+/// Works as root and as any other user: everything lives in a temporary directory.
+func withKnot<R>(zones: [String: String], identity: String? = Fixture.identity,
+                 _ body: (RunningServer) async throws -> R) async throws -> R {
+    let knotd = try findTool("knotd")
+    let scratch = try TestEnvironment.makeScratchDirectory("knot")
+    defer { TestEnvironment.removeScratch(scratch) }
+    let zoneDirectory = scratch.appendingPathComponent("zones")
+    try writeZones(zones, to: zoneDirectory)
+    let port = try TestEnvironment.freePort()
+    var zoneList = ""
+    for fileName in zones.keys.sorted() {
+        let contents = zones[fileName]!
+        let origin = zoneOrigin(contents) ?? String(fileName.dropLast(".zone".count))
+        zoneList += """
+              - domain: "\(origin)"
+                file: "\(zoneDirectory.appendingPathComponent(fileName).path)"
+
+            """
+    }
+    let identityLines = identity.map { "    identity: \"\($0)\"\n    nsid: \"\($0)\"\n" } ?? ""
+    // tcp-idle-timeout matches what the globaldns tests pass; tcp-io-timeout bounds a half-sent
+    // message. zonefile-sync -1 / journal-content none: knotd never writes into the zone files.
+    let config = """
+        server:
+            rundir: "\(scratch.path)"
+            pidfile: "\(scratch.path)/knot.pid"
+            listen: [ "127.0.0.1@\(port)", "::1@\(port)" ]
+            udp-workers: 1
+            tcp-workers: 1
+            background-workers: 1
+            edns-client-subnet: on
+            tcp-idle-timeout: 2
+        \(identityLines)\
+        log:
+          - target: stderr
+            any: info
+        database:
+            storage: "\(scratch.path)/db"
+        control:
+            listen: "\(scratch.path)/knot.sock"
+        template:
+          - id: default
+            storage: "\(scratch.path)"
+            zonefile-sync: -1
+            zonefile-load: whole
+            journal-content: none
+        zone:
+        \(zoneList)
+        """
+    let configURL = scratch.appendingPathComponent("knot.conf")
+    try config.write(to: configURL, atomically: true, encoding: .utf8)
+    let process = try ChildProcess(name: "knotd", executable: knotd, arguments: ["-c", configURL.path],
+                                   logDirectory: scratch)
+    let server = RunningServer(name: "knot", process: process, address: ServerAddress(host: "127.0.0.1", port: port),
+                               scratch: scratch, zoneDirectory: zoneDirectory)
+    do {
+        try await waitUntilAnswering(server, timeout: .seconds(20))
+        let result = try await body(server)
+        await process.stop()
+        return result
+    } catch {
+        await process.stop()
+        throw error
+    }
+}
+
+func writeZones(_ zones: [String: String], to directory: URL) throws {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    for (fileName, contents) in zones {
+        try contents.write(to: directory.appendingPathComponent(fileName), atomically: true, encoding: .utf8)
+    }
+}
+
+/// The `$ORIGIN` of a zone file's text, if it has one.
+func zoneOrigin(_ contents: String) -> String? {
+    for line in contents.split(separator: "\n") where line.uppercased().hasPrefix("$ORIGIN") {
+        return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.map(String.init)
+    }
+    return nil
+}
+
+/// Polls with dig (every 100 ms, bounded by `timeout`) until the server returns any DNS message
+/// for the SOA of the first zone; fails early, with its log, if the process exits.
+func waitUntilAnswering(_ server: RunningServer, timeout: Duration) async throws {
+    let deadline = ContinuousClock.now + timeout
+    let dig = try findTool("dig")
+    while ContinuousClock.now < deadline {
+        if !server.process.isRunning {
+            throw HarnessError("""
+                \(server.name) exited with \(server.process.exitCode.map(String.init) ?? "?") before answering
+                command: \(server.process.commandLine)
+                stderr:
+                \(server.process.stderr)
+                """)
+        }
+        let result = try await runCommand(
+            dig, ["@127.0.0.1", "-p", String(server.address.port), "+time=1", "+tries=1", Fixture.origin, "SOA"],
+            timeout: .seconds(5), scratch: server.scratch)
+        if result.stdout.contains("->>HEADER<<-") { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw HarnessError("""
+        \(server.name) did not answer on \(server.address) within \(timeout)
+        command: \(server.process.commandLine)
+        stderr:
+        \(server.process.stderr)
+        """)
+}
