@@ -4,7 +4,14 @@ import CLDNS
 /// the entry: owner, optional TTL and class, type, then the RDATA fields, and tries each
 /// single-token field with `ldns_rdf_new_frm_str` until one fails.
 enum OffendingToken {
-    static func find(status: ldns_status, tokens: [String], hasOwner: Bool) -> String? {
+    /// The token at fault, and whether it stands where the type should be and is no type at all.
+    static func find(status: ldns_status, tokens: [String], hasOwner: Bool) -> (token: String, unknownType: Bool)? {
+        guard let (token, isType) = locate(status: status, tokens: tokens, hasOwner: hasOwner) else { return nil }
+        return (token, isType && isUnknownType(token))
+    }
+
+    private static func locate(status: ldns_status, tokens: [String], hasOwner: Bool) -> (String, Bool)? {
+        func field(_ t: String?) -> (String, Bool)? { t.map { ($0, false) } }
         var i = 0
         let owner: String? = hasOwner && !tokens.isEmpty ? tokens[0] : nil
         if hasOwner { i = 1 }
@@ -16,18 +23,26 @@ enum OffendingToken {
         let typeToken = i < tokens.count ? tokens[i] : nil
         let rdata = i + 1 < tokens.count ? Array(tokens[(i + 1)...]) : []
 
+        if let typeToken, isUnknownType(typeToken) {
+            return (typeToken, true)  // ldns reports an unknown mnemonic in several ways
+        }
         switch status {
+        case LDNS_STATUS_SYNTAX_SUPERFLUOUS_TEXT_ERR:
+            guard let typeToken, let code = LDNS.typeCode(typeToken), let descriptor = ldns_rr_descript(code) else { return nil }
+            let maximum = ldns_rr_descriptor_maximum(descriptor)
+            guard maximum < rdata.count, rdata.prefix(maximum).allSatisfy({ !$0.hasPrefix("\"") }) else { return nil }
+            return (rdata[maximum], false)
         case LDNS_STATUS_SYNTAX_TYPE_ERR:
-            return typeToken
+            return typeToken.map { ($0, true) }
         case LDNS_STATUS_SYNTAX_TTL_ERR:
-            return ttlOrClass.first(where: isTTLLike) ?? typeToken
+            return field(ttlOrClass.first(where: isTTLLike) ?? typeToken)
         case LDNS_STATUS_SYNTAX_CLASS_ERR:
-            return ttlOrClass.first(where: isClass) ?? typeToken
+            return field(ttlOrClass.first(where: isClass) ?? typeToken)
         case LDNS_STATUS_SYNTAX_DNAME_ERR, LDNS_STATUS_DOMAINNAME_OVERFLOW, LDNS_STATUS_LABEL_OVERFLOW:
-            if let owner, owner != "@", !parses(LDNS_RDF_TYPE_DNAME, owner) { return owner }
-            return firstBadField(typeToken: typeToken, rdata: rdata)
+            if let owner, owner != "@", !parses(LDNS_RDF_TYPE_DNAME, owner) { return (owner, false) }
+            return field(firstBadField(typeToken: typeToken, rdata: rdata))
         default:
-            return firstBadField(typeToken: typeToken, rdata: rdata)
+            return field(firstBadField(typeToken: typeToken, rdata: rdata))
         }
     }
 
@@ -57,6 +72,11 @@ enum OffendingToken {
         guard let rdf = ldns_rdf_new_frm_str(type, token) else { return false }
         ldns_rdf_deep_free(rdf)
         return true
+    }
+
+    /// Neither a mnemonic ldns knows nor `TYPEnnn`.
+    static func isUnknownType(_ token: String) -> Bool {
+        LDNS.typeCode(token) == nil && !token.uppercased().hasPrefix("TYPE")
     }
 
     private static func isTTLLike(_ s: String) -> Bool {

@@ -59,6 +59,10 @@ final class ParseSession {
             case LDNS_STATUS_OK:
                 guard let rr else { continue }
                 defer { ldns_rr_free(rr) }
+                if source.hasUnbalancedParentheses(in: range) {
+                    throw ZoneFileError(.syntax, file: location.file, line: location.line,
+                                        message: "unbalanced '(' or '\"' (the entry runs to the end of the file?): \(entryText(source, range))")
+                }
                 let record: ResourceRecord
                 do {
                     record = try LDNS.record(rr)
@@ -209,10 +213,14 @@ final class ParseSession {
         let tokens = source.tokens(in: (entry ?? range.lowerBound)..<range.upperBound)
         var message = LDNS.errorString(status)
         if let first = tokens.first, first.hasPrefix("$") {
-            message = "unknown or malformed directive '\(first)'"
-        } else if let entry, let token = OffendingToken.find(status: status, tokens: tokens,
-                                                             hasOwner: !source.startsWithBlank(entry)) {
-            message += ": '\(token)'"
+            message = ["$ORIGIN", "$TTL", "$INCLUDE"].contains(first)
+                ? "malformed \(first) directive (\(message))"
+                : "unknown directive '\(first)'"
+        } else if let entry, let hit = OffendingToken.find(status: status, tokens: tokens,
+                                                           hasOwner: !source.startsWithBlank(entry)) {
+            message = hit.unknownType
+                ? "unknown RR type '\(hit.token)' (\(message))"
+                : message + ": '\(hit.token)'"
         }
         if tokens.isEmpty {
             message += " (unexpected end of file; an unclosed '(' or '\"'?)"

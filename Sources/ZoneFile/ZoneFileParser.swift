@@ -27,8 +27,8 @@ import Darwin
 /// Records of a class other than IN are refused. No zone semantics are checked here: that is
 /// `ZoneBuilder`'s job (see `ZoneLoader`).
 public struct ZoneFileParser: Sendable {
-    /// The origin at the top of the file (`$ORIGIN` changes it). Without one, relative names are
-    /// errors.
+    /// The origin at the top of the file (`$ORIGIN` changes it). Without one, names are relative
+    /// to the root, as ldns reads them (`www` is `www.`): pass the zone's origin.
     public var origin: DNSName?
     /// TTL for records before any `$TTL` that give none.
     public var defaultTTL: UInt32
@@ -162,6 +162,34 @@ struct SourceText {
     /// True when the entry at `offset` has no owner of its own (its line starts with a blank).
     func startsWithBlank(_ offset: Int) -> Bool {
         offset > 0 && bytes[offset - 1] != 0x0A
+    }
+
+    /// True when `(` and `)` outside quotes and comments do not pair up in `range`: ldns accepts an
+    /// entry whose `(` is never closed when the file ends there.
+    func hasUnbalancedParentheses(in range: Range<Int>) -> Bool {
+        var depth = 0
+        var i = range.lowerBound
+        let end = min(range.upperBound, bytes.count)
+        var inQuotes = false
+        while i < end {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\\") { i += 2; continue }
+            if inQuotes {
+                if b == UInt8(ascii: "\"") { inQuotes = false }
+            } else if b == UInt8(ascii: "\"") {
+                inQuotes = true
+            } else if b == UInt8(ascii: ";") {
+                while i < end && bytes[i] != 0x0A { i += 1 }
+                continue
+            } else if b == UInt8(ascii: "(") {
+                depth += 1
+            } else if b == UInt8(ascii: ")") {
+                depth -= 1
+                if depth < 0 { return true }
+            }
+            i += 1
+        }
+        return depth != 0 || inQuotes
     }
 
     /// The tokens of `range` as a zone file lexer sees them: blanks separate, `;` starts a comment,
