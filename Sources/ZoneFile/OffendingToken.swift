@@ -74,6 +74,22 @@ enum OffendingToken {
         return true
     }
 
+    /// A TTL written as plain digits beyond 2^31-1 (RFC 2181 §8), which ldns silently wraps.
+    static func oversizedTTL(tokens: [String], hasOwner: Bool) -> String? {
+        var i = hasOwner ? 1 : 0
+        var seen = 0
+        while i < tokens.count && seen < 2 && (isTTLLike(tokens[i]) || isClass(tokens[i])) {
+            let t = tokens[i]
+            if t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+                let value = t.utf8.reduce(UInt64(0)) { acc, d in min(acc * 10 + UInt64(d - 0x30), UInt64(UInt32.max) + 1) }
+                if value > UInt64(Int32.max) { return t }
+            }
+            seen += 1
+            i += 1
+        }
+        return nil
+    }
+
     /// Neither a mnemonic ldns knows nor `TYPEnnn`.
     static func isUnknownType(_ token: String) -> Bool {
         LDNS.typeCode(token) == nil && !token.uppercased().hasPrefix("TYPE")

@@ -69,6 +69,11 @@ final class ParseSession {
                 } catch {
                     throw conversionError(error, at: location, source: source, range: range)
                 }
+                if let start, let ttl = OffendingToken.oversizedTTL(tokens: source.tokens(in: start..<range.upperBound),
+                                                                    hasOwner: !source.startsWithBlank(start)) {
+                    throw ZoneFileError(.syntax, file: location.file, line: location.line,
+                                        message: "TTL '\(ttl)' is larger than 2147483647 (RFC 2181 §8): \(entryText(source, range))")
+                }
                 guard record.rrClass == .in else {
                     throw ZoneFileError(.unsupportedClass, file: location.file, line: location.line,
                                         message: "class \(record.rrClass) is not supported, only IN: \(entryText(source, range))")

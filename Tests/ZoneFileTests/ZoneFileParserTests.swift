@@ -187,6 +187,16 @@ import Testing
         #expect(error?.message.contains("'soon'") == true)
     }
 
+    @Test func oversizedTTLIsRefused() throws {
+        let error = zoneError { () throws(ZoneFileError) in
+            try ZoneFileParser(origin: "example.com.").parse(text: "a IN A 192.0.2.1\nb 99999999999 IN A 192.0.2.2\n", file: "t.zone")
+        }
+        #expect(error?.line == 2)
+        #expect(error?.message.contains("'99999999999'") == true)
+        let max = try ZoneFileParser(origin: "example.com.").parse(text: "a 2147483647 IN A 192.0.2.1\n  300 IN A 192.0.2.2\n")
+        #expect(max.map(\.record.ttl) == [2147483647, 300])
+    }
+
     @Test func ttlDirectiveWithUnits() throws {
         let records = try ZoneFileParser(origin: "example.com.").parse(text: "$TTL 1d2h\na IN A 192.0.2.1\n")
         #expect(records[0].record.ttl == 93600)
