@@ -47,7 +47,8 @@ public final class DNSServerService: Service, Sendable {
     private let configuration: DNSServerConfiguration
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let responders: [ObjectIdentifier: NIOLoopBound<QueryResponder>]
+    private let holder: ServingStateHolder
+    private let responderConfiguration: ResponderConfiguration
     private let state = NIOLockedValueBox(ListenerState())
     private let openConnections = ManagedAtomic(0)
     private let rejectedConnections = ManagedAtomic(0)
@@ -57,6 +58,8 @@ public final class DNSServerService: Service, Sendable {
         var tcp: [Channel] = []
         var connections: [ObjectIdentifier: Channel] = [:]
         var bound: [SocketAddress] = []
+        /// One responder per event loop, made on that loop and used only there.
+        var responders: [ObjectIdentifier: NIOLoopBound<QueryResponder>] = [:]
         var started = false
         var stopped = false
     }
@@ -66,13 +69,8 @@ public final class DNSServerService: Service, Sendable {
         self.configuration = configuration
         self.group = group
         self.logger = logger
-        var r: [ObjectIdentifier: NIOLoopBound<QueryResponder>] = [:]
-        for loop in group.makeIterator() {
-            // Built here, touched only on `loop` (NIOLoopBound checks it).
-            let responder = QueryResponder(holder: holder, configuration: responder)
-            r[ObjectIdentifier(loop)] = NIOLoopBound(responder, eventLoop: loop)
-        }
-        responders = r
+        self.holder = holder
+        self.responderConfiguration = responder
     }
 
     /// The addresses actually bound (ports resolved when 0 was asked for).
@@ -84,6 +82,13 @@ public final class DNSServerService: Service, Sendable {
     public func start() async throws {
         if state.withLockedValue({ $0.started }) { return }
         state.withLockedValue { $0.started = true }
+        for loop in group.makeIterator() {
+            let holder = self.holder, config = responderConfiguration
+            let bound = try await loop.submit {
+                NIOLoopBound(QueryResponder(holder: holder, configuration: config), eventLoop: loop)
+            }.get()
+            state.withLockedValue { $0.responders[ObjectIdentifier(loop)] = bound }
+        }
         do {
             for address in configuration.listen {
                 let port = try await bindUDP(address)
@@ -117,7 +122,7 @@ public final class DNSServerService: Service, Sendable {
             if address.protocol == .inet6 {
                 bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption.ipv6Only, value: 1)
             }
-            let responder = responders[ObjectIdentifier(loop)]!
+            let responder = state.withLockedValue { $0.responders[ObjectIdentifier(loop)]! }
             bootstrap = bootstrap.channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(responder: responder.value))
@@ -135,7 +140,7 @@ public final class DNSServerService: Service, Sendable {
     private func bindTCP(_ address: SocketAddress) async throws {
         let idle = configuration.tcpIdleTimeout
         let max = configuration.tcpMaxConnections
-        let responders = self.responders
+        let responders = state.withLockedValue { $0.responders }
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -200,7 +205,7 @@ public final class DNSServerService: Service, Sendable {
     /// Sums each loop's counters (read on the loops themselves).
     public func stats() async -> ResponderStats {
         var total = ResponderStats()
-        for (_, bound) in responders {
+        for (_, bound) in state.withLockedValue({ $0.responders }) {
             let s = try? await bound.eventLoop.submit { bound.value.stats }.get()
             guard let s else { continue }
             total.queries += s.queries

@@ -345,17 +345,17 @@ public final class QueryResponder {
             let zn = zone.node(node)
             if zn.flags & ZoneNode.hasCNAME != 0 && qtype != RRType.cname.rawValue {
                 guard let cname = zone.rrset(at: node, type: RRType.cname.rawValue) else { return .servFail }
+                // A loop: every CNAME of it is in the answer already; stop (as Knot does).
+                for k in 0..<hops where visited[k] == node { return .noError }
                 let start = w.position
                 guard w.answer(zone, cname, ownerPos: ownerPos, ownerLen: ownerLen) else {
                     w.truncated = true
                     return .noError
                 }
-                // Loop or chain limit: answer with what was found (as Knot does).
                 visited[hops] = node
                 hops += 1
-                var seen = false
-                for k in 0..<(hops - 1) where visited[k] == node { seen = true }
-                if seen || hops >= min(configuration.maxCNAMEChain, 64) { return .noError }
+                // Chain limit: answer with what was found.
+                if hops >= min(configuration.maxCNAMEChain, 64) { return .noError }
                 // Continue with the target if it is inside this zone.
                 let t = zone.targetPointer + Int(cname.targetOffset)
                 let tLen = Int(cname.targetLength)

@@ -84,7 +84,7 @@ struct Writer {
         let end = f + Int(set.fixupCount)
         while f < end {
             let fix = zone.fixup(f)
-            let target = Int(fix.suffixLength) == ownerLen
+            let target = fix.suffixLength == Fixup.owner || Int(fix.suffixLength) == ownerLen
                 ? ownerPos
                 : suffixPosition(of: ownerPos, length: ownerLen, suffixLength: Int(fix.suffixLength))
             // A pointer has 14 bits; past that the RRset cannot be written compressed.

@@ -1,0 +1,141 @@
+import DNSServer
+import Logging
+import NIOCore
+
+/// The whole server configuration: the one place it is read (ARCHITECTURE.md). Every key is
+/// documented, with its default, in `config/globaldns.yaml`.
+public struct GlobalDNSConfiguration: Sendable, Equatable {
+    public struct DNS: Sendable, Equatable {
+        /// `ADDR:PORT` strings, each served over UDP and TCP. IPv6 as `[::1]:8053`.
+        public var listen: [String] = ["127.0.0.1:8053", "[::1]:8053"]
+        public var udpPayloadSize: Int = 1232
+        public var tcpIdleTimeoutSeconds: Double = 10
+        public var tcpMaxConnections: Int = 1024
+        /// Event loops (each with its own UDP socket); 0 means one per CPU core.
+        public var threads: Int = 0
+        public var drainTimeoutSeconds: Double = 5
+        public var maxCNAMEChain: Int = 8
+    }
+
+    public struct Zones: Sendable, Equatable {
+        /// Every `*.zone` file in this directory is served.
+        public var directory: String = "zones"
+        /// Or exactly these files (then `directory` is not scanned).
+        public var files: [String] = []
+    }
+
+    public struct Log: Sendable, Equatable {
+        public var level: Logger.Level = .info
+        public var format: LogFormat = .logfmt
+    }
+
+    /// Server identity: NSID, CH TXT id.server/hostname.bind. Default: the host name.
+    public var identity: String = ""
+    public var dns = DNS()
+    public var zones = Zones()
+    public var log = Log()
+
+    public init() {}
+}
+
+public enum LogFormat: String, Sendable, Equatable, CaseIterable {
+    case logfmt
+    case json
+}
+
+/// A configuration problem, naming the key path (and the file line when known).
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let file: String?
+    public let line: Int?
+    public let keyPath: String
+    public let message: String
+
+    public init(file: String? = nil, line: Int? = nil, keyPath: String, message: String) {
+        self.file = file
+        self.line = line
+        self.keyPath = keyPath
+        self.message = message
+    }
+
+    public var description: String {
+        var where_ = ""
+        if let file { where_ += file + ":" }
+        if let line { where_ += "\(line):" }
+        if !where_.isEmpty { where_ += " " }
+        return "\(where_)\(keyPath.isEmpty ? "" : keyPath + ": ")\(message)"
+    }
+}
+
+extension GlobalDNSConfiguration {
+    /// Checks values that the YAML reader and command-line flags both feed, and resolves the
+    /// listen addresses. Errors name the key path.
+    public func validated() throws(ConfigurationError) -> (dns: DNSServerConfiguration, responder: ResponderConfiguration) {
+        guard !dns.listen.isEmpty else {
+            throw ConfigurationError(keyPath: "dns.listen", message: "at least one ADDR:PORT is required")
+        }
+        var addresses: [SocketAddress] = []
+        for (i, text) in dns.listen.enumerated() {
+            addresses.append(try parseListenAddress(text, keyPath: "dns.listen[\(i)]"))
+        }
+        guard (512...65535).contains(dns.udpPayloadSize) else {
+            throw ConfigurationError(keyPath: "dns.udpPayloadSize", message: "must be between 512 and 65535, not \(dns.udpPayloadSize)")
+        }
+        guard dns.tcpIdleTimeoutSeconds > 0, dns.tcpIdleTimeoutSeconds <= 3600 else {
+            throw ConfigurationError(keyPath: "dns.tcpIdleTimeoutSeconds", message: "must be in (0, 3600], not \(dns.tcpIdleTimeoutSeconds)")
+        }
+        guard dns.tcpMaxConnections >= 1 else {
+            throw ConfigurationError(keyPath: "dns.tcpMaxConnections", message: "must be at least 1, not \(dns.tcpMaxConnections)")
+        }
+        guard dns.threads >= 0, dns.threads <= 256 else {
+            throw ConfigurationError(keyPath: "dns.threads", message: "must be between 0 (one per core) and 256, not \(dns.threads)")
+        }
+        guard dns.drainTimeoutSeconds >= 0 else {
+            throw ConfigurationError(keyPath: "dns.drainTimeoutSeconds", message: "must not be negative")
+        }
+        guard (1...64).contains(dns.maxCNAMEChain) else {
+            throw ConfigurationError(keyPath: "dns.maxCNAMEChain", message: "must be between 1 and 64, not \(dns.maxCNAMEChain)")
+        }
+        guard identity.utf8.count <= 255 else {
+            throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")
+        }
+        let server = DNSServerConfiguration(
+            listen: addresses,
+            tcpIdleTimeout: .nanoseconds(Int64(dns.tcpIdleTimeoutSeconds * 1e9)),
+            tcpMaxConnections: dns.tcpMaxConnections,
+            drainTimeout: .nanoseconds(Int64(dns.drainTimeoutSeconds * 1e9)))
+        let responder = ResponderConfiguration(identity: identity, maxUDPPayload: dns.udpPayloadSize,
+                                               maxCNAMEChain: dns.maxCNAMEChain)
+        return (server, responder)
+    }
+}
+
+/// `127.0.0.1:53`, `[::1]:53`, `0.0.0.0:8053`, `[::]:53`. Host names are not accepted: a listener
+/// binds an address.
+public func parseListenAddress(_ text: String, keyPath: String) throws(ConfigurationError) -> SocketAddress {
+    let host: Substring
+    let portText: Substring
+    if text.hasPrefix("[") {
+        guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+            throw ConfigurationError(keyPath: keyPath, message: "'\(text)' is not [IPv6]:PORT")
+        }
+        host = text[text.index(after: text.startIndex)..<close]
+        portText = text[text.index(close, offsetBy: 2)...]
+    } else {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ConfigurationError(keyPath: keyPath, message: "'\(text)' is not ADDR:PORT")
+        }
+        host = text[..<colon]
+        portText = text[text.index(after: colon)...]
+        guard !host.contains(":") else {
+            throw ConfigurationError(keyPath: keyPath, message: "'\(text)': write IPv6 addresses as [ADDR]:PORT")
+        }
+    }
+    guard let port = Int(portText), (0...65535).contains(port) else {
+        throw ConfigurationError(keyPath: keyPath, message: "'\(portText)' is not a port (0-65535)")
+    }
+    do {
+        return try SocketAddress(ipAddress: String(host), port: port)
+    } catch {
+        throw ConfigurationError(keyPath: keyPath, message: "'\(host)' is not an IPv4 or IPv6 address")
+    }
+}

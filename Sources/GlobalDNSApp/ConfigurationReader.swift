@@ -1,0 +1,159 @@
+import Logging
+import Yams
+
+/// Reads `globaldns.yaml` strictly: unknown keys, wrong types and bad values are errors that name
+/// the key path and the line, before anything listens.
+public enum ConfigurationReader {
+    public static func read(file: String) throws(ConfigurationError) -> GlobalDNSConfiguration {
+        let text: String
+        do {
+            text = try readTextFile(file)
+        } catch {
+            throw ConfigurationError(file: file, keyPath: "", message: "cannot read: \(error)")
+        }
+        return try parse(text, file: file)
+    }
+
+    public static func parse(_ text: String, file: String? = nil) throws(ConfigurationError) -> GlobalDNSConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigurationError(file: file, keyPath: "", message: "not valid YAML: \(error)")
+        }
+        var config = GlobalDNSConfiguration()
+        guard let root else { return config }
+        let r = NodeReader(file: file)
+        let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "log"])
+        if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
+        if let dns = top["dns"] {
+            let m = try r.mapping(dns, path: "dns", keys: ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds",
+                                                           "tcpMaxConnections", "threads", "drainTimeoutSeconds",
+                                                           "maxCNAMEChain"])
+            if let v = m["listen"] { config.dns.listen = try r.strings(v, path: "dns.listen") }
+            if let v = m["udpPayloadSize"] { config.dns.udpPayloadSize = try r.int(v, path: "dns.udpPayloadSize") }
+            if let v = m["tcpIdleTimeoutSeconds"] { config.dns.tcpIdleTimeoutSeconds = try r.double(v, path: "dns.tcpIdleTimeoutSeconds") }
+            if let v = m["tcpMaxConnections"] { config.dns.tcpMaxConnections = try r.int(v, path: "dns.tcpMaxConnections") }
+            if let v = m["threads"] { config.dns.threads = try r.int(v, path: "dns.threads") }
+            if let v = m["drainTimeoutSeconds"] { config.dns.drainTimeoutSeconds = try r.double(v, path: "dns.drainTimeoutSeconds") }
+            if let v = m["maxCNAMEChain"] { config.dns.maxCNAMEChain = try r.int(v, path: "dns.maxCNAMEChain") }
+        }
+        if let zones = top["zones"] {
+            let m = try r.mapping(zones, path: "zones", keys: ["directory", "files"])
+            if let v = m["directory"] { config.zones.directory = try r.string(v, path: "zones.directory") }
+            if let v = m["files"] { config.zones.files = try r.strings(v, path: "zones.files") }
+        }
+        if let log = top["log"] {
+            let m = try r.mapping(log, path: "log", keys: ["level", "format"])
+            if let v = m["level"] {
+                let s = try r.string(v, path: "log.level")
+                guard let level = Logger.Level(rawValue: s) else {
+                    throw r.error(v, "log.level", "'\(s)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                config.log.level = level
+            }
+            if let v = m["format"] {
+                let s = try r.string(v, path: "log.format")
+                guard let format = LogFormat(rawValue: s) else {
+                    throw r.error(v, "log.format", "'\(s)' is not one of logfmt, json")
+                }
+                config.log.format = format
+            }
+        }
+        // Values are checked here too, so a bad file fails with its line.
+        do {
+            _ = try config.validated()
+        } catch {
+            let line = r.line(ofPath: error.keyPath, in: root)
+            throw ConfigurationError(file: file, line: line, keyPath: error.keyPath, message: error.message)
+        }
+        return config
+    }
+}
+
+/// Typed access to YAML nodes with errors that carry the key path and line.
+struct NodeReader {
+    let file: String?
+
+    func error(_ node: Node, _ path: String, _ message: String) -> ConfigurationError {
+        ConfigurationError(file: file, line: node.mark.map { $0.line }, keyPath: path, message: message)
+    }
+
+    func mapping(_ node: Node, path: String, keys: Set<String>) throws(ConfigurationError) -> [String: Node] {
+        guard case .mapping(let m) = node else { throw error(node, path, "must be a mapping") }
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            guard case .scalar(let key) = k else { throw error(k, path, "keys must be strings") }
+            let full = path.isEmpty ? key.string : path + "." + key.string
+            guard keys.contains(key.string) else {
+                throw error(k, full, "unknown key (known here: \(keys.sorted().joined(separator: ", ")))")
+            }
+            guard out[key.string] == nil else { throw error(k, full, "duplicate key") }
+            out[key.string] = v
+        }
+        return out
+    }
+
+    func string(_ node: Node, path: String) throws(ConfigurationError) -> String {
+        guard case .scalar(let s) = node else { throw error(node, path, "must be a string") }
+        return s.string
+    }
+
+    func int(_ node: Node, path: String) throws(ConfigurationError) -> Int {
+        guard case .scalar(let s) = node, let v = Int(s.string) else { throw error(node, path, "must be an integer") }
+        return v
+    }
+
+    func double(_ node: Node, path: String) throws(ConfigurationError) -> Double {
+        guard case .scalar(let s) = node, let v = Double(s.string) else { throw error(node, path, "must be a number") }
+        return v
+    }
+
+    func strings(_ node: Node, path: String) throws(ConfigurationError) -> [String] {
+        guard case .sequence(let seq) = node else { throw error(node, path, "must be a list") }
+        var out: [String] = []
+        for (i, item) in seq.enumerated() { out.append(try string(item, path: "\(path)[\(i)]")) }
+        return out
+    }
+
+    /// The line of `a.b[2]` in the document, for errors found after reading.
+    func line(ofPath path: String, in root: Node) -> Int? {
+        var node = root
+        for part in path.split(separator: ".") {
+            var key = Substring(part)
+            var index: Int?
+            if let open = part.firstIndex(of: "["), let close = part.firstIndex(of: "]") {
+                key = part[..<open]
+                index = Int(part[part.index(after: open)..<close])
+            }
+            guard case .mapping(let m) = node, let next = m[Node(String(key))] else { return node.mark?.line }
+            node = next
+            if let index, case .sequence(let seq) = node, seq.indices.contains(index) { node = seq[index] }
+        }
+        return node.mark?.line
+    }
+}
+
+/// Reads a whole file as UTF-8 without Foundation.
+func readTextFile(_ path: String) throws(FileReadError) -> String {
+    guard let f = fopen(path, "rb") else { throw FileReadError(path: path, errno: errno) }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, f) }
+        if n > 0 { bytes += chunk[0..<n] }
+        if n < 65536 { break }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+struct FileReadError: Error, CustomStringConvertible {
+    let path: String
+    let errno: Int32
+    var description: String { String(cString: strerror(errno)) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

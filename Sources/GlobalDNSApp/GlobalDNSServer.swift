@@ -1,0 +1,129 @@
+import DNSServer
+import DNSWire
+import DNSZone
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+import ZoneFile
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Wires the server: loads zones, builds the first serving snapshot, and runs the DNS listeners and
+/// the SIGHUP reloader in one `ServiceGroup` (SIGTERM/SIGINT: graceful shutdown).
+public final class GlobalDNSServer: Sendable {
+    public let configuration: GlobalDNSConfiguration
+    /// Where relative paths in the configuration are resolved (the config file's directory, or the
+    /// working directory without a file).
+    public let baseDirectory: String
+    public let holder: ServingStateHolder
+    public let logger: Logger
+    let dnsConfiguration: DNSServerConfiguration
+    let responderConfiguration: ResponderConfiguration
+
+    /// Loads everything; throws on a bad configuration or a broken zone, before anything listens.
+    public init(configuration: GlobalDNSConfiguration, baseDirectory: String, logger: Logger) throws {
+        var configuration = configuration
+        if configuration.identity.isEmpty { configuration.identity = hostName() }
+        let (dns, responder) = try configuration.validated()
+        self.configuration = configuration
+        self.baseDirectory = baseDirectory
+        self.logger = logger
+        self.dnsConfiguration = dns
+        self.responderConfiguration = responder
+        let zones = try Self.loadZones(configuration.zones, base: baseDirectory)
+        holder = ServingStateHolder(ServingState(zones: zones, generation: 1))
+        for zone in zones.zones {
+            logger.info("zone loaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)",
+                                                   "records": "\(zone.records.count)"])
+        }
+    }
+
+    static func resolve(_ path: String, base: String) -> String {
+        path.hasPrefix("/") ? path : (base == "." ? path : base + "/" + path)
+    }
+
+    /// Every configured zone, or the first error (file:line).
+    static func loadZones(_ zones: GlobalDNSConfiguration.Zones, base: String) throws(ZoneFileError) -> ZoneSet {
+        var loaded: [Zone] = []
+        if zones.files.isEmpty {
+            loaded = try ZoneLoader.loadDirectory(resolve(zones.directory, base: base))
+        } else {
+            for f in zones.files {
+                let path = resolve(f, base: base)
+                let zone = try ZoneLoader.load(file: path)
+                if loaded.contains(where: { $0.origin == zone.origin }) {
+                    throw ZoneFileError(.duplicateOrigin, file: path, line: 0, message: "zone \(zone.origin) is already loaded from another file")
+                }
+                loaded.append(zone)
+            }
+        }
+        return ZoneSet(zones: loaded)
+    }
+
+    /// Re-reads every zone. On any error the serving zones stay as they are and the error is
+    /// returned (and logged); on success the new snapshot is swapped in.
+    @discardableResult
+    public func reloadZones() -> ZoneFileError? {
+        do {
+            let zones = try Self.loadZones(configuration.zones, base: baseDirectory)
+            let old = holder.load()
+            holder.store(ServingState(zones: zones, generation: old.generation + 1))
+            for zone in zones.zones {
+                let before = old.zones.zone(named: zone.origin)?.serial
+                logger.info("zone reloaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)",
+                                                         "previous_serial": "\(before.map(String.init) ?? "none")"])
+            }
+            return nil
+        } catch {
+            logger.error("zone reload failed; keeping the zones being served",
+                         metadata: ["error": "\(error)", "file": "\(error.file)", "line": "\(error.line)"])
+            return error
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT. `onListening` gets the bound addresses once the sockets are up.
+    public func run(onListening: (@Sendable ([SocketAddress]) -> Void)? = nil) async throws {
+        let threads = configuration.dns.threads == 0 ? System.coreCount : configuration.dns.threads
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let dns = DNSServerService(configuration: dnsConfiguration, responder: responderConfiguration,
+                                   holder: holder, group: group, logger: logger)
+        try await dns.start()
+        onListening?(dns.boundAddresses)
+        let reloader = ReloadService(server: self)
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: [.init(service: dns), .init(service: reloader)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await serviceGroup.run()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}
+
+/// SIGHUP → reload zones (a broken zone keeps the old one and logs why).
+struct ReloadService: Service {
+    let server: GlobalDNSServer
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            server.logger.info("SIGHUP: reloading zones")
+            server.reloadZones()
+        }
+    }
+}
+
+func hostName() -> String {
+    var buf = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buf, 255) == 0 else { return "globaldns" }
+    return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
