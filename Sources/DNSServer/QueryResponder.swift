@@ -32,6 +32,8 @@ public final class QueryResponder {
     private let wildcard: UnsafeMutablePointer<UInt8>      // `*.<closest encloser>`
     private let visited: UnsafeMutablePointer<Int32>       // CNAME loop detection
     private let identityBytes: [UInt8]
+    /// The snapshot this loop answers from; refreshed when the holder's generation moves.
+    private var state: ServingState
 
     /// The per-query state shared between stages.
     public struct Query {
@@ -67,6 +69,7 @@ public final class QueryResponder {
         wildcard = .allocate(capacity: 258)
         visited = .allocate(capacity: 64)
         identityBytes = Array(configuration.identity.utf8.prefix(255))
+        state = holder.load()
     }
 
     deinit {
@@ -297,7 +300,8 @@ public final class QueryResponder {
             break
         }
 
-        let state = holder.load()
+        // One snapshot per query: refresh the cached one only when a newer one was published.
+        if holder.generation != state.generation { state = holder.load() }
         guard let (zone, apexLabel) = state.zones.findZone(
             UnsafePointer(name), length: query.qnameLength, labelStarts: labelStarts, labelCount: query.labelCount)
         else {

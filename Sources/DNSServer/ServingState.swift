@@ -14,14 +14,20 @@ public final class ServingState: Sendable, AtomicReference {
     }
 }
 
-/// The atomic reference the event loops load once per query; writers swap whole snapshots. The old
-/// snapshot is freed when the last query holding it finishes (ARC), as Knot frees its old zone
-/// database after readers are done.
+/// The atomic reference the event loops read; writers swap whole snapshots. The old snapshot is
+/// freed when the last reader drops it (ARC), as Knot frees its old zone database after readers
+/// are done.
+///
+/// Readers do not retain the snapshot per query: each responder keeps the one it last loaded and
+/// compares `generation` (a plain atomic load, no reference counting, no shared cache line
+/// written) to see whether a newer one was published.
 public final class ServingStateHolder: Sendable {
     private let current: ManagedAtomic<ServingState>
+    private let published: ManagedAtomic<UInt64>
 
     public init(_ initial: ServingState) {
         current = ManagedAtomic(initial)
+        published = ManagedAtomic(initial.generation)
     }
 
     @inline(__always)
@@ -29,7 +35,15 @@ public final class ServingStateHolder: Sendable {
         current.load(ordering: .acquiring)
     }
 
+    /// The generation of the newest snapshot.
+    @inline(__always)
+    public var generation: UInt64 {
+        published.load(ordering: .acquiring)
+    }
+
+    /// Publishes `state`. Its generation must be higher than the current one.
     public func store(_ state: ServingState) {
         current.store(state, ordering: .releasing)
+        published.store(state.generation, ordering: .releasing)
     }
 }
