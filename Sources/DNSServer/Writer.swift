@@ -56,12 +56,17 @@ struct Writer {
     }
 
     /// Where the suffix of `suffixLength` bytes of the name at `pos` (of `length` bytes) starts.
-    /// The name may itself be compressed: pointers written earlier are followed.
+    /// The name may itself be compressed: pointers written earlier are followed. Returns
+    /// `Writer.unreachable` if the name has no such suffix (a rendering bug, never a client's
+    /// doing): the RRset is then not written, rather than walking off the name.
     @inline(__always)
     func suffixPosition(of pos: Int, length: Int, suffixLength: Int) -> Int {
         var p = pos
         var remaining = length
+        var steps = 0
         while remaining != suffixLength {
+            guard remaining > suffixLength, steps < 256, p < position else { return Writer.unreachable }
+            steps += 1
             let b = Int(base[p])
             if b & 0xC0 == 0xC0 {
                 p = (b & 0x3F) << 8 | Int(base[p + 1])
@@ -72,6 +77,8 @@ struct Writer {
         }
         return p
     }
+
+    static let unreachable = Int.max
 
     /// Copies a rendered RRset whose owner is the name at `ownerPos` (`ownerLen` bytes long).
     @inline(__always)
@@ -106,6 +113,7 @@ struct Writer {
     /// An authority RRset owned by a suffix (`ownerSuffix` bytes) of the name at `ownerPos`.
     mutating func authority(_ zone: Zone, _ set: RenderedRRset, ownerPos: Int, ownerLen: Int, ownerSuffix: Int) -> Bool {
         let pos = suffixPosition(of: ownerPos, length: ownerLen, suffixLength: ownerSuffix)
+        guard pos < 0x4000 else { return false }
         guard rrset(zone, set, ownerPos: pos, ownerLen: ownerSuffix) else { return false }
         authorityCount += Int(set.count)
         return true
