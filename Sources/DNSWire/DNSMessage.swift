@@ -115,8 +115,19 @@ public struct DNSMessage: Sendable, Hashable {
         for _ in 0..<h.qdCount {
             questions.append(DNSQuestion(name: try r.name(), type: RRType(try r.u16()), qclass: RRClass(try r.u16())))
         }
-        for _ in 0..<h.anCount { answers.append(try r.record()) }
-        for _ in 0..<h.nsCount { authority.append(try r.record()) }
+        // OPT belongs to the additional section only (RFC 6891 §6.1.1).
+        for _ in 0..<h.anCount {
+            let start = r.offset
+            let rr = try r.record()
+            guard rr.type != .opt else { throw DNSWireError(.badEDNS, offset: start) }
+            answers.append(rr)
+        }
+        for _ in 0..<h.nsCount {
+            let start = r.offset
+            let rr = try r.record()
+            guard rr.type != .opt else { throw DNSWireError(.badEDNS, offset: start) }
+            authority.append(rr)
+        }
         for _ in 0..<h.arCount {
             let start = r.offset
             let rr = try r.record()

@@ -81,7 +81,10 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
                     out.append(UInt16(v4.value >> 16))
                     out.append(UInt16(v4.value & 0xFFFF))
                 } else {
-                    guard !p.isEmpty, p.utf8.count <= 4, let v = UInt16(p, radix: 16) else { return nil }
+                    // Hex digits only: `UInt16(_:radix:)` alone would also take a sign ("+1", "-0").
+                    guard !p.isEmpty, p.utf8.count <= 4,
+                          p.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }),
+                          let v = UInt16(p, radix: 16) else { return nil }
                     out.append(v)
                 }
             }
