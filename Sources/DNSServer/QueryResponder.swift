@@ -141,9 +141,10 @@ public final class QueryResponder {
             return .formErr
         }
         var i = 12 + query.questionLength
-        // Answer and authority of a query carry nothing for us; they must still be well formed.
+        // Answer and authority of a query carry nothing for us; they must still be well formed, and
+        // OPT may only appear in the additional section (RFC 6891 §6.1.1; Knot says FORMERR too).
         for _ in 0..<(an + ns) {
-            guard let next = skipRecord(q, at: i) else { return .formErr }
+            guard let next = skipRecord(q, at: i), next.type != RRType.opt.rawValue else { return .formErr }
             i = next.end
         }
         for _ in 0..<ar {
@@ -272,7 +273,13 @@ public final class QueryResponder {
 
     private func answer(_ q: UnsafeBufferPointer<UInt8>, _ query: inout Query, transport: Transport,
                         writer w: inout Writer) -> Int {
-        let optSize = optLength(query)
+        var optSize = optLength(query)
+        // The header, the question and OPT must fit even a 512-byte limit: with a long identity the
+        // NSID option is what gives way (the rest of OPT is at most 35 bytes).
+        if 12 + query.questionLength + optSize > w.limit {
+            query.wantsNSID = false
+            optSize = optLength(query)
+        }
         w.limit -= optSize
         w.writeHeaderAndQuestion(q, query)
         var flags: UInt16 = 0x8000 | (query.flags & 0x7900) | (query.flags & 0x0010)  // QR, opcode, RD, CD
