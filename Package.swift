@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "DNSWire"),
         // Immutable, pre-rendered zone tree and the zone set; the lookup algorithm.
         .target(name: "DNSZone", dependencies: ["DNSWire"]),
+        .target(name: "GSLB", dependencies: ["DNSWire"]),
         // The only module that touches ldns: zone file -> records.
         .target(name: "ZoneFile", dependencies: ["CLDNS", "DNSWire", "DNSZone"]),
         // QueryResponder (NIO-free, callable from tests and the fuzzer) and the UDP/TCP listeners.
@@ -64,6 +65,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "GSLBTests", dependencies: ["GSLB", "DNSWire"]),
         .testTarget(name: "DNSZoneTests", dependencies: ["DNSWire", "DNSZone", "DNSServer"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSZone", "DNSWire"]),
         .testTarget(

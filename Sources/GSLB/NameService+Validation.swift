@@ -1,0 +1,191 @@
+import DNSWire
+
+extension NameService {
+    /// Largest `ttl` accepted: one day.
+    public static let maxTTL = 86_400
+    /// Largest `ratio` accepted. Ratios are relative; the cap keeps sums far from overflow.
+    public static let maxRatio = 1_000_000
+
+    /// Checks the document on its own, returning every problem with its field path (empty when
+    /// valid). Placement against the served zones is `validatePlacement(…)`.
+    public func validate() -> [ValidationProblem] {
+        var problems: [ValidationProblem] = []
+        func report(_ field: String, _ message: String) {
+            problems.append(ValidationProblem(field: field, message: message))
+        }
+
+        if apiVersion != NameService.currentAPIVersion {
+            report("apiVersion", apiVersion.isEmpty ? "is required; use \"\(NameService.currentAPIVersion)\""
+                : "\"\(apiVersion)\" is not served; use \"\(NameService.currentAPIVersion)\"")
+        }
+        if kind != NameService.kindName {
+            report("kind", kind.isEmpty ? "is required; use \"NameService\"" : "\"\(kind)\" is not \"NameService\"")
+        }
+        if let m = NameService.labelProblem(metadata.name) { report("metadata.name", m) }
+
+        let spec = self.spec
+        if let m = NameService.hostnameProblem(spec.fqdn) { report("spec.fqdn", m) }
+        if spec.ttl < 0 || spec.ttl > NameService.maxTTL {
+            report("spec.ttl", "\(spec.ttl) is outside 0...\(NameService.maxTTL) seconds: resolvers keep an answer for its TTL, so a longer one would delay failover away from a dead target by more than a day")
+        }
+        if !spec.policy.isKnown {
+            report("spec.policy", "unknown policy \"\(spec.policy.rawValue)\"; use RoundRobin, Ratio or Locality")
+        }
+        if let k = spec.maxAnswers, k < 1 {
+            report("spec.maxAnswers", "\(k) must be at least 1; omit it for no cap")
+        }
+        if !spec.allDown.isKnown {
+            report("spec.allDown", "unknown behaviour \"\(spec.allDown.rawValue)\"; use FailOpen or FailClosed")
+        }
+        validateFailover(spec.failover, report)
+        if let hc = spec.healthCheck { validateHealthCheck(hc, report) }
+        validateTargets(spec, report)
+        return problems
+    }
+
+    /// Checks where `spec.fqdn` lands among the served data: it must lie inside one of `zones`
+    /// (`OutsideZones`), must not be an owner name of static data (`ClashesWithStaticName`), and
+    /// must not be another NameService's fqdn (`ClashesWithNameService`). `otherNameServices` maps
+    /// each other NameService's fqdn to its `metadata.name`; an entry with this NameService's own
+    /// name is ignored, so the caller may pass every stored NameService. Each problem's `reason` is
+    /// the Accepted condition's reason. An fqdn that does not parse is left to `validate()`.
+    public func validatePlacement(zones: [DNSName], staticNames: Set<DNSName>,
+                                  otherNameServices: [DNSName: String]) -> [ValidationProblem] {
+        let name: DNSName
+        do {
+            name = try DNSName(spec.fqdn)
+        } catch {
+            return []  // validate() reports the fqdn itself
+        }
+        var problems: [ValidationProblem] = []
+        if !zones.contains(where: { name.isSubdomain(of: $0) }) {
+            let served = zones.isEmpty ? "no zones are served" : "served zones: " + zones.map(\.description).sorted().joined(separator: ", ")
+            problems.append(ValidationProblem(field: "spec.fqdn", message: "\(name) is not inside any served zone (\(served))",
+                                              reason: .outsideZones))
+        }
+        if staticNames.contains(name) {
+            problems.append(ValidationProblem(field: "spec.fqdn", message: "\(name) already has static records in a zone file",
+                                              reason: .clashesWithStaticName))
+        }
+        if let other = otherNameServices[name], other != metadata.name {
+            problems.append(ValidationProblem(field: "spec.fqdn", message: "\(name) is already served by NameService \"\(other)\"",
+                                              reason: .clashesWithNameService))
+        }
+        return problems
+    }
+
+    private func validateFailover(_ rules: [FailoverRule], _ report: (String, String) -> Void) {
+        var seen: [FailoverRule: Int] = [:]
+        for (i, rule) in rules.enumerated() {
+            let path = "spec.failover[\(i)]"
+            var ok = true
+            for (field, value) in [("from", rule.from), ("to", rule.to)] where !Locality.isValidSegment(value) {
+                ok = false
+                report("\(path).\(field)", value.isEmpty ? "must name a region"
+                    : "\"\(value)\" is not a region name (no spaces or '/'; a rule names regions, not zones)")
+            }
+            guard ok else { continue }
+            if rule.from == rule.to {
+                report(path, "from and to are both \"\(rule.from)\"; a region is always tried before its failover")
+            } else if let j = seen[rule] {
+                report(path, "repeats spec.failover[\(j)]")
+            } else {
+                seen[rule] = i
+            }
+        }
+    }
+
+    private func validateHealthCheck(_ hc: HealthCheckSpec, _ report: (String, String) -> Void) {
+        let p = "spec.healthCheck"
+        if hc.port < 1 || hc.port > 65535 { report("\(p).port", "\(hc.port) is not a TCP port (1...65535)") }
+        if hc.intervalSeconds < 1 { report("\(p).intervalSeconds", "\(hc.intervalSeconds) must be at least 1") }
+        if hc.timeoutSeconds < 1 {
+            report("\(p).timeoutSeconds", "\(hc.timeoutSeconds) must be at least 1")
+        } else if hc.intervalSeconds >= 1 && hc.timeoutSeconds >= hc.intervalSeconds {
+            report("\(p).timeoutSeconds", "\(hc.timeoutSeconds) must be less than intervalSeconds (\(hc.intervalSeconds)) so probes of one address never overlap")
+        }
+        if hc.failureThreshold < 1 { report("\(p).failureThreshold", "\(hc.failureThreshold) must be at least 1") }
+        if hc.successThreshold < 1 { report("\(p).successThreshold", "\(hc.successThreshold) must be at least 1") }
+        if hc.initialDelaySeconds < 0 { report("\(p).initialDelaySeconds", "\(hc.initialDelaySeconds) must not be negative") }
+    }
+
+    private func validateTargets(_ spec: NameServiceSpec, _ report: (String, String) -> Void) {
+        guard !spec.targets.isEmpty else {
+            report("spec.targets", "at least one target is required")
+            return
+        }
+        var names: [String: Int] = [:]
+        for (i, t) in spec.targets.enumerated() {
+            let path = "spec.targets[\(i)]"
+            if let m = NameService.labelProblem(t.name) {
+                report("\(path).name", m)
+            } else if let j = names[t.name] {
+                report("\(path).name", "\"\(t.name)\" duplicates spec.targets[\(j)].name")
+            } else {
+                names[t.name] = i
+            }
+            if t.addresses.isEmpty && t.fqdn == nil {
+                report(path, "needs addresses or fqdn: there is nothing to answer with")
+            }
+            var seen: [IPAddress: Int] = [:]
+            for (j, text) in t.addresses.enumerated() {
+                guard let a = IPAddress(text) else {
+                    report("\(path).addresses[\(j)]", "\"\(text)\" is not an IPv4 or IPv6 address")
+                    continue
+                }
+                if let k = seen[a] {
+                    report("\(path).addresses[\(j)]", "\"\(text)\" repeats \(path).addresses[\(k)]")
+                } else {
+                    seen[a] = j
+                }
+            }
+            if let f = t.fqdn, let m = NameService.hostnameProblem(f) { report("\(path).fqdn", m) }
+            if let l = t.locality {
+                do { _ = try Locality(l) } catch { report("\(path).locality", error.message) }
+            }
+            if t.ratio < 0 {
+                report("\(path).ratio", "\(t.ratio) must be 0 or more (0 marks a standby)")
+            } else if t.ratio > NameService.maxRatio {
+                report("\(path).ratio", "\(t.ratio) is above \(NameService.maxRatio); ratios are relative, scale them down")
+            }
+        }
+        if spec.policy == .ratio && !spec.targets.contains(where: { $0.ratio > 0 }) {
+            report("spec.targets", "the Ratio policy needs at least one target with ratio > 0 (ratio 0 marks a standby)")
+        }
+    }
+
+    /// Why `s` is not an RFC 1123 label, or nil.
+    static func labelProblem(_ s: String) -> String? {
+        if s.isEmpty { return "is required" }
+        let ok = s.utf8.count <= 63
+            && s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+            && s.utf8.first != UInt8(ascii: "-") && s.utf8.last != UInt8(ascii: "-")
+        return ok ? nil : "\"\(s)\" is not a DNS label (RFC 1123): 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit"
+    }
+
+    /// Why `s` is not a host name to answer A/AAAA for, or nil: it must parse as a domain name,
+    /// not be the root, and every label must be letters, digits and inner hyphens (no wildcard).
+    static func hostnameProblem(_ s: String) -> String? {
+        if s.isEmpty { return "is required" }
+        let name: DNSName
+        do {
+            name = try DNSName(s)
+        } catch {
+            return "\"\(s)\" is not a domain name (\(error.code == .nameTooLong ? "longer than 255 bytes" : "empty or over-long label"))"
+        }
+        if name.isRoot { return "must not be the root" }
+        var i = 0
+        let w = name.wire
+        while w[i] != 0 {
+            let label = w[(i + 1)...(i + Int(w[i]))]
+            let ldh = label.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-")
+            }
+            if !ldh || label.first == UInt8(ascii: "-") || label.last == UInt8(ascii: "-") {
+                return "\"\(s)\" is not a host name: each label must be letters, digits and inner hyphens"
+            }
+            i += 1 + Int(w[i])
+        }
+        return nil
+    }
+}

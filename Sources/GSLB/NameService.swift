@@ -1,0 +1,66 @@
+/// A global name and how to answer it: the resource controllers PUT to `/v1/nameservices/{name}`.
+///
+/// Shaped like a Kubernetes resource so a controller can mirror it as a CRD unchanged
+/// (`apiVersion`, `kind`, `metadata`, `spec`, `status`). Every field decodes leniently: a missing
+/// field takes its documented default (or an empty value), so `validate()` can report every problem
+/// with its field path at once instead of a decoder stopping at the first.
+public struct NameService: Sendable, Hashable, Codable {
+    /// The only API version this server speaks.
+    public static let currentAPIVersion = "globaldns.io/v1alpha1"
+    public static let kindName = "NameService"
+
+    public var apiVersion: String
+    public var kind: String
+    public var metadata: ObjectMeta
+    public var spec: NameServiceSpec
+    /// Written by the server; ignored on writes.
+    public var status: NameServiceStatus?
+
+    public init(apiVersion: String = NameService.currentAPIVersion, kind: String = NameService.kindName,
+                metadata: ObjectMeta, spec: NameServiceSpec, status: NameServiceStatus? = nil) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
+
+    private enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata, spec, status }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion) ?? ""
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? ""
+        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta(name: "")
+        spec = try c.decodeIfPresent(NameServiceSpec.self, forKey: .spec) ?? NameServiceSpec(fqdn: "", targets: [])
+        status = try c.decodeIfPresent(NameServiceStatus.self, forKey: .status)
+    }
+}
+
+/// The Kubernetes object metadata a NameService carries.
+public struct ObjectMeta: Sendable, Hashable, Codable {
+    /// Unique, an RFC 1123 DNS label.
+    public var name: String
+    public var labels: [String: String]
+    /// Set by the server: bumped on every spec change.
+    public var generation: Int64
+    /// Set by the server: an opaque version for optimistic concurrency (put-if-version).
+    public var resourceVersion: String?
+
+    public init(name: String, labels: [String: String] = [:], generation: Int64 = 0, resourceVersion: String? = nil) {
+        self.name = name
+        self.labels = labels
+        self.generation = generation
+        self.resourceVersion = resourceVersion
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, labels, generation, resourceVersion }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        generation = try c.decodeIfPresent(Int64.self, forKey: .generation) ?? 0
+        resourceVersion = try c.decodeIfPresent(String.self, forKey: .resourceVersion)
+    }
+}

@@ -1,0 +1,144 @@
+/// What a NameService answers: its name, policy, health check and targets.
+///
+/// Numbers are `Int` so out-of-range values survive decoding and validation can say what is wrong
+/// with them.
+public struct NameServiceSpec: Sendable, Hashable, Codable {
+    public static let defaultTTL = 30
+
+    /// The global name answered, inside a served zone (`checkout.g.example.com`).
+    public var fqdn: String
+    /// TTL of the answers in seconds (default 30; 0...86400).
+    public var ttl: Int
+    /// How targets are chosen (default `RoundRobin`).
+    public var policy: PolicyKind
+    /// The most addresses one answer carries; nil for no cap.
+    public var maxAnswers: Int?
+    /// What to answer when every target of the asked family is down (default `FailOpen`).
+    public var allDown: AllDownBehavior
+    /// Ordered region-to-region fallbacks for the Locality policy.
+    public var failover: [FailoverRule]
+    /// How targets are probed; nil means no probing and every target counts as healthy.
+    public var healthCheck: HealthCheckSpec?
+    public var targets: [Target]
+
+    public init(fqdn: String, ttl: Int = NameServiceSpec.defaultTTL, policy: PolicyKind = .roundRobin,
+                maxAnswers: Int? = nil, allDown: AllDownBehavior = .failOpen, failover: [FailoverRule] = [],
+                healthCheck: HealthCheckSpec? = nil, targets: [Target]) {
+        self.fqdn = fqdn
+        self.ttl = ttl
+        self.policy = policy
+        self.maxAnswers = maxAnswers
+        self.allDown = allDown
+        self.failover = failover
+        self.healthCheck = healthCheck
+        self.targets = targets
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case fqdn, ttl, policy, maxAnswers, allDown, failover, healthCheck, targets
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        fqdn = try c.decodeIfPresent(String.self, forKey: .fqdn) ?? ""
+        ttl = try c.decodeIfPresent(Int.self, forKey: .ttl) ?? NameServiceSpec.defaultTTL
+        policy = try c.decodeIfPresent(PolicyKind.self, forKey: .policy) ?? .roundRobin
+        maxAnswers = try c.decodeIfPresent(Int.self, forKey: .maxAnswers)
+        allDown = try c.decodeIfPresent(AllDownBehavior.self, forKey: .allDown) ?? .failOpen
+        failover = try c.decodeIfPresent([FailoverRule].self, forKey: .failover) ?? []
+        healthCheck = try c.decodeIfPresent(HealthCheckSpec.self, forKey: .healthCheck)
+        targets = try c.decodeIfPresent([Target].self, forKey: .targets) ?? []
+    }
+}
+
+/// A Locality fallback in the style of Istio's `localityLbSetting.failover`: clients in region
+/// `from` whose own region has no healthy target go to region `to`. Rules with the same `from` are
+/// tried in the order written.
+public struct FailoverRule: Sendable, Hashable, Codable {
+    public var from: String
+    public var to: String
+
+    public init(from: String, to: String) {
+        self.from = from
+        self.to = to
+    }
+
+    private enum CodingKeys: String, CodingKey { case from, to }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        from = try c.decodeIfPresent(String.self, forKey: .from) ?? ""
+        to = try c.decodeIfPresent(String.self, forKey: .to) ?? ""
+    }
+}
+
+/// TCP connect probing of every target address, with hysteresis.
+public struct HealthCheckSpec: Sendable, Hashable, Codable {
+    public var port: Int
+    public var intervalSeconds: Int
+    /// Must be below `intervalSeconds` so probes of one address never overlap.
+    public var timeoutSeconds: Int
+    /// Consecutive failures that mark an address down.
+    public var failureThreshold: Int
+    /// Consecutive successes that mark an address up again.
+    public var successThreshold: Int
+    /// Wait before the first probe.
+    public var initialDelaySeconds: Int
+
+    public init(port: Int, intervalSeconds: Int = 4, timeoutSeconds: Int = 3, failureThreshold: Int = 3,
+                successThreshold: Int = 1, initialDelaySeconds: Int = 0) {
+        self.port = port
+        self.intervalSeconds = intervalSeconds
+        self.timeoutSeconds = timeoutSeconds
+        self.failureThreshold = failureThreshold
+        self.successThreshold = successThreshold
+        self.initialDelaySeconds = initialDelaySeconds
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case port, intervalSeconds, timeoutSeconds, failureThreshold, successThreshold, initialDelaySeconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 0
+        intervalSeconds = try c.decodeIfPresent(Int.self, forKey: .intervalSeconds) ?? 4
+        timeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .timeoutSeconds) ?? 3
+        failureThreshold = try c.decodeIfPresent(Int.self, forKey: .failureThreshold) ?? 3
+        successThreshold = try c.decodeIfPresent(Int.self, forKey: .successThreshold) ?? 1
+        initialDelaySeconds = try c.decodeIfPresent(Int.self, forKey: .initialDelaySeconds) ?? 0
+    }
+}
+
+/// One gateway a NameService can answer with.
+public struct Target: Sendable, Hashable, Codable {
+    /// Unique within the NameService, an RFC 1123 DNS label.
+    public var name: String
+    /// VIPs in text form, IPv4 and/or IPv6.
+    public var addresses: [String]
+    /// A name to resolve for addresses instead of (or besides) `addresses`.
+    public var fqdn: String?
+    /// `region[/zone[/subzone]]`, for the Locality policy.
+    public var locality: String?
+    /// Relative weight for the Ratio policy (default 1); 0 marks a standby.
+    public var ratio: Int
+
+    public init(name: String, addresses: [String] = [], fqdn: String? = nil, locality: String? = nil, ratio: Int = 1) {
+        self.name = name
+        self.addresses = addresses
+        self.fqdn = fqdn
+        self.locality = locality
+        self.ratio = ratio
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, addresses, fqdn, locality, ratio }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        addresses = try c.decodeIfPresent([String].self, forKey: .addresses) ?? []
+        fqdn = try c.decodeIfPresent(String.self, forKey: .fqdn)
+        locality = try c.decodeIfPresent(String.self, forKey: .locality)
+        ratio = try c.decodeIfPresent(Int.self, forKey: .ratio) ?? 1
+    }
+}

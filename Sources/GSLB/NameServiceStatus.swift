@@ -1,0 +1,75 @@
+/// What the server observed about a NameService: conditions and per-address target health.
+public struct NameServiceStatus: Sendable, Hashable, Codable {
+    /// The `metadata.generation` the status was computed from.
+    public var observedGeneration: Int64
+    public var conditions: [Condition]
+    public var targets: [TargetStatus]
+
+    public init(observedGeneration: Int64 = 0, conditions: [Condition] = [], targets: [TargetStatus] = []) {
+        self.observedGeneration = observedGeneration
+        self.conditions = conditions
+        self.targets = targets
+    }
+
+    private enum CodingKeys: String, CodingKey { case observedGeneration, conditions, targets }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        observedGeneration = try c.decodeIfPresent(Int64.self, forKey: .observedGeneration) ?? 0
+        conditions = try c.decodeIfPresent([Condition].self, forKey: .conditions) ?? []
+        targets = try c.decodeIfPresent([TargetStatus].self, forKey: .targets) ?? []
+    }
+
+    /// The condition of `type`, if present.
+    public func condition(_ type: ConditionType) -> Condition? {
+        conditions.first { $0.type == type }
+    }
+
+    /// Adds or replaces the condition of `condition.type`, as Kubernetes' `SetStatusCondition` does:
+    /// when the status is unchanged the existing `lastTransitionTime` is kept (only reason, message
+    /// and observedGeneration are updated), so the time says when the status last *changed*.
+    /// Returns true when anything changed.
+    @discardableResult
+    public mutating func setCondition(_ condition: Condition) -> Bool {
+        guard let i = conditions.firstIndex(where: { $0.type == condition.type }) else {
+            conditions.append(condition)
+            return true
+        }
+        var updated = condition
+        if conditions[i].status == condition.status {
+            updated.lastTransitionTime = conditions[i].lastTransitionTime
+        }
+        guard updated != conditions[i] else { return false }
+        conditions[i] = updated
+        return true
+    }
+}
+
+/// The health of one target address.
+public struct TargetStatus: Sendable, Hashable, Codable {
+    public var name: String
+    public var address: String
+    public var healthy: Bool
+    public var lastTransitionTime: String?
+    /// Why the last probe failed (`connection refused`), or why the target has no address.
+    public var lastError: String?
+
+    public init(name: String, address: String, healthy: Bool, lastTransitionTime: String? = nil, lastError: String? = nil) {
+        self.name = name
+        self.address = address
+        self.healthy = healthy
+        self.lastTransitionTime = lastTransitionTime
+        self.lastError = lastError
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, address, healthy, lastTransitionTime, lastError }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        address = try c.decodeIfPresent(String.self, forKey: .address) ?? ""
+        healthy = try c.decodeIfPresent(Bool.self, forKey: .healthy) ?? false
+        lastTransitionTime = try c.decodeIfPresent(String.self, forKey: .lastTransitionTime)
+        lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
+    }
+}

@@ -1,0 +1,99 @@
+/// Why a policy answered what it did: returned with every pick, shown by the explain query, and
+/// the source of the reply's ECS scope.
+public struct PolicyDecision: Sendable, Hashable, CustomStringConvertible {
+    public var policy: PolicyKind
+    /// Which group of candidates the answer came from.
+    public var tier: DecisionTier
+    /// Healthy targets of the family / all targets of the family.
+    public var healthyTargets: Int
+    public var totalTargets: Int
+    /// Whether all-down handling applied.
+    public var mode: CandidateSet.Mode
+    /// The ECS SCOPE PREFIX-LENGTH for the reply (see the module README for the rule).
+    public var ecsScopePrefixLength: UInt8
+    /// How many address indices were written to the output.
+    public var answerCount: Int
+
+    public init(policy: PolicyKind, tier: DecisionTier, healthyTargets: Int, totalTargets: Int,
+                mode: CandidateSet.Mode, ecsScopePrefixLength: UInt8, answerCount: Int) {
+        self.policy = policy
+        self.tier = tier
+        self.healthyTargets = healthyTargets
+        self.totalTargets = totalTargets
+        self.mode = mode
+        self.ecsScopePrefixLength = ecsScopePrefixLength
+        self.answerCount = answerCount
+    }
+
+    init(_ policy: PolicyKind, _ candidates: CandidateSet, tier: DecisionTier, scope: UInt8, count: Int) {
+        self.init(policy: policy, tier: tier, healthyTargets: candidates.healthyTargetCount,
+                  totalTargets: candidates.targets.count, mode: candidates.mode, ecsScopePrefixLength: scope,
+                  answerCount: count)
+    }
+
+    /// `policy=Locality tier=same-zone healthy=2/3 mode=healthy scope=16 answers=1`.
+    public var description: String {
+        "policy=\(policy) tier=\(tier) healthy=\(healthyTargets)/\(totalTargets) mode=\(mode) scope=\(ecsScopePrefixLength) answers=\(answerCount)"
+    }
+
+    /// The explain text for `dig -c CH … TXT`: the decision plus the client and the chosen
+    /// addresses. Allocates; for the explain path only.
+    public func explanation(client: ClientContext, candidates: CandidateSet,
+                            chosen: UnsafeBufferPointer<Int32>) -> String {
+        var s = description
+        s += " client=\(client.address) from=\(client.source)"
+        s += " locality=\(client.locality?.description ?? "-") (\(client.localitySource))"
+        let picked = chosen.prefix(answerCount).map { candidates.addresses[Int($0)].description }
+        s += " chosen=" + (picked.isEmpty ? "-" : picked.joined(separator: ","))
+        return s
+    }
+}
+
+/// The group of candidates an answer came from. A struct wrapping a private enum (STYLE item 10):
+/// new policies add tiers without breaking switches elsewhere.
+public struct DecisionTier: Sendable, Hashable, CustomStringConvertible {
+    private enum Base: Sendable, Hashable {
+        case all, weighted, standby, sameSubzone, sameZone, sameRegion, failover(Int), anyHealthy, noLocality, none
+    }
+    private let base: Base
+    private init(_ base: Base) { self.base = base }
+
+    /// Every active candidate (RoundRobin).
+    public static let all = DecisionTier(.all)
+    /// Ratio: targets with ratio > 0.
+    public static let weighted = DecisionTier(.weighted)
+    /// Ratio: every weighted target is down; ratio-0 standbys answer.
+    public static let standby = DecisionTier(.standby)
+    public static let sameSubzone = DecisionTier(.sameSubzone)
+    public static let sameZone = DecisionTier(.sameZone)
+    public static let sameRegion = DecisionTier(.sameRegion)
+    /// Locality: the region named by `spec.failover[rule].to`.
+    public static func failover(rule: Int) -> DecisionTier { DecisionTier(.failover(rule)) }
+    /// Locality: nothing near and no failover rule matched; any active target.
+    public static let anyHealthy = DecisionTier(.anyHealthy)
+    /// Locality: the client has no locality (no table match, no default): every active target.
+    public static let noLocality = DecisionTier(.noLocality)
+    /// Nothing to answer (FailClosed, or no target of the family).
+    public static let none = DecisionTier(.none)
+
+    /// The failover rule index for a failover tier.
+    public var failoverRule: Int? {
+        if case .failover(let i) = base { return i }
+        return nil
+    }
+
+    public var description: String {
+        switch base {
+        case .all: "all"
+        case .weighted: "weighted"
+        case .standby: "standby"
+        case .sameSubzone: "same-subzone"
+        case .sameZone: "same-zone"
+        case .sameRegion: "same-region"
+        case .failover(let i): "failover[\(i)]"
+        case .anyHealthy: "any-healthy"
+        case .noLocality: "no-locality"
+        case .none: "none"
+        }
+    }
+}
