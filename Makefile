@@ -5,7 +5,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
 # Debian packages the build and the tests need: ldns (ZoneFile), dig, kdig, knotd (the reference
-# server of the differential test), dnsperf (benchmarks).
+# server of the differential test), dnsperf (benchmarks). The tests start their own knotd on
+# loopback; the packaged knot service is switched off where systemd would have started it.
 DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= config/globaldns.yaml
@@ -22,6 +23,9 @@ deps:
 		echo "make deps: installing$$missing"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+		if [ -d /run/systemd/system ]; then \
+			$(SUDO) systemctl disable --now knot >/dev/null 2>&1 || true; \
+		fi; \
 	fi
 
 build: deps

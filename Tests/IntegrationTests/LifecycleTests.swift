@@ -95,6 +95,18 @@ extension IntegrationSuite {
             }
         }
 
+        @Test("the server starts from a --config file: listeners, identity, zone directory")
+        func configFile() async throws {
+            let options = try GlobalDNSOptions(viaConfigFile: true)
+            try await withGlobalDNS(options) { server in
+                for querier in [server.querier, server.querierIPv6] {
+                    let message = try await querier.query("www.g.example.com.", "A", ["+norec", "+nsid"])
+                    expectAnswer(message, standardCases[0], via: "dig @\(querier.server) (config file)")
+                    #expect(message.edns?.nsid == Fixture.identity, "\(message)")
+                }
+            }
+        }
+
         @Test("SIGTERM stops the server promptly with exit code 0")
         func sigtermStops() async throws {
             try await withGlobalDNS { server in

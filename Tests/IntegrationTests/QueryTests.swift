@@ -175,6 +175,8 @@ extension IntegrationSuite {
             }
         }
 
+        /// GlobalDNS has no secondary zones, so NOTIFY is not implemented (RFC 1996 leaves it to the
+        /// server). Knot answers NOTAUTH here instead: the one deliberate difference from Knot.
         @Test("opcode NOTIFY gets NOTIMP", arguments: Transport.allCases)
         func notifyIsNotImplemented(transport: Transport) async throws {
             try await withGlobalDNS { server in

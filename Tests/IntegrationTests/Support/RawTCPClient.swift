@@ -98,14 +98,13 @@ final class RawTCPClient {
         return messages
     }
 
-    /// Waits until the peer closes the connection; returns how long that took, nil if it stayed
+    /// Waits until the peer closes the connection; returns when that happened, nil if it stayed
     /// open for all of `timeout`. Data the server sends meanwhile is skipped.
-    func waitForClose(timeout: Duration) -> Duration? {
-        let start = ContinuousClock.now
-        let deadline = start + timeout
+    func waitForClose(timeout: Duration) -> ContinuousClock.Instant? {
+        let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             switch read(timeout: deadline - ContinuousClock.now) {
-            case .closed: return ContinuousClock.now - start
+            case .closed: return ContinuousClock.now
             case .data, .timedOut: continue
             }
         }

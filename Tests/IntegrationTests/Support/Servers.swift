@@ -24,11 +24,15 @@ struct GlobalDNSOptions {
     var identity: String? = Fixture.identity
     var listenIPv6 = true
     var extraArguments: [String] = []
+    /// Start with `--config FILE` (a YAML file written next to the zones, relative paths) instead
+    /// of the command-line flags.
+    var viaConfigFile = false
     /// How long to wait until the server answers.
     var startupTimeout: Duration = .seconds(30)
 
     init(zones: [String: String]? = nil, identity: String? = Fixture.identity, listenIPv6: Bool = true,
-         extraArguments: [String] = []) throws {
+         extraArguments: [String] = [], viaConfigFile: Bool = false) throws {
+        self.viaConfigFile = viaConfigFile
         if let zones {
             self.zones = zones
         } else {
@@ -73,9 +77,30 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
     let zoneDirectory = scratch.appendingPathComponent("zones")
     try writeZones(options.zones, to: zoneDirectory)
     let port = try TestEnvironment.freePort()
-    var arguments = ["--zones", zoneDirectory.path, "--dns-listen", "127.0.0.1:\(port)"]
-    if options.listenIPv6 { arguments += ["--dns-listen", "[::1]:\(port)"] }
-    if let identity = options.identity { arguments += ["--identity", identity] }
+    var arguments: [String]
+    if options.viaConfigFile {
+        // config/globaldns.yaml's schema; "zones" is relative to the file's directory
+        let config = """
+            identity: \(options.identity ?? "")
+            dns:
+              listen:
+                - 127.0.0.1:\(port)
+            \(options.listenIPv6 ? "    - \"[::1]:\(port)\"\n" : "")\
+              tcpIdleTimeoutSeconds: 10
+            zones:
+              directory: zones
+            log:
+              level: info
+
+            """
+        let configURL = scratch.appendingPathComponent("globaldns.yaml")
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+        arguments = ["--config", configURL.path]
+    } else {
+        arguments = ["--zones", zoneDirectory.path, "--dns-listen", "127.0.0.1:\(port)"]
+        if options.listenIPv6 { arguments += ["--dns-listen", "[::1]:\(port)"] }
+        if let identity = options.identity { arguments += ["--identity", identity] }
+    }
     arguments += options.extraArguments
     let process = try ChildProcess(name: "globaldns", executable: try TestEnvironment.globalDNSExecutable(),
                                    arguments: arguments, logDirectory: scratch)
