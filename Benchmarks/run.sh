@@ -7,7 +7,8 @@
 # then globaldns' xKnot/core ratios. See Benchmarks/README.md.
 #
 # Environment:
-#   QUICK=1          2 rounds of 5 s (default: 3 rounds of 15 s)
+#   QUICK=1          2 rounds of 5 s, no retries of noisy runs, at most 10 s waiting for a quiet
+#                    machine (default: 3 rounds of 15 s with peers.sh's noise control)
 #   PEERS=LIST       peers started by peers.sh (default knot; e.g. knot,pdns,gdnsd)
 #   MIXES=LIST       query mixes (default static; later static,gslb)
 #   TCP=LIST         servers that also get a TCP run (default knot,globaldns; 'none' to skip)
@@ -41,6 +42,8 @@ trap 'rm -rf "$ZONES"' EXIT
 cp "$BENCH/zone/gslb.example.static.zone" "$ZONES/gslb.example.zone"
 
 args=(--only "$PEERS" --mixes "$MIXES" --tcp "$TCP" --rounds "$ROUNDS" --duration "$DURATION" --out "$OUT")
+# a smoke run should not sit out a busy machine (later arguments to peers.sh win)
+[[ ${QUICK:-0} == 1 ]] && args+=(--retries 0 --quiet-wait 10)
 if [[ $GLOBALDNS == 1 ]]; then
     echo "run.sh: swift build -c release --product globaldns" >&2
     (cd "$REPO" && swift build -c release --product globaldns) >&2
