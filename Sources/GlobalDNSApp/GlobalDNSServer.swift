@@ -87,7 +87,7 @@ public final class GlobalDNSServer: Sendable {
 
     /// Runs until SIGTERM/SIGINT. `onListening` gets the bound addresses once the sockets are up.
     public func run(onListening: (@Sendable ([SocketAddress]) -> Void)? = nil) async throws {
-        let threads = configuration.dns.threads == 0 ? System.coreCount : configuration.dns.threads
+        let threads = configuration.dns.threads == 0 ? usableCPUCount() : configuration.dns.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let dns = DNSServerService(configuration: dnsConfiguration, responder: responderConfiguration,
                                    holder: holder, group: group, logger: logger)
@@ -127,3 +127,18 @@ func hostName() -> String {
     guard gethostname(&buf, 255) == 0 else { return "globaldns" }
     return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// CPUs this process may run on: the smaller of NIO's count (which honours cgroup quotas) and the
+/// scheduler affinity mask (which `taskset`/`cpuset` set, and NIO does not read). Two event loops
+/// pinned to one CPU only take turns.
+func usableCPUCount() -> Int {
+    // cpu_set_t is 1024 bits; Glibc's Swift module hides sched_getaffinity (it needs _GNU_SOURCE).
+    var mask = [UInt8](repeating: 0, count: 128)
+    let rc = mask.withUnsafeMutableBytes { sys_sched_getaffinity(0, 128, $0.baseAddress!) }
+    guard rc == 0 else { return System.coreCount }
+    let allowed = mask.reduce(0) { $0 + $1.nonzeroBitCount }
+    return max(1, min(allowed, System.coreCount))
+}
+
+@_silgen_name("sched_getaffinity")
+private func sys_sched_getaffinity(_ pid: pid_t, _ size: Int, _ mask: UnsafeMutableRawPointer) -> Int32
