@@ -25,8 +25,12 @@ public struct RenderedRRset: Sendable, BitwiseCopyable {
 public struct Fixup: Sendable, BitwiseCopyable {
     /// Byte position inside the RRset's blob.
     public var position: UInt32
-    /// Length in bytes of the owner-name suffix the pointer must reach (== owner length: the owner).
+    /// Length in bytes of the owner-name suffix the pointer must reach, or `Fixup.owner`.
     public var suffixLength: UInt32
+
+    /// "Point at the owner itself", whatever its length: a wildcard's synthesized owner is the
+    /// query name, whose length differs from the wildcard's.
+    public static let owner: UInt32 = 0
 }
 
 /// A name in some RR's RDATA whose address records go in the additional section.

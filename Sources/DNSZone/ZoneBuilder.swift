@@ -188,7 +188,6 @@ struct Renderer {
     /// needs additional processing to the node whose address records to add, if any.
     private mutating func renderSet(owner: DNSName, type: RRType, ttl: UInt32, rdatas: [[UInt8]],
                                     additionalTarget: (DNSName) -> Int32?) {
-        let ownerLen = owner.wire.count
         // Suffixes RDATA names may point at. A wildcard's owner is replaced by the query name, so
         // only suffixes of its parent stay valid. The root (length 1) is never worth a pointer.
         var allowed = Set<Int>()
@@ -207,7 +206,7 @@ struct Renderer {
         let ranges = rdatas.map { (try? RDataSchema.nameRanges(type: type, rdata: $0)) ?? [] }
         var seenTargets = Set<Int32>()
         for (k, rdata) in rdatas.enumerated() {
-            fixups.append(Fixup(position: UInt32(blob.count - setStart), suffixLength: UInt32(ownerLen)))
+            fixups.append(Fixup(position: UInt32(blob.count - setStart), suffixLength: Fixup.owner))
             blob += [0xC0, 0x00]
             blob.appendU16(type.rawValue)
             blob.appendU16(RRClass.in.rawValue)
