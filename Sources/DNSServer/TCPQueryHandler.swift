@@ -20,7 +20,8 @@ final class TCPQueryHandler: ChannelInboundHandler {
     private let idleTimeout: TimeAmount
     private let scratch: UnsafeMutableRawBufferPointer
     private var pending: ByteBuffer?
-    private var lastQuery = NIODeadline.now()
+    /// When the last complete query arrived, on the event loop's clock (so tests can drive it).
+    private var lastQuery = NIODeadline.uptimeNanoseconds(0)
     private var idleCheck: RepeatedTask?
     private var needsFlush = false
     private var quiescing = false
@@ -34,13 +35,13 @@ final class TCPQueryHandler: ChannelInboundHandler {
     deinit { scratch.deallocate() }
 
     func channelActive(context: ChannelHandlerContext) {
-        lastQuery = .now()
+        lastQuery = context.eventLoop.now
         let timeout = idleTimeout
         let check = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 100_000_000))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in
             let (handler, context) = loopBound.value
-            if NIODeadline.now() - handler.lastQuery >= timeout {
+            if context.eventLoop.now - handler.lastQuery >= timeout {
                 context.close(promise: nil)
             }
         }
@@ -79,7 +80,7 @@ final class TCPQueryHandler: ChannelInboundHandler {
                                   into: scratch)
             }
             buffer.moveReaderIndex(forwardBy: Int(length))
-            lastQuery = .now()
+            lastQuery = context.eventLoop.now
             if n > 0 {
                 var reply = context.channel.allocator.buffer(capacity: n + 2)
                 reply.writeInteger(UInt16(n))
