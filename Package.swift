@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "DNSWire"),
         // Immutable, pre-rendered zone tree and the zone set; the lookup algorithm.
         .target(name: "DNSZone", dependencies: ["DNSWire"]),
-        .target(name: "GSLB", dependencies: ["DNSWire"]),
+        .target(name: "GSLB", dependencies: ["DNSWire"], exclude: ["README.md"]),
         // The only module that touches ldns: zone file -> records.
         .target(name: "ZoneFile", dependencies: ["CLDNS", "DNSWire", "DNSZone"]),
         // QueryResponder (NIO-free, callable from tests and the fuzzer) and the UDP/TCP listeners.
