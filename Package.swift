@@ -74,6 +74,8 @@ let package = Package(
                 "DNSServer", "DNSZone", "DNSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire"]),
