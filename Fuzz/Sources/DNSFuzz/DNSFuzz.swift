@@ -110,6 +110,16 @@ private func folded(_ m: DNSMessage) -> DNSMessage {
     return m
 }
 
+/// Presentation format round trip: what `description` prints parses back to the same bytes.
+private func checkPresentation(_ name: DNSName) {
+    do {
+        let again = try DNSName(name.description)
+        precondition(again.wire == name.wire, "\(name) does not parse back to the same bytes")
+    } catch {
+        preconditionFailure("\(name) does not parse back: \(error)")
+    }
+}
+
 private func checkCodec(_ bytes: [UInt8]) -> DNSMessage? {
     guard let m = try? DNSMessage(decoding: bytes) else { return nil }
     let again: DNSMessage
@@ -122,8 +132,13 @@ private func checkCodec(_ bytes: [UInt8]) -> DNSMessage? {
     for rr in m.answers + m.authority + m.additional {
         if let typed = try? RData(type: rr.type, rdata: rr.rdata) {
             precondition(typed.wire() == rr.rdata, "RData \(rr.type) does not re-render its bytes")
+            if case .aaaa(let a) = typed {
+                precondition(IPv6Address(a.description) == a, "IPv6 text does not parse back")
+            }
         }
+        checkPresentation(rr.owner)
     }
+    for q in m.questions { checkPresentation(q.name) }
     return m
 }
 
