@@ -144,10 +144,12 @@ public final class QueryResponder {
         // Answer and authority of a query carry nothing for us; they must still be well formed, and
         // OPT may only appear in the additional section (RFC 6891 §6.1.1; Knot says FORMERR too).
         for _ in 0..<(an + ns) {
-            guard let next = skipRecord(q, at: i), next.type != RRType.opt.rawValue else { return .formErr }
+            // OPT and TSIG belong in the additional section only (RFC 6891 §6.1.1, RFC 8945 §5.1).
+            guard let next = skipRecord(q, at: i), next.type != RRType.opt.rawValue,
+                  next.type != RRType.tsig.rawValue else { return .formErr }
             i = next.end
         }
-        for _ in 0..<ar {
+        for k in 0..<ar {
             let start = i
             guard let next = skipRecord(q, at: i) else { return .formErr }
             if next.type == RRType.opt.rawValue {
@@ -160,6 +162,8 @@ public final class QueryResponder {
                 query.dnssecOK = q[start + 7] & 0x80 != 0
                 if let bad = parseOptions(q, from: start + 11, to: next.end, &query) { return bad }
             } else if next.type == RRType.tsig.rawValue {
+                // TSIG must be the last record of the message (RFC 8945 §5.1).
+                guard k == ar - 1 else { return .formErr }
                 query.hasTSIG = true
             }
             i = next.end

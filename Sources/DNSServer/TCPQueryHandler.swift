@@ -70,6 +70,8 @@ final class TCPQueryHandler: ChannelInboundHandler {
         pending = nil
         while context.channel.isWritable, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) {
             guard length > 0 else {
+                // A zero-length frame is a protocol error; queries before it still get their answers.
+                flushIfNeeded(context: context)
                 context.close(promise: nil)
                 return
             }

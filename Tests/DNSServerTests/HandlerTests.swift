@@ -136,6 +136,13 @@ struct HandlerTests {
         #expect(try Self.readReplies(channel).isEmpty)
     }
 
+    @Test func tcpZeroLengthFrameAfterAQueryStillAnswersTheQuery() throws {
+        let channel = try Self.tcpChannel()
+        try channel.writeInbound(channel.allocator.buffer(bytes: Self.frame(Self.query(id: 0x0A0B)) + [0, 0]))
+        #expect(!channel.isActive)
+        #expect(try Self.readReplies(channel).map(\.header.id) == [0x0A0B])
+    }
+
     /// A client that sends half a frame and stalls is closed at the idle deadline, measured on the
     /// event loop's clock (so `EmbeddedEventLoop.advanceTime` drives it).
     @Test func tcpHalfFrameThenIdleTimeoutCloses() throws {
