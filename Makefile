@@ -11,7 +11,7 @@ DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= config/globaldns.yaml
 
-.PHONY: deps build release run test bench
+.PHONY: deps build release run test bench fuzz
 
 # Installs the packages above when any is missing (apt-get update first).
 deps:
@@ -46,3 +46,16 @@ test: deps
 # GlobalDNS against Knot with dnsperf; QUICK=1 for 2 short rounds. See Benchmarks/README.md.
 bench: deps
 	Benchmarks/run.sh
+
+# libFuzzer on the query path and the message codec (Fuzz/README.md) for FUZZ_TIME seconds. The log
+# (fuzz-0.log) and any crash-* input land in Fuzz/.build/; the grown corpus in Fuzz/corpus-work/.
+FUZZ_TIME ?= 600
+fuzz:
+	cd Fuzz && swift build -c release --sanitize fuzzer
+	mkdir -p Fuzz/corpus-work
+	cp Tests/Fixtures/fuzz-seeds/*.bin Tests/Fixtures/malformed/*.bin Fuzz/corpus-work/
+	cd Fuzz/.build && SWIFT_BACKTRACE=enable=no release/DNSFuzz -jobs=1 -workers=1 \
+		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 ../corpus-work
+	@tail -n 8 Fuzz/.build/fuzz-0.log
+	@if grep -qE 'deadly signal|ERROR: libFuzzer|Fatal error' Fuzz/.build/fuzz-0.log; then \
+		echo "make fuzz: crash, see Fuzz/.build/fuzz-0.log and Fuzz/.build/crash-*"; exit 1; fi
