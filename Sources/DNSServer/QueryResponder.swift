@@ -319,13 +319,14 @@ public final class QueryResponder {
             return finish(query, flags: flags, rcode: .refused, writer: &w, optSize: optSize)
         }
         flags |= 0x0400  // AA
-        rcode = answerZone(zone, apexLabel: apexLabel, query, transport: transport, writer: &w, flags: &flags)
+        rcode = answerZone(zone, globals: state.globals, apexLabel: apexLabel, query, transport: transport,
+                           writer: &w, flags: &flags)
         return finish(query, flags: flags, rcode: rcode, writer: &w, optSize: optSize)
     }
 
     /// The zone part of RFC 1034 §4.3.2, following CNAMEs inside the zone.
-    private func answerZone(_ zone: Zone, apexLabel initialApexLabel: Int, _ query: Query, transport: Transport,
-                            writer w: inout Writer, flags: inout UInt16) -> Rcode {
+    private func answerZone(_ zone: Zone, globals: GlobalNameTable, apexLabel initialApexLabel: Int, _ query: Query,
+                            transport: Transport, writer w: inout Writer, flags: inout UInt16) -> Rcode {
         var ownerPos = 12
         var ownerLen = query.qnameLength
         var nameLen = query.qnameLength
@@ -333,6 +334,15 @@ public final class QueryResponder {
         var hops = 0
         let qtype = query.qtype
         while true {
+            // Global names (NameServices) come first: the compiler guarantees they clash with no
+            // static name, and a static CNAME may point at one.
+            let global = globals.find(UnsafePointer(name), nameLen)
+            if global >= 0 {
+                let g = globals.rendered(global)
+                if !g.isEmptyNonTerminal {
+                    return answerGlobal(zone, globals, g, qtype: qtype, ownerPos: ownerPos, ownerLen: ownerLen, writer: &w)
+                }
+            }
             let result = zone.lookup(UnsafePointer(name), length: nameLen, labelStarts: labelStarts,
                                      apexLabel: apexLabel, parentSide: qtype == RRType.ds.rawValue,
                                      wildcardScratch: wildcard)
@@ -341,7 +351,8 @@ public final class QueryResponder {
             case .nameError:
                 _ = w.authority(zone, zone.negativeSOA, ownerPos: ownerPos, ownerLen: ownerLen,
                                 ownerSuffix: zone.originLength)
-                return .nxDomain
+                // A name between a global name and its zone exists (RFC 8020): NODATA.
+                return global >= 0 ? .noError : .nxDomain
             case .delegation(let cut):
                 if hops == 0 { flags &= ~0x0400 }  // a referral is not authoritative
                 let cutLen = zone.nameLength(of: cut)
@@ -406,14 +417,10 @@ public final class QueryResponder {
                                     ownerSuffix: zone.originLength)
                     return .noError
                 }
-                // RFC 8482: over UDP one RRset is enough; over TCP Knot gives them all.
-                for idx in range {
-                    let set = zone.rrset(index: idx)
-                    guard w.answer(zone, set, ownerPos: ownerPos, ownerLen: ownerLen) else {
-                        w.truncated = true
-                        return .noError
-                    }
-                    if transport == .udp { break }
+                // RFC 8482 §4.1: one RRset (the lowest type), over UDP and TCP alike, as Knot does.
+                guard w.answer(zone, zone.rrset(index: range.lowerBound), ownerPos: ownerPos, ownerLen: ownerLen) else {
+                    w.truncated = true
+                    return .noError
                 }
                 return .noError
             }
@@ -433,6 +440,28 @@ public final class QueryResponder {
             }
             return .noError
         }
+    }
+
+    /// A global name's addresses for A/AAAA (ANY: the first family that has some); NODATA with the
+    /// zone's SOA for other types or a family the name has no address of — never NXDOMAIN.
+    private func answerGlobal(_ zone: Zone, _ globals: GlobalNameTable, _ g: GlobalNameTable.Rendered, qtype: UInt16,
+                              ownerPos: Int, ownerLen: Int, writer w: inout Writer) -> Rcode {
+        var offset = 0, count = 0, size = 0
+        if qtype == RRType.a.rawValue || (qtype == RRType.any.rawValue && g.v4Count > 0) {
+            offset = Int(g.v4Offset); count = Int(g.v4Count); size = GlobalNameTable.ipv4RecordSize
+        } else if qtype == RRType.aaaa.rawValue || qtype == RRType.any.rawValue {
+            offset = Int(g.v6Offset); count = Int(g.v6Count); size = GlobalNameTable.ipv6RecordSize
+        }
+        if count == 0 {
+            if !w.authority(zone, zone.negativeSOA, ownerPos: ownerPos, ownerLen: ownerLen, ownerSuffix: zone.originLength) {
+                w.truncated = true
+            }
+            return .noError
+        }
+        if !w.records(globals.blobPointer + offset, count: count, size: size, ownerPos: ownerPos) {
+            w.truncated = true
+        }
+        return .noError
     }
 
     /// CH TXT `id.server.` / `hostname.bind.` → the identity (as Knot); anything else is refused.

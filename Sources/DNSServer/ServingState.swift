@@ -5,11 +5,14 @@ import DNSZone
 /// compiles, the query path only reads"). A reload builds a new one and swaps it in whole.
 public final class ServingState: Sendable, AtomicReference {
     public let zones: ZoneSet
-    /// Bumped on every swap; shown in logs and metrics.
+    /// The global names (NameServices) compiled into answers; looked up before static data.
+    public let globals: GlobalNameTable
+    /// Bumped on every swap; shown in logs, status ("answering from plan N") and metrics.
     public let generation: UInt64
 
-    public init(zones: ZoneSet, generation: UInt64) {
+    public init(zones: ZoneSet, globals: GlobalNameTable = .empty, generation: UInt64) {
         self.zones = zones
+        self.globals = globals
         self.generation = generation
     }
 }

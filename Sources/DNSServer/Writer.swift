@@ -104,6 +104,25 @@ struct Writer {
         return true
     }
 
+    /// `count` fixed-size answer records rendered with their owner at the question (0xC00C); the
+    /// owner pointer is re-aimed when the owner is elsewhere (the end of a CNAME chain).
+    mutating func records(_ p: UnsafePointer<UInt8>, count: Int, size: Int, ownerPos: Int) -> Bool {
+        let len = count * size
+        guard len <= limit - position, ownerPos < 0x4000 else { return false }
+        (base + position).update(from: p, count: len)
+        if ownerPos != 12 {
+            var r = position
+            for _ in 0..<count {
+                base[r] = 0xC0 | UInt8(ownerPos >> 8)
+                base[r + 1] = UInt8(ownerPos & 0xFF)
+                r += size
+            }
+        }
+        position += len
+        answerCount += count
+        return true
+    }
+
     mutating func answer(_ zone: Zone, _ set: RenderedRRset, ownerPos: Int, ownerLen: Int) -> Bool {
         guard rrset(zone, set, ownerPos: ownerPos, ownerLen: ownerLen) else { return false }
         answerCount += Int(set.count)

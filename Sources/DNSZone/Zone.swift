@@ -190,3 +190,36 @@ public final class Zone: Sendable {
         return .nameError
     }
 }
+
+/// Where a name would sit in a zone, for control-plane checks (not the query path).
+public enum NamePlacement: Sendable, Equatable {
+    /// Nothing is there (or only an empty non-terminal): the name is free for a global name.
+    case free
+    /// The zone has records at exactly this name.
+    case hasRecords([RRType])
+    /// The name is at or below a zone cut (delegated away).
+    case delegated(cut: DNSName)
+}
+
+extension Zone {
+    /// `name` must lie inside this zone.
+    public func placement(of name: DNSName) -> NamePlacement {
+        let lower = name.lowercased()
+        // The highest cut at or above the name wins, as in `lookup`.
+        var chain: [DNSName] = []
+        var p = lower
+        while p != origin {
+            chain.append(p)
+            guard let up = p.parent else { break }
+            p = up
+        }
+        for c in chain.reversed() {
+            let i = c.wire.withUnsafeBufferPointer { find($0.baseAddress!, $0.count) }
+            if i >= 0 && nodes[Int(i)].flags & ZoneNode.delegation != 0 { return .delegated(cut: c) }
+        }
+        let i = lower.wire.withUnsafeBufferPointer { find($0.baseAddress!, $0.count) }
+        guard i >= 0 else { return .free }
+        let types = rrsetIndices(at: i).map { RRType(rrsets[$0].type) }
+        return types.isEmpty ? .free : .hasRecords(types)
+    }
+}
