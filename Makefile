@@ -7,7 +7,7 @@ SHELL := /bin/bash
 # Debian packages the build and the tests need: ldns (ZoneFile), dig, kdig, knotd (the reference
 # server of the differential test), dnsperf (benchmarks). The tests start their own knotd on
 # loopback; the packaged knot service is switched off where systemd would have started it.
-DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev pkg-config
+DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= config/globaldns.yaml
 
