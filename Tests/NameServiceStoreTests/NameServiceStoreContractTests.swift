@@ -1,0 +1,311 @@
+import GSLB
+import NameServiceStore
+import Testing
+
+/// The `NameServiceStore` contract, run against every implementation on a fresh store.
+@Suite("NameServiceStore contract")
+struct NameServiceStoreContractTests {
+    @Test(arguments: StoreKind.allCases)
+    func createsGetsAndReplaces(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            #expect(try await store.get("checkout") == nil)
+            #expect(try await store.revision() == 0)
+
+            let created = try await store.put(nameService("checkout", labels: ["team": "payments"]), ifVersion: nil)
+            #expect(created.metadata.resourceVersion == "1")
+            #expect(created.metadata.generation == 1)
+            #expect(created.metadata.labels == ["team": "payments"])
+            #expect(created.status == nil)
+            #expect(try await store.get("checkout") == created)
+
+            let replaced = try await store.put(nameService("checkout", addresses: ["192.0.2.2"]), ifVersion: nil)
+            #expect(replaced.metadata.resourceVersion == "2")
+            #expect(replaced.metadata.generation == 2)
+            #expect(replaced.metadata.labels == [:])
+            #expect(replaced.spec.targets[0].addresses == ["192.0.2.2"])
+            #expect(try await store.get("checkout") == replaced)
+            #expect(try await store.revision() == 2)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func listsSortedByNameWithSelectors(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.put(nameService("c"), ifVersion: nil)
+            _ = try await store.put(nameService("a", labels: ["team": "pay", "tier": "canary"]), ifVersion: nil)
+            _ = try await store.put(nameService("b", labels: ["team": "ops"]), ifVersion: nil)
+
+            func names(_ selector: String?) async throws -> [String] {
+                let s = try selector.map { text throws(StoreError) in try LabelSelector(parsing: text) }
+                return try await store.list(selector: s).items.map(\.metadata.name)
+            }
+            let all = try await store.list(selector: nil)
+            #expect(all.items.map(\.metadata.name) == ["a", "b", "c"])
+            #expect(all.revision == 3)
+            #expect(all.items[0].metadata.resourceVersion == "2")
+            #expect(try await names("team=pay") == ["a"])
+            #expect(try await names("team==pay,tier=canary") == ["a"])
+            #expect(try await names("team!=pay") == ["b", "c"])
+            #expect(try await names("team") == ["a", "b"])
+            #expect(try await names("!team") == ["c"])
+            #expect(try await names("team=nobody") == [])
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func revisionIsStoreWideAndEveryWriteTakesTheNext(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var versions: [String?] = []
+            for i in 0..<5 { versions.append(try await store.put(nameService("n\(i % 2)", ttl: 30 + i), ifVersion: nil).metadata.resourceVersion) }
+            versions.append(try await store.updateStatus("n0", status: status("Valid", generation: 3), ifGeneration: nil).metadata.resourceVersion)
+            versions.append(try await store.delete("n1", ifVersion: nil).metadata.resourceVersion)
+            #expect(versions == ["1", "2", "3", "4", "5", "6", "7"])
+            #expect(try await store.revision() == 7)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func generationBumpsOnlyOnSpecChange(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let v1 = try await store.put(nameService("x"), ifVersion: nil)
+            #expect(v1.metadata.generation == 1)
+
+            // Labels only: a write (new resourceVersion) but the same generation.
+            let v2 = try await store.put(nameService("x", labels: ["a": "b"]), ifVersion: nil)
+            #expect(v2.metadata.generation == 1)
+            #expect(v2.metadata.resourceVersion == "2")
+
+            // The client's generation and resourceVersion are ignored; the store's rule decides.
+            var claimed = nameService("x", labels: ["a": "b"], ttl: 60)
+            claimed.metadata.generation = 41
+            claimed.metadata.resourceVersion = "999"
+            let v3 = try await store.put(claimed, ifVersion: nil)
+            #expect(v3.metadata.generation == 2)
+            #expect(v3.metadata.resourceVersion == "3")
+
+            // Nothing changed: a no-op that keeps the stored revision and emits no event.
+            let v4 = try await store.put(nameService("x", labels: ["a": "b"], ttl: 60), ifVersion: "3")
+            #expect(v4 == v3)
+            #expect(try await store.revision() == 3)
+
+            // Deleted and created again: a new object starts at generation 1.
+            _ = try await store.delete("x", ifVersion: nil)
+            let again = try await store.put(nameService("x"), ifVersion: nil)
+            #expect(again.metadata.generation == 1)
+            #expect(again.metadata.resourceVersion == "5")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func statusIsKeptAcrossPutAndDoesNotBumpGeneration(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.put(nameService("s"), ifVersion: nil)
+            let st = status("Valid", generation: 1)
+            let withStatus = try await store.updateStatus("s", status: st, ifGeneration: 1)
+            #expect(withStatus.status == st)
+            #expect(withStatus.metadata.generation == 1)
+            #expect(withStatus.metadata.resourceVersion == "2")
+
+            // The same status again changes nothing.
+            let same = try await store.updateStatus("s", status: st, ifGeneration: nil)
+            #expect(same == withStatus)
+            #expect(try await store.revision() == 2)
+
+            // A put ignores the status it carries and keeps the stored one.
+            var incoming = nameService("s", ttl: 99)
+            incoming.status = status("Bogus", generation: 7)
+            let replaced = try await store.put(incoming, ifVersion: "2")
+            #expect(replaced.status == st)
+            #expect(replaced.metadata.generation == 2)
+            #expect(try await store.get("s")?.status == st)
+
+            // A status computed for generation 1 is refused now that the spec is at 2.
+            await #expect(throws: StoreError(.conflict, "")) {
+                try await store.updateStatus("s", status: status("Late", generation: 1), ifGeneration: 1)
+            }
+            #expect(try await store.get("s")?.status == st)
+            await #expect(throws: StoreError(.notFound, "")) {
+                try await store.updateStatus("missing", status: st, ifGeneration: nil)
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func putIfVersionConflicts(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            // A version for an object that does not exist.
+            await #expect(throws: StoreError(.conflict, "")) {
+                try await store.put(nameService("c"), ifVersion: "1")
+            }
+            #expect(try await store.get("c") == nil)
+            #expect(try await store.revision() == 0)
+
+            let v1 = try await store.put(nameService("c"), ifVersion: nil)
+            let v2 = try await store.put(nameService("c", ttl: 10), ifVersion: v1.metadata.resourceVersion)
+            #expect(v2.spec.ttl == 10)
+
+            // Stale: v1's version is no longer current; nothing changes.
+            do throws(StoreError) {
+                _ = try await store.put(nameService("c", ttl: 20), ifVersion: v1.metadata.resourceVersion)
+                Issue.record("a stale resourceVersion was accepted")
+            } catch {
+                #expect(error.code == .conflict)
+                #expect(error.message.contains("2"))
+            }
+            #expect(try await store.get("c") == v2)
+            #expect(try await store.revision() == 2)
+
+            // An empty version means "not given", as in Kubernetes.
+            let v3 = try await store.put(nameService("c", ttl: 20), ifVersion: "")
+            #expect(v3.metadata.resourceVersion == "3")
+
+            await #expect(throws: StoreError(.invalid, "")) {
+                try await store.put(nameService(""), ifVersion: nil)
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func concurrentWritersWithTheSameVersionExactlyOneWins(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let base = try await store.put(nameService("race"), ifVersion: nil)
+            let version = base.metadata.resourceVersion
+            let outcomes = try await withThrowingTaskGroup(of: Result<NameService, StoreError>.self) { group in
+                for i in 0..<8 {
+                    group.addTask {
+                        do throws(StoreError) {
+                            return .success(try await store.put(nameService("race", ttl: 100 + i), ifVersion: version))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                var all: [Result<NameService, StoreError>] = []
+                for try await r in group { all.append(r) }
+                return all
+            }
+            let winners = outcomes.compactMap { try? $0.get() }
+            let losers = outcomes.compactMap { r -> StoreError? in if case .failure(let e) = r { e } else { nil } }
+            #expect(winners.count == 1)
+            #expect(losers.count == 7)
+            #expect(losers.allSatisfy { $0.code == .conflict })
+            #expect(try await store.get("race") == winners.first)
+            #expect(try await store.revision() == 2)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func deleteAndDeleteIfVersion(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let a = try await store.put(nameService("a"), ifVersion: nil)
+            _ = try await store.put(nameService("b"), ifVersion: nil)
+
+            await #expect(throws: StoreError(.conflict, "")) { try await store.delete("a", ifVersion: "2") }
+            #expect(try await store.get("a") == a)
+
+            let gone = try await store.delete("a", ifVersion: a.metadata.resourceVersion)
+            #expect(gone.metadata.resourceVersion == "3")
+            #expect(gone.spec == a.spec)
+            #expect(gone.metadata.generation == 1)
+            #expect(try await store.get("a") == nil)
+            #expect(try await store.list(selector: nil).items.map(\.metadata.name) == ["b"])
+
+            await #expect(throws: StoreError(.notFound, "")) { try await store.delete("a", ifVersion: nil) }
+            await #expect(throws: StoreError(.notFound, "")) { try await store.delete("a", ifVersion: "3") }
+            #expect(try await store.revision() == 3)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func watchReplaysThenFollowsLive(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.put(nameService("a"), ifVersion: nil)
+            _ = try await store.put(nameService("a", ttl: 5), ifVersion: nil)
+            _ = try await store.updateStatus("a", status: status("Valid", generation: 2), ifGeneration: 2)
+
+            let stream = store.watch(fromRevision: 0)
+            let writer = Task {
+                _ = try await store.put(nameService("b"), ifVersion: nil)
+                _ = try await store.delete("a", ifVersion: nil)
+            }
+            let events = try await collect(stream, count: 5)
+            try await writer.value
+            #expect(events.map(\.revision) == [1, 2, 3, 4, 5])
+            #expect(events.map(\.kind) == [.added, .modified, .modified, .added, .deleted])
+            #expect(events.map(\.object.metadata.name) == ["a", "a", "a", "b", "a"])
+            #expect(events.allSatisfy { $0.object.metadata.resourceVersion == String($0.revision) })
+            #expect(events[1].object.metadata.generation == 2)
+            #expect(events[2].object.status == status("Valid", generation: 2))
+            #expect(events[4].object.status == status("Valid", generation: 2))
+        }
+    }
+
+    /// Writes run while a watcher replays a long history: every revision arrives exactly once,
+    /// in order, across the switch from replay to live events.
+    @Test(arguments: StoreKind.allCases)
+    func watchHasNoGapOrDuplicateWhileWritesRace(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            for i in 0..<300 { _ = try await store.put(nameService("n\(i % 17)", ttl: i), ifVersion: nil) }
+            let stream = store.watch(fromRevision: 0)
+            let writer = Task {
+                for i in 300..<600 { _ = try await store.put(nameService("n\(i % 17)", ttl: i), ifVersion: nil) }
+            }
+            let events = try await collect(stream, count: 600, seconds: 60)
+            try await writer.value
+            #expect(events.map(\.revision) == Array(1...600))
+            #expect(events.map(\.object.spec.ttl) == Array(0..<600))
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func watchResumesFromARevision(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            for i in 0..<6 { _ = try await store.put(nameService("n\(i)"), ifVersion: nil) }
+            let resumed = try await collect(store.watch(fromRevision: 4), count: 2)
+            #expect(resumed.map(\.revision) == [5, 6])
+
+            // From a list's revision: only later changes.
+            let (_, revision) = try await store.list(selector: nil)
+            let stream = store.watch(fromRevision: revision)
+            _ = try await store.delete("n0", ifVersion: nil)
+            let next = try await collect(stream, count: 1)
+            #expect(next.map(\.revision) == [7])
+            #expect(next.first?.kind == .deleted)
+
+            // From a revision not reached yet: nothing until the store passes it.
+            let future = store.watch(fromRevision: 8)
+            _ = try await store.put(nameService("m8"), ifVersion: nil)
+            _ = try await store.put(nameService("m9"), ifVersion: nil)
+            #expect(try await collect(future, count: 1).map(\.revision) == [9])
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func watchFromACompactedRevisionFails(_ kind: StoreKind) async throws {
+        try await withStore(kind, eventHistoryLimit: 5) { store in
+            for i in 0..<20 { _ = try await store.put(nameService("n\(i % 3)", ttl: i), ifVersion: nil) }
+
+            let tooOld = try await failure(of: store.watch(fromRevision: 0))
+            #expect(tooOld?.code == .compacted)
+            #expect(tooOld?.oldestRevision == 16)
+            #expect(try await failure(of: store.watch(fromRevision: 14))?.code == .compacted)
+
+            let kept = try await collect(store.watch(fromRevision: 15), count: 5)
+            #expect(kept.map(\.revision) == [16, 17, 18, 19, 20])
+
+            // Compaction drops history only: every object is still there.
+            #expect(try await store.list(selector: nil).items.count == 3)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func manyWatchersSeeTheSameEvents(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let streams = (0..<4).map { _ in store.watch(fromRevision: 0) }
+            for i in 0..<10 { _ = try await store.put(nameService("w\(i)"), ifVersion: nil) }
+            for s in streams {
+                #expect(try await collect(s, count: 10).map(\.revision) == Array(1...10))
+            }
+        }
+    }
+}
