@@ -1,0 +1,167 @@
+import GSLB
+
+/// The one persistence seam (ARCHITECTURE.md), shaped like etcd so the embedded SQLite store and an
+/// etcd store are interchangeable:
+///
+/// - Every write gets the next value of one store-wide **revision** (a 64-bit counter that never
+///   goes back). A NameService's `metadata.resourceVersion` is the revision of its last write, as a
+///   decimal string.
+/// - `put` and `delete` take an optional expected `resourceVersion` (put-if-version): when given
+///   and different from the stored one — or when the object does not exist — the write fails with
+///   `StoreError.conflict` and changes nothing. `put` with `ifVersion: nil` creates or replaces.
+/// - `put` stores the spec and labels; it bumps `metadata.generation` when the spec changed (a new
+///   object starts at 1) and keeps the stored status. `updateStatus` changes only the status (no
+///   generation bump) and is the reconciler's write.
+/// - `watch(fromRevision:)` yields every change with a revision greater than the one given, in
+///   revision order, then follows live changes until the stream is dropped. Resuming from the
+///   revision of the last event seen loses nothing. If the store no longer has events that old, the
+///   stream fails with `StoreError.compacted(oldest:)` and the caller relists.
+/// - A write that returned has been made durable (it survives kill -9 and power loss of the
+///   process; SQLite: WAL with synchronous=FULL).
+public protocol NameServiceStore: Sendable {
+    func get(_ name: String) async throws(StoreError) -> NameService?
+
+    /// Every object whose labels match `selector` (all when nil), sorted by name, and the store
+    /// revision the list is consistent with (watch from it to follow on).
+    func list(selector: LabelSelector?) async throws(StoreError) -> (items: [NameService], revision: Int64)
+
+    /// Creates or replaces the spec and labels of `nameService.metadata.name`.
+    func put(_ nameService: NameService, ifVersion: String?) async throws(StoreError) -> NameService
+
+    /// Replaces the status of an existing object. `ifGeneration`, when given, must equal the stored
+    /// generation (so a status computed for an older spec is not written over a newer one).
+    func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService
+
+    /// Deletes; returns the object as it was (with the deletion's revision as resourceVersion).
+    func delete(_ name: String, ifVersion: String?) async throws(StoreError) -> NameService
+
+    /// The current revision.
+    func revision() async throws(StoreError) -> Int64
+
+    func watch(fromRevision: Int64) -> AsyncThrowingStream<StoreEvent, any Error>
+}
+
+/// One change, as watch streams deliver it (Kubernetes watch event types).
+public struct StoreEvent: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case added = "ADDED"
+        case modified = "MODIFIED"
+        case deleted = "DELETED"
+    }
+
+    public var kind: Kind
+    /// The object after the change (for `deleted`, as it was, with the deletion's revision).
+    public var object: NameService
+    public var revision: Int64
+
+    public init(kind: Kind, object: NameService, revision: Int64) {
+        self.kind = kind
+        self.object = object
+        self.revision = revision
+    }
+}
+
+/// Why a store operation failed. Compared on `code` (STYLE item 10).
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: Hashable, Sendable { case notFound, conflict, compacted, unavailable, corrupt, invalid }
+        private let base: Base
+        private init(_ b: Base) { base = b }
+        /// The object does not exist.
+        public static let notFound = Code(.notFound)
+        /// put-if-version / delete-if-version / status-if-generation did not match.
+        public static let conflict = Code(.conflict)
+        /// watch asked for events older than the store keeps; relist.
+        public static let compacted = Code(.compacted)
+        /// The store cannot be reached or written (disk full, etcd down): retry later.
+        public static let unavailable = Code(.unavailable)
+        /// Stored data could not be read back.
+        public static let corrupt = Code(.corrupt)
+        /// The request itself is unusable (e.g. an empty name).
+        public static let invalid = Code(.invalid)
+        public var description: String { "\(base)" }
+    }
+
+    public let code: Code
+    public let message: String
+    /// For `.compacted`: the oldest revision still available.
+    public let oldestRevision: Int64?
+
+    public init(_ code: Code, _ message: String, oldestRevision: Int64? = nil) {
+        self.code = code
+        self.message = message
+        self.oldestRevision = oldestRevision
+    }
+
+    public static func == (l: StoreError, r: StoreError) -> Bool { l.code == r.code }
+    public var description: String { "\(code): \(message)" }
+}
+
+/// Kubernetes equality-based label selectors: `team=payments,tier!=canary,env` (a bare key means
+/// "has the label", `!key` "does not have it").
+public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
+    public enum Requirement: Sendable, Hashable {
+        case equals(String, String)
+        case notEquals(String, String)
+        case exists(String)
+        case notExists(String)
+    }
+
+    public var requirements: [Requirement]
+
+    public init(requirements: [Requirement]) { self.requirements = requirements }
+
+    /// Parses `a=b,c!=d,e,!f` (also `==`). Throws `.invalid` with the offending term.
+    public init(parsing text: String) throws(StoreError) {
+        var reqs: [Requirement] = []
+        for raw in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let term = raw.trimmingSpaces()
+            guard !term.isEmpty else { throw StoreError(.invalid, "empty term in label selector '\(text)'") }
+            if let r = term.firstRange(of: "!=") {
+                let k = term[..<r.lowerBound].trimmingSpaces(), v = term[r.upperBound...].trimmingSpaces()
+                guard !k.isEmpty else { throw StoreError(.invalid, "no key in '\(term)'") }
+                reqs.append(.notEquals(String(k), String(v)))
+            } else if let r = term.firstRange(of: "==") ?? term.firstRange(of: "=") {
+                let k = term[..<r.lowerBound].trimmingSpaces(), v = term[r.upperBound...].trimmingSpaces()
+                guard !k.isEmpty else { throw StoreError(.invalid, "no key in '\(term)'") }
+                reqs.append(.equals(String(k), String(v)))
+            } else if term.hasPrefix("!") {
+                reqs.append(.notExists(String(term.dropFirst()).trimmingSpaces()))
+            } else {
+                reqs.append(.exists(term))
+            }
+        }
+        requirements = reqs
+    }
+
+    public func matches(_ labels: [String: String]) -> Bool {
+        requirements.allSatisfy { r in
+            switch r {
+            case .equals(let k, let v): labels[k] == v
+            case .notEquals(let k, let v): labels[k] != v
+            case .exists(let k): labels[k] != nil
+            case .notExists(let k): labels[k] == nil
+            }
+        }
+    }
+
+    public var description: String {
+        requirements.map { r in
+            switch r {
+            case .equals(let k, let v): "\(k)=\(v)"
+            case .notEquals(let k, let v): "\(k)!=\(v)"
+            case .exists(let k): k
+            case .notExists(let k): "!\(k)"
+            }
+        }.joined(separator: ",")
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}
