@@ -1,0 +1,45 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// An error the API answered, carrying its `Status` body as the server gave it.
+public struct APIError: Error, Sendable, CustomStringConvertible {
+    /// The HTTP status of the response (or the `code` of a watch ERROR event).
+    public var httpStatus: Int
+    public var status: APIStatus
+
+    public init(httpStatus: Int, status: APIStatus) {
+        self.httpStatus = httpStatus
+        self.status = status
+    }
+
+    /// Reads a failed response. A body that is not a `Status` (a proxy's HTML page, plain text) is
+    /// kept as the message so nothing the server said is lost.
+    public init(response: HTTPClientResponse) {
+        let data = Data(response.body.readableBytesView)
+        if let decoded = try? JSONDecoder().decode(APIStatus.self, from: data), decoded.kind == "Status" {
+            self.init(httpStatus: Int(response.status.code), status: decoded)
+            return
+        }
+        let text = response.bodyString.trimmingCharacters(in: .whitespacesAndNewlines)
+        let phrase = response.status.reasonPhrase
+        self.init(httpStatus: Int(response.status.code), status: APIStatus(
+            code: Int(response.status.code),
+            reason: phrase.replacingOccurrences(of: " ", with: ""),
+            message: text.isEmpty ? "the server responded with \(response.status.code) \(phrase)" : text))
+    }
+
+    /// kubectl's shape: `Error from server (Invalid): <message>`, then one indented line per cause.
+    public var description: String {
+        let reason = status.reason.isEmpty ? "\(httpStatus)" : status.reason
+        var lines = ["Error from server (\(reason)): \(status.message)"]
+        for cause in status.details?.causes ?? [] {
+            if let field = cause.field, !field.isEmpty {
+                lines.append("  \(field): \(cause.message)")
+            } else {
+                lines.append("  \(cause.message)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One HTTP/1.1 request: method, path (with its query) relative to the server's prefix, extra
+/// headers and an optional body.
+public struct HTTPClientRequest: Sendable {
+    public var method: HTTPMethod
+    public var path: String
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer?
+
+    public init(method: HTTPMethod, path: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A complete response.
+public struct HTTPClientResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public var bodyString: String { String(buffer: body) }
+    public var isSuccess: Bool { (200..<300).contains(status.code) }
+}
+
+/// A small HTTP/1.1 client on SwiftNIO: one connection per request (`Connection: close`), which
+/// is all a command-line tool needs and keeps the state machine trivial.
+///
+/// - `execute(_:)` returns the whole response; the connect timeout bounds the TCP handshake and
+///   the request timeout bounds everything after it.
+/// - `stream(_:onLine:)` is for long-lived, newline-delimited responses (watch): only the wait for
+///   the response head is bounded; after that lines are handed over as they arrive until the server
+///   ends the stream or the calling task is cancelled.
+public struct HTTPClient: Sendable {
+    public let server: ServerAddress
+    public var connectTimeout: TimeAmount
+    public var requestTimeout: TimeAmount
+    private let group: any EventLoopGroup
+
+    public init(server: ServerAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                connectTimeout: TimeAmount = .seconds(5), requestTimeout: TimeAmount = .seconds(30)) {
+        self.server = server
+        self.group = group
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+    }
+
+    private typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+
+    /// Sends `request` and collects the full response.
+    public func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        let connection = try await connect()
+        let deadline = NIODeadline.now() + requestTimeout
+        let timer = Self.closeAtDeadline(connection.channel, deadline)
+        defer { timer.cancel() }
+        do {
+            return try await connection.executeThenClose { inbound, outbound in
+                try await send(request, outbound)
+                var head: HTTPResponseHead?
+                var body = ByteBuffer()
+                for try await part in inbound {
+                    switch part {
+                    case .head(let h): head = h
+                    case .body(var chunk): body.writeBuffer(&chunk)
+                    case .end:
+                        guard let head else { throw ClientError(.invalidResponse, "\(server) sent a response without a head") }
+                        return HTTPClientResponse(status: head.status, headers: head.headers, body: body)
+                    }
+                }
+                throw ClientError(.connectionClosed, "\(server) closed the connection before the response was complete")
+            }
+        } catch {
+            throw mapAfterConnect(error, deadline: deadline)
+        }
+    }
+
+    /// Sends `request` and, for a 2xx answer, calls `onLine` with each line of the body as it
+    /// arrives; returns the response with an empty body when the server ends the stream or the
+    /// task is cancelled. Any other answer is collected whole and returned without calling `onLine`,
+    /// so the caller can read the error body.
+    public func stream(_ request: HTTPClientRequest,
+                       onLine: (String) async throws -> Void) async throws -> HTTPClientResponse {
+        let connection = try await connect()
+        let deadline = NIODeadline.now() + requestTimeout
+        let timer = Self.closeAtDeadline(connection.channel, deadline)
+        defer { timer.cancel() }
+        var head: HTTPResponseHead?
+        do {
+            return try await connection.executeThenClose { inbound, outbound in
+                try await send(request, outbound)
+                var errorBody = ByteBuffer()
+                var splitter = LineSplitter()
+                for try await part in inbound {
+                    switch part {
+                    case .head(let h):
+                        head = h
+                        timer.cancel()  // a watch may stay quiet for as long as nothing changes
+                    case .body(let chunk):
+                        guard let head else { continue }
+                        if (200..<300).contains(head.status.code) {
+                            for line in splitter.append(chunk) { try await onLine(line) }
+                        } else {
+                            var chunk = chunk
+                            errorBody.writeBuffer(&chunk)
+                        }
+                    case .end:
+                        guard let head else { throw ClientError(.invalidResponse, "\(server) sent a response without a head") }
+                        if (200..<300).contains(head.status.code), let last = splitter.finish() { try await onLine(last) }
+                        return HTTPClientResponse(status: head.status, headers: head.headers, body: errorBody)
+                    }
+                }
+                if let head, Task.isCancelled {
+                    return HTTPClientResponse(status: head.status, headers: head.headers)
+                }
+                throw ClientError(.connectionClosed, "\(server) closed the connection before the response was complete")
+            }
+        } catch {
+            // Cancelling the task (Ctrl-C) ends a started stream: a clean end, not a failure.
+            if let head, Task.isCancelled {
+                return HTTPClientResponse(status: head.status, headers: head.headers)
+            }
+            // Once the head is in, the request timeout no longer applies.
+            throw mapAfterConnect(error, deadline: head == nil ? deadline : nil)
+        }
+    }
+
+    private func connect() async throws -> Connection {
+        do {
+            return try await ClientBootstrap(group: group)
+                .connectTimeout(connectTimeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: server.host, port: server.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try Connection(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch let error as ChannelError where error == .connectTimeout(connectTimeout) {
+            throw ClientError(.connectTimedOut, "Unable to connect to the server \(server): no answer within \(Self.seconds(connectTimeout))")
+        } catch let error as NIOConnectionError {
+            if error.connectionErrors.contains(where: { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }) {
+                throw ClientError(.connectionRefused, "The connection to the server \(server) was refused - is globaldns running with its API listening there? (set --server or GLOBALDNS_SERVER)")
+            }
+            if error.connectionErrors.isEmpty, error.dnsAError != nil || error.dnsAAAAError != nil {
+                throw ClientError(.connectFailed, "Unable to connect to the server \(server): cannot resolve \"\(server.host)\"")
+            }
+            if error.connectionErrors.contains(where: { ($0.error as? ChannelError) == .connectTimeout(connectTimeout) }) {
+                throw ClientError(.connectTimedOut, "Unable to connect to the server \(server): no answer within \(Self.seconds(connectTimeout))")
+            }
+            throw ClientError(.connectFailed, "Unable to connect to the server \(server): \(error.connectionErrors.first.map { "\($0.error)" } ?? "\(error)")")
+        } catch let error as IOError where error.errnoCode == ECONNREFUSED {
+            throw ClientError(.connectionRefused, "The connection to the server \(server) was refused - is globaldns running with its API listening there? (set --server or GLOBALDNS_SERVER)")
+        } catch {
+            throw ClientError(.connectFailed, "Unable to connect to the server \(server): \(error)")
+        }
+    }
+
+    private func send(_ request: HTTPClientRequest, _ outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) async throws {
+        var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: server.pathPrefix + request.path)
+        head.headers.add(name: "Host", value: server.hostHeader)
+        head.headers.add(name: "User-Agent", value: "globaldnsctl")
+        head.headers.add(name: "Connection", value: "close")
+        head.headers.add(contentsOf: request.headers)
+        if let body = request.body {
+            head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        } else if request.method == .PUT || request.method == .POST {
+            head.headers.replaceOrAdd(name: "Content-Length", value: "0")
+        }
+        try await outbound.write(.head(head))
+        if let body = request.body, body.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(body))) }
+        try await outbound.write(.end(nil))
+    }
+
+    /// After connecting, an error past the deadline is the deadline's doing (the timer closed the
+    /// channel); a ClientError is kept; anything else is a broken connection.
+    private func mapAfterConnect(_ error: any Error, deadline: NIODeadline?) -> any Error {
+        if let deadline, NIODeadline.now() >= deadline {
+            return ClientError(.timedOut, "The server \(server) did not answer within \(Self.seconds(requestTimeout))")
+        }
+        if error is ClientError || error is CancellationError { return error }
+        return ClientError(.connectionClosed, "The connection to the server \(server) failed: \(error)")
+    }
+
+    private static func closeAtDeadline(_ channel: any Channel, _ deadline: NIODeadline) -> Scheduled<Void> {
+        channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+    }
+
+    private static func seconds(_ t: TimeAmount) -> String {
+        let ms = t.nanoseconds / 1_000_000
+        return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GSLB
+import NIOCore
+import NIOHTTP1
+
+/// The typed NameService API on top of `HTTPClient`: one method per route, errors as `APIError`.
+public struct NameServiceClient: Sendable {
+    public let http: HTTPClient
+    /// Sent as `Authorization: Bearer TOKEN` when set.
+    public var token: String?
+
+    public init(http: HTTPClient, token: String? = nil) {
+        self.http = http
+        self.token = token
+    }
+
+    /// `GET /v1/nameservices/{name}`.
+    public func get(_ name: String) async throws -> NameService {
+        let response = try await send(.GET, try Self.itemPath(name))
+        return try Self.decode(NameService.self, response)
+    }
+
+    /// Like `get`, but nil when the server answers 404.
+    public func getIfPresent(_ name: String) async throws -> NameService? {
+        let response = try await http.execute(request(.GET, try Self.itemPath(name)))
+        if response.status == .notFound { return nil }
+        guard response.isSuccess else { throw APIError(response: response) }
+        return try Self.decode(NameService.self, response)
+    }
+
+    /// `GET /v1/nameservices[?labelSelector=…]`.
+    public func list(labelSelector: String? = nil) async throws -> NameServiceList {
+        var query: [(String, String)] = []
+        if let labelSelector, !labelSelector.isEmpty { query.append(("labelSelector", labelSelector)) }
+        let response = try await send(.GET, "/v1/nameservices" + Self.queryString(query))
+        return try Self.decode(NameServiceList.self, response)
+    }
+
+    /// `PUT /v1/nameservices/{name}` with the object as JSON (its status left out: the server
+    /// owns it). Returns the stored object and whether it was created (201) rather than replaced.
+    public func put(_ object: NameService) async throws -> (object: NameService, created: Bool) {
+        var body = object
+        body.status = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do {
+            data = try encoder.encode(body)
+        } catch {
+            throw ClientError(.invalidManifest, "cannot encode nameservice \"\(object.metadata.name)\": \(error)")
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        let response = try await send(.PUT, try Self.itemPath(object.metadata.name), headers: headers,
+                                      body: ByteBuffer(bytes: data))
+        return (try Self.decode(NameService.self, response), response.status == .created)
+    }
+
+    /// `DELETE /v1/nameservices/{name}`.
+    public func delete(_ name: String) async throws {
+        _ = try await send(.DELETE, try Self.itemPath(name))
+    }
+
+    /// `GET /v1/nameservices/{name}/status`.
+    public func status(_ name: String) async throws -> NameServiceStatus {
+        let response = try await send(.GET, try Self.itemPath(name) + "/status")
+        return try Self.decode(NameServiceStatus.self, response)
+    }
+
+    /// `GET /v1/nameservices?watch=true`: calls `onEvent` for every event until the server ends the
+    /// stream or the calling task is cancelled. A non-2xx answer throws its `APIError`.
+    public func watch(labelSelector: String? = nil, resourceVersion: String? = nil,
+                      onEvent: (WatchEvent) async throws -> Void) async throws {
+        var query: [(String, String)] = [("watch", "true")]
+        if let labelSelector, !labelSelector.isEmpty { query.append(("labelSelector", labelSelector)) }
+        if let resourceVersion, !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
+        let response = try await http.stream(request(.GET, "/v1/nameservices" + Self.queryString(query))) { line in
+            try await onEvent(try WatchEvent(line: line))
+        }
+        guard response.isSuccess else { throw APIError(response: response) }
+    }
+
+    // MARK: - Plumbing
+
+    private func request(_ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) -> HTTPClientRequest {
+        var headers = headers
+        headers.add(name: "Accept", value: "application/json")
+        if let token, !token.isEmpty { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return HTTPClientRequest(method: method, path: path, headers: headers, body: body)
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) async throws -> HTTPClientResponse {
+        let response = try await http.execute(request(method, path, headers: headers, body: body))
+        guard response.isSuccess else { throw APIError(response: response) }
+        return response
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, _ response: HTTPClientResponse) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(response.body.readableBytesView))
+        } catch {
+            throw ClientError(.invalidResponse, "cannot read the server's \(T.self) answer: \(error)")
+        }
+    }
+
+    static func itemPath(_ name: String) throws(ClientError) -> String {
+        guard !name.isEmpty else { throw ClientError(.invalidArgument, "a nameservice name is required") }
+        return "/v1/nameservices/" + percentEncode(name)
+    }
+
+    static func queryString(_ items: [(String, String)]) -> String {
+        items.isEmpty ? "" : "?" + items.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
+    }
+
+    /// Encodes everything but RFC 3986 unreserved characters, so selectors such as
+    /// `env in (a,b),team!=x` survive any server's query parser.
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
