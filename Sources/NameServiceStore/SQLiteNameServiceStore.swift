@@ -244,6 +244,12 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         watchers.remove(id)
     }
 
+    /// How many watch streams are registered for live events (for tests: a dropped stream must
+    /// not stay registered).
+    package func liveWatchCount() -> Int {
+        watchers.count
+    }
+
     // MARK: Rows and JSON
 
     private func currentRevision(_ db: SQLiteConnection) throws(StoreError) -> Int64 {

@@ -95,4 +95,10 @@ public actor InMemoryNameServiceStore: NameServiceStore {
     private func stopWatching(_ id: WatchID) {
         watchers.remove(id)
     }
+
+    /// How many watch streams are registered for live events (for tests: a dropped stream must
+    /// not stay registered).
+    package func liveWatchCount() -> Int {
+        watchers.count
+    }
 }

@@ -1,5 +1,6 @@
 import GSLB
 import NameServiceStore
+import NameServiceStoreTesting
 import Testing
 
 /// The `NameServiceStore` contract, run against every implementation on a fresh store.
@@ -307,5 +308,41 @@ struct NameServiceStoreContractTests {
                 #expect(try await collect(s, count: 10).map(\.revision) == Array(1...10))
             }
         }
+    }
+
+    /// A consumer that goes away (an HTTP watch client disconnecting) must not stay registered.
+    @Test(arguments: StoreKind.allCases)
+    func droppedWatchStreamsAreForgotten(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let stream = store.watch(fromRevision: 0)
+            let consumer = Task {
+                var seen = 0
+                for try await _ in stream { seen += 1 }
+                return seen
+            }
+            _ = try await store.put(nameService("a"), ifVersion: nil)
+            try await waitUntil("the watch to register") { await liveWatchCount(store) == 1 }
+            consumer.cancel()
+            #expect(try await consumer.value == 1)
+            // Forgotten when the stream ends, without waiting for the next write to find it dead.
+            try await waitUntil("the dropped watch to be forgotten") { await liveWatchCount(store) == 0 }
+        }
+    }
+}
+
+func liveWatchCount(_ store: any NameServiceStore) async -> Int {
+    switch store {
+    case let s as SQLiteNameServiceStore: await s.liveWatchCount()
+    case let s as InMemoryNameServiceStore: await s.liveWatchCount()
+    default: -1
+    }
+}
+
+/// Polls `condition` every 10 ms for at most `seconds`.
+func waitUntil(_ what: String, seconds: Double = 10, _ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while !(await condition()) {
+        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
+        try await Task.sleep(for: .milliseconds(10))
     }
 }
