@@ -1,0 +1,24 @@
+/// How the NameService API is set up; built once by `globaldns` and passed down (ARCHITECTURE.md).
+public struct APIConfiguration: Sendable {
+    /// The default request-body limit: 1 MiB.
+    public static let defaultMaxBodyBytes = 1 << 20
+
+    /// Bearer tokens for writes, token name → secret. The name (never the secret) is logged with
+    /// every write. Empty means writes need no token (`requiresAuth` is false): the caller must then
+    /// bind the API to loopback only and say so at start-up.
+    public var tokens: [String: String]
+    /// Largest accepted request body in bytes; larger bodies get 413 (default 1 MiB).
+    public var maxBodyBytes: Int
+    /// What `/readyz` reports: 200 when ready, else 503 with the reason.
+    public var readiness: @Sendable () -> (ready: Bool, reason: String)
+
+    public init(tokens: [String: String] = [:], maxBodyBytes: Int = APIConfiguration.defaultMaxBodyBytes,
+                readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") }) {
+        self.tokens = tokens
+        self.maxBodyBytes = maxBodyBytes
+        self.readiness = readiness
+    }
+
+    /// True when writes need `Authorization: Bearer <token>`.
+    public var requiresAuth: Bool { !tokens.isEmpty }
+}

@@ -1,0 +1,269 @@
+import GSLB
+public import Hummingbird
+public import Logging
+public import NameServiceStore
+import NIOCore
+
+/// The NameService HTTP API (issue 3) over any `NameServiceStore`.
+///
+/// Routes (`NameServiceAPI.routes` is the table; docs/openapi.yaml documents each):
+/// - `PUT /v1/nameservices/{name}`: create (201) or replace (200); JSON or YAML; a
+///   `metadata.resourceVersion` in the body makes it put-if-version (stale → 409); an invalid spec
+///   → 422 with every problem and its field path, nothing stored.
+/// - `GET /v1/nameservices/{name}`, `DELETE /v1/nameservices/{name}[?resourceVersion=]`,
+///   `GET /v1/nameservices/{name}/status`.
+/// - `GET /v1/nameservices[?labelSelector=]`: a `NameServiceList`; with `watch=true` a stream of
+///   newline-delimited `{"type":…,"object":…}` events (see `WatchStream`).
+/// - `GET /healthz`, `GET /readyz`.
+///
+/// Writes need `Authorization: Bearer <token>` when tokens are configured; reads are open. Every
+/// error is a Kubernetes `Status` body (`APIStatus`).
+///
+/// Wiring: `makeApplication(address:)` returns a Hummingbird `Application`, which is a
+/// ServiceLifecycle `Service`: add it to the server's `ServiceGroup`.
+public struct NameServiceAPI: Sendable {
+    /// One route: its method and its path as OpenAPI spells it.
+    public struct Route: Sendable, Hashable, CustomStringConvertible {
+        public var method: HTTPRequest.Method
+        public var path: String
+        public var description: String { "\(method) \(path)" }
+    }
+
+    /// Every route the router serves.
+    public static let routes: [Route] = [
+        Route(method: .get, path: "/healthz"),
+        Route(method: .get, path: "/readyz"),
+        Route(method: .get, path: "/v1/nameservices"),
+        Route(method: .get, path: "/v1/nameservices/{name}"),
+        Route(method: .put, path: "/v1/nameservices/{name}"),
+        Route(method: .delete, path: "/v1/nameservices/{name}"),
+        Route(method: .get, path: "/v1/nameservices/{name}/status"),
+    ]
+
+    public let store: any NameServiceStore
+    public let configuration: APIConfiguration
+    public let logger: Logger
+
+    public init(store: any NameServiceStore, configuration: APIConfiguration = APIConfiguration(), logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// False when no token is configured: writes are then open, so bind to loopback only.
+    public var requiresAuth: Bool { configuration.requiresAuth }
+
+    /// The router with every route and the Status error middleware.
+    public func makeRouter() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: StatusErrorMiddleware<APIRequestContext>())
+        for route in NameServiceAPI.routes {
+            router.on(RouterPath(route.path), method: route.method) { request, context in
+                try await self.respond(route, request, context)
+            }
+        }
+        return router
+    }
+
+    /// The API as a Hummingbird `Application` (a `Service`) listening on `address`
+    /// (e.g. `.hostname("127.0.0.1", port: 8080)`; port 0 picks a free port, reported to
+    /// `onServerRunning` via `channel.localAddress`).
+    public func makeApplication(
+        address: BindAddress = .hostname("127.0.0.1", port: 8080),
+        serverName: String? = "globaldns",
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> Application<RouterResponder<APIRequestContext>> {
+        Application(router: makeRouter(),
+                    configuration: ApplicationConfiguration(address: address, serverName: serverName),
+                    onServerRunning: onServerRunning,
+                    logger: logger)
+    }
+
+    private func respond(_ route: Route, _ request: Request, _ context: APIRequestContext) async throws -> Response {
+        switch (route.method, route.path) {
+        case (.get, "/healthz"):
+            return text("ok\n")
+        case (.get, "/readyz"):
+            let (ready, reason) = configuration.readiness()
+            guard ready else { return APIStatus(code: 503, reason: "ServiceUnavailable", message: "not ready: \(reason)").response() }
+            return text("ok\n")
+        case (.get, "/v1/nameservices"):
+            return try await listOrWatch(request, context)
+        case (.get, "/v1/nameservices/{name}"):
+            let name = try context.parameters.require("name")
+            guard let ns = try await call(name, { () async throws(StoreError) in try await store.get(name) }) else {
+                throw APIStatus.notFound(name)
+            }
+            return json(ns)
+        case (.put, "/v1/nameservices/{name}"):
+            return try await put(request, context)
+        case (.delete, "/v1/nameservices/{name}"):
+            return try await delete(request, context)
+        case (.get, "/v1/nameservices/{name}/status"):
+            let name = try context.parameters.require("name")
+            guard let ns = try await call(name, { () async throws(StoreError) in try await store.get(name) }) else {
+                throw APIStatus.notFound(name)
+            }
+            return json(ns.status ?? NameServiceStatus())
+        default:
+            throw APIStatus(code: 404, reason: "NotFound", message: "no route for \(route)")
+        }
+    }
+
+    // MARK: writes
+
+    private func put(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let token = try authorize(request)
+        let body = try await readBody(request)
+        guard let format = BodyDecoding.format(contentType: request.headers[.contentType], body: body) else {
+            throw APIStatus(code: 415, reason: "UnsupportedMediaType",
+                            message: "Content-Type \"\(request.headers[.contentType] ?? "")\" is not read; use application/json or application/yaml")
+        }
+        var ns = try BodyDecoding.decode(body, as: format)
+        if ns.metadata.name.isEmpty { ns.metadata.name = name }
+        var problems: [ValidationProblem] = []
+        if ns.metadata.name != name {
+            problems.append(ValidationProblem(field: "metadata.name",
+                                              message: "\"\(ns.metadata.name)\" does not match the name in the URL path \"\(name)\""))
+        }
+        problems += ns.validate()
+        guard problems.isEmpty else { throw APIStatus.invalid(name, problems) }
+
+        let ifVersion = ns.metadata.resourceVersion.flatMap { $0.isEmpty ? nil : $0 }
+        ns.status = nil  // written by the server only; the store keeps the stored status
+        let existed: Bool
+        if ifVersion != nil {
+            existed = true  // put-if-version only replaces
+        } else {
+            existed = try await call(name, { () async throws(StoreError) in try await store.get(name) }) != nil
+        }
+        let stored: NameService
+        do {
+            stored = try await store.put(ns, ifVersion: ifVersion)
+        } catch {
+            throw await conflictDetail(error, name: name, expected: ifVersion)
+        }
+        context.logger.info("nameservice \(existed ? "replaced" : "created")", metadata: [
+            "nameservice": .string(name), "token": .string(token),
+            "resourceVersion": .string(stored.metadata.resourceVersion ?? ""),
+            "generation": .stringConvertible(stored.metadata.generation),
+        ])
+        return json(stored, status: existed ? .ok : .created)
+    }
+
+    private func delete(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let token = try authorize(request)
+        let ifVersion = request.uri.queryParameters["resourceVersion"].flatMap { $0.isEmpty ? nil : String($0) }
+        let deleted: NameService
+        do {
+            deleted = try await store.delete(name, ifVersion: ifVersion)
+        } catch {
+            if error.code == .notFound && ifVersion == nil { throw APIStatus.notFound(name) }
+            throw await conflictDetail(error, name: name, expected: ifVersion)
+        }
+        context.logger.info("nameservice deleted", metadata: [
+            "nameservice": .string(name), "token": .string(token),
+            "resourceVersion": .string(deleted.metadata.resourceVersion ?? ""),
+        ])
+        return json(deleted)
+    }
+
+    /// The Status for a failed write; a version conflict names the current resourceVersion so the
+    /// client can re-read and retry.
+    private func conflictDetail(_ error: StoreError, name: String, expected: String?) async -> APIStatus {
+        guard error.code == .conflict || (error.code == .notFound && expected != nil) else {
+            return APIStatus.from(error, name: name)
+        }
+        let current: String
+        do {
+            current = try await store.get(name).map { "the current resourceVersion is \($0.metadata.resourceVersion ?? "unknown")" }
+                ?? "the object does not exist"
+        } catch {
+            current = "the current resourceVersion could not be read (\(error.message))"
+        }
+        return APIStatus(code: 409, reason: "Conflict",
+                         message: "nameservice \"\(name)\": resourceVersion \(expected.map { "\"\($0)\"" } ?? "(none)") is stale; \(current)",
+                         details: .init(name: name, kind: NameService.kindName))
+    }
+
+    /// The configured token's name for a write, "(auth disabled)" when no token is configured.
+    private func authorize(_ request: Request) throws(APIStatus) -> String {
+        guard configuration.requiresAuth else { return "(auth disabled)" }
+        guard let name = BearerAuth.tokenName(authorization: request.headers[.authorization], tokens: configuration.tokens) else {
+            throw APIStatus.unauthorized
+        }
+        return name
+    }
+
+    /// The body, at most `maxBodyBytes`: a larger declared `Content-Length` is refused before
+    /// reading, and the streamed size is counted too (chunked bodies declare none).
+    private func readBody(_ request: Request) async throws -> [UInt8] {
+        let limit = configuration.maxBodyBytes
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw APIStatus.tooLarge(limit: limit)
+        }
+        var bytes: [UInt8] = []
+        for try await chunk in request.body {
+            guard bytes.count + chunk.readableBytes <= limit else { throw APIStatus.tooLarge(limit: limit) }
+            bytes.append(contentsOf: chunk.readableBytesView)
+        }
+        return bytes
+    }
+
+    // MARK: reads
+
+    private func listOrWatch(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let selector: LabelSelector?
+        if let text = query["labelSelector"], !text.isEmpty {
+            do {
+                selector = try LabelSelector(parsing: String(text))
+            } catch {
+                throw APIStatus.badRequest("labelSelector: \(error.message)")
+            }
+        } else {
+            selector = nil
+        }
+        let watch = query["watch"].map { $0 == "true" || $0 == "1" } ?? false
+        guard watch else {
+            let (items, revision) = try await call(nil, { () async throws(StoreError) in try await store.list(selector: selector) })
+            return json(NameServiceList(items: items, resourceVersion: String(revision)))
+        }
+        var from: Int64?
+        if let rv = query["resourceVersion"], !rv.isEmpty, rv != "0" {
+            guard let n = Int64(rv), n >= 0 else { throw APIStatus.badRequest("resourceVersion \"\(rv)\" is not a store revision") }
+            from = n
+        }
+        var timeout: Duration?
+        if let t = query["timeoutSeconds"], !t.isEmpty {
+            guard let s = Double(t), s > 0 else { throw APIStatus.badRequest("timeoutSeconds \"\(t)\" is not a positive number") }
+            timeout = .milliseconds(Int64(s * 1000))
+        }
+        let stream = WatchStream(store: store, selector: selector, fromRevision: from, timeout: timeout,
+                                 channel: context.channel, logger: context.logger)
+        return Response(status: .ok,
+                        headers: [.contentType: "application/json;stream=watch", .cacheControl: "no-cache"],
+                        body: ResponseBody { writer in try await stream.run(&writer) })
+    }
+
+    // MARK: helpers
+
+    private func call<T>(_ name: String?, _ body: () async throws(StoreError) -> T) async throws(APIStatus) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw APIStatus.from(error, name: name)
+        }
+    }
+
+    private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: JSONCoding.encode(value))))
+    }
+
+    private func text(_ s: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: s)))
+    }
+}
