@@ -33,10 +33,12 @@ build: deps
 
 release: deps
 	swift build -c release --product globaldns
+	swift build -c release --product globaldnsctl
 
-# Serves config/globaldns.yaml (127.0.0.1:8053 and [::1]:8053, no root needed) until Ctrl-C.
+# Serves config/globaldns.yaml (DNS on 127.0.0.1:8053 and [::1]:8053, the API on 127.0.0.1:8080,
+# no root needed) and applies the example NameServices in config/nameservices/, until Ctrl-C.
 run: release
-	exec .build/release/globaldns --config $(CONFIG)
+	CONFIG=$(CONFIG) exec scripts/run-dev.sh
 
 # All tests: unit tests and the live integration tests (dig, kdig, knotd on loopback).
 test: deps

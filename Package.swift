@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "globaldns", targets: ["globaldns"]),
+        .executable(name: "globaldnsctl", targets: ["globaldnsctl"]),
         .library(name: "DNSServer", targets: ["DNSServer"]),
     ],
     dependencies: [
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(
@@ -31,6 +33,24 @@ let package = Package(
         .target(name: "GSLB", dependencies: ["DNSWire"], exclude: ["README.md"]),
         // The only module that touches ldns: zone file -> records.
         .target(name: "ZoneFile", dependencies: ["CLDNS", "DNSWire", "DNSZone"]),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // The NameService store protocol and its SQLite implementation (WAL, synchronous=FULL).
+        .target(name: "NameServiceStore", dependencies: ["GSLB", "CSQLite"], exclude: ["README.md"]),
+        // An in-memory NameServiceStore with the same semantics, for unit tests only.
+        .target(name: "NameServiceStoreTesting", dependencies: ["NameServiceStore", "GSLB"]),
+        // Folds NameServices and zones into the served plan; writes status conditions.
+        .target(
+            name: "Reconciler",
+            dependencies: [
+                "GSLB", "NameServiceStore", "DNSZone", "DNSServer", "DNSWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         // QueryResponder (NIO-free, callable from tests and the fuzzer) and the UDP/TCP listeners.
         .target(
             name: "DNSServer",
@@ -48,7 +68,7 @@ let package = Package(
         .target(
             name: "GlobalDNSApp",
             dependencies: [
-                "DNSWire", "DNSZone", "ZoneFile", "DNSServer",
+                "DNSWire", "DNSZone", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -64,8 +84,61 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // globaldnsctl's API client, manifest loading and rendering; a library so it is testable.
+        .target(
+            name: "GlobalDNSClient",
+            dependencies: [
+                "GSLB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "globaldnsctl",
+            dependencies: [
+                "GlobalDNSClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "GlobalDNSClientTests",
+            dependencies: [
+                "GlobalDNSClient", "GSLB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The NameService HTTP API (Hummingbird): CRUD, list, watch, status, health, bearer-token auth.
+        .target(
+            name: "HTTPAPI",
+            dependencies: [
+                "GSLB", "NameServiceStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "HTTPAPITests",
+            dependencies: [
+                "HTTPAPI", "NameServiceStore", "NameServiceStoreTesting", "GSLB",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "GSLBTests", dependencies: ["GSLB", "DNSWire"]),
+        .testTarget(
+            name: "NameServiceStoreTests",
+            dependencies: ["NameServiceStore", "NameServiceStoreTesting", "GSLB", "CSQLite"]
+        ),
         .testTarget(name: "DNSZoneTests", dependencies: ["DNSWire", "DNSZone", "DNSServer"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSZone", "DNSWire"]),
         .testTarget(
@@ -78,7 +151,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "ReconcilerTests",
+            dependencies: ["Reconciler", "NameServiceStore", "NameServiceStoreTesting", "GSLB", "DNSServer", "DNSZone", "DNSWire",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "globaldns"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "globaldns", "globaldnsctl"]),
     ]
 )

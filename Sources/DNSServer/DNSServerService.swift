@@ -98,7 +98,9 @@ public final class DNSServerService: Service, Sendable {
                 var shown = address
                 shown.port = port
                 state.withLockedValue { $0.bound.append(shown) }
-                logger.info("dns listening", metadata: ["address": "\(shown)", "protocols": "udp,tcp"])
+                let ip = shown.ipAddress ?? "?"
+                let text = shown.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+                logger.info("dns listening", metadata: ["address": "\(text)", "protocols": "udp,tcp"])
             }
         } catch {
             await stop()

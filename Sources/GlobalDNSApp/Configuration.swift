@@ -29,10 +29,27 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var format: LogFormat = .logfmt
     }
 
+    public struct API: Sendable, Equatable {
+        /// The NameService HTTP API's listener.
+        public var listen: String = "127.0.0.1:8080"
+        /// Bearer tokens allowed to write, by name (the name is logged with each write).
+        /// `GLOBALDNS_API_TOKEN` adds one named `env`. Without any, the API only listens on loopback.
+        public var tokens: [String: String] = [:]
+        /// Request bodies larger than this get 413.
+        public var maxBodyBytes: Int = 1 << 20
+    }
+
+    public struct State: Sendable, Equatable {
+        /// Where the embedded NameService store (SQLite) lives.
+        public var directory: String = ".state"
+    }
+
     /// Server identity: NSID, CH TXT id.server/hostname.bind. Default: the host name.
     public var identity: String = ""
     public var dns = DNS()
     public var zones = Zones()
+    public var api = API()
+    public var state = State()
     public var log = Log()
 
     public init() {}
@@ -95,6 +112,20 @@ extension GlobalDNSConfiguration {
         guard (1...64).contains(dns.maxCNAMEChain) else {
             throw ConfigurationError(keyPath: "dns.maxCNAMEChain", message: "must be between 1 and 64, not \(dns.maxCNAMEChain)")
         }
+        let apiAddress = try parseListenAddress(api.listen, keyPath: "api.listen")
+        if api.tokens.isEmpty && !isLoopback(apiAddress) {
+            throw ConfigurationError(keyPath: "api.listen",
+                                     message: "'\(api.listen)' is not a loopback address, and no API token is configured (api.tokens or GLOBALDNS_API_TOKEN): without a token the API only listens on loopback")
+        }
+        for (name, token) in api.tokens where token.count < 16 {
+            throw ConfigurationError(keyPath: "api.tokens.\(name)", message: "a token must be at least 16 characters")
+        }
+        guard api.maxBodyBytes >= 1024 else {
+            throw ConfigurationError(keyPath: "api.maxBodyBytes", message: "must be at least 1024, not \(api.maxBodyBytes)")
+        }
+        guard !state.directory.isEmpty else {
+            throw ConfigurationError(keyPath: "state.directory", message: "must not be empty")
+        }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")
         }
@@ -138,4 +169,10 @@ public func parseListenAddress(_ text: String, keyPath: String) throws(Configura
     } catch {
         throw ConfigurationError(keyPath: keyPath, message: "'\(host)' is not an IPv4 or IPv6 address")
     }
+}
+
+/// 127.0.0.0/8 or ::1.
+public func isLoopback(_ address: SocketAddress) -> Bool {
+    guard let ip = address.ipAddress else { return false }
+    return ip.hasPrefix("127.") || ip == "::1"
 }

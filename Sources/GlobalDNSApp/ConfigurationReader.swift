@@ -24,7 +24,7 @@ public enum ConfigurationReader {
         var config = GlobalDNSConfiguration()
         guard let root else { return config }
         let r = NodeReader(file: file)
-        let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "log"])
+        let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "api", "state", "log"])
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
         if let dns = top["dns"] {
             let m = try r.mapping(dns, path: "dns", keys: ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds",
@@ -42,6 +42,22 @@ public enum ConfigurationReader {
             let m = try r.mapping(zones, path: "zones", keys: ["directory", "files"])
             if let v = m["directory"] { config.zones.directory = try r.string(v, path: "zones.directory") }
             if let v = m["files"] { config.zones.files = try r.strings(v, path: "zones.files") }
+        }
+        if let api = top["api"] {
+            let m = try r.mapping(api, path: "api", keys: ["listen", "tokens", "maxBodyBytes"])
+            if let v = m["listen"] { config.api.listen = try r.string(v, path: "api.listen") }
+            if let v = m["maxBodyBytes"] { config.api.maxBodyBytes = try r.int(v, path: "api.maxBodyBytes") }
+            if let v = m["tokens"] {
+                guard case .mapping(let tokens) = v else { throw r.error(v, "api.tokens", "must be a mapping of name: token") }
+                for (k, t) in tokens {
+                    guard case .scalar(let key) = k else { throw r.error(k, "api.tokens", "names must be strings") }
+                    config.api.tokens[key.string] = try r.string(t, path: "api.tokens.\(key.string)")
+                }
+            }
+        }
+        if let state = top["state"] {
+            let m = try r.mapping(state, path: "state", keys: ["directory"])
+            if let v = m["directory"] { config.state.directory = try r.string(v, path: "state.directory") }
         }
         if let log = top["log"] {
             let m = try r.mapping(log, path: "log", keys: ["level", "format"])

@@ -1,7 +1,10 @@
 import DNSServer
 import DNSWire
 import DNSZone
+import HTTPAPI
 import Logging
+import NameServiceStore
+import Reconciler
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -65,13 +68,18 @@ public final class GlobalDNSServer: Sendable {
     }
 
     /// Re-reads every zone. On any error the serving zones stay as they are and the error is
-    /// returned (and logged); on success the new snapshot is swapped in.
+    /// returned (and logged); on success the reconciler re-places every NameService against the
+    /// new zones and publishes one snapshot (it is the only publisher while it runs).
     @discardableResult
-    public func reloadZones() -> ZoneFileError? {
+    public func reloadZones(reconciler: Reconciler? = nil) async -> ZoneFileError? {
         do {
             let zones = try Self.loadZones(configuration.zones, base: baseDirectory)
             let old = holder.load()
-            holder.store(ServingState(zones: zones, generation: old.generation + 1))
+            if let reconciler {
+                await reconciler.setZones(zones)
+            } else {
+                holder.store(ServingState(zones: zones, globals: old.globals, generation: old.generation + 1))
+            }
             for zone in zones.zones {
                 let before = old.zones.zone(named: zone.origin)?.serial
                 logger.info("zone reloaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)",
@@ -85,17 +93,50 @@ public final class GlobalDNSServer: Sendable {
         }
     }
 
-    /// Runs until SIGTERM/SIGINT. `onListening` gets the bound addresses once the sockets are up.
+    /// Opens the NameService store in the state directory (created if missing).
+    public func openStore() throws -> SQLiteNameServiceStore {
+        let dir = Self.resolve(configuration.state.directory, base: baseDirectory)
+        if mkdir(dir, 0o700) != 0 && errno != EEXIST {
+            throw StoreError(.unavailable, "cannot create state directory \(dir): \(String(cString: strerror(errno)))")
+        }
+        return try SQLiteNameServiceStore(path: dir + "/nameservices.db")
+    }
+
+    /// Runs until SIGTERM/SIGINT. `onListening` gets the bound DNS addresses once the sockets are up.
     public func run(onListening: (@Sendable ([SocketAddress]) -> Void)? = nil) async throws {
+        let store = try openStore()
+        let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger)
         let threads = configuration.dns.threads == 0 ? usableCPUCount() : configuration.dns.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let dns = DNSServerService(configuration: dnsConfiguration, responder: responderConfiguration,
                                    holder: holder, group: group, logger: logger)
         try await dns.start()
         onListening?(dns.boundAddresses)
-        let reloader = ReloadService(server: self)
+
+        // The command line folds GLOBALDNS_API_TOKEN in as the token named "env".
+        let tokens = configuration.api.tokens
+        let api = NameServiceAPI(
+            store: store,
+            configuration: APIConfiguration(tokens: tokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
+                reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
+                    : (false, "waiting for the first plan from the store")
+            }),
+            logger: logger)
+        let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
+        if tokens.isEmpty {
+            logger.warning("no API token configured: writes are not authenticated, so the API listens on loopback only",
+                           metadata: ["api": "\(configuration.api.listen)"])
+        }
+        let logger = self.logger
+        let app = api.makeApplication(address: .hostname(apiAddress.ipAddress ?? "127.0.0.1", port: apiAddress.port ?? 8080),
+                                      onServerRunning: { channel in
+            logger.info("api listening", metadata: ["address": "\(channel.localAddress.map(describe) ?? "?")",
+                                                    "auth": "\(tokens.isEmpty ? "none (loopback only)" : "bearer tokens: \(tokens.keys.sorted().joined(separator: ","))")"])
+        })
+        let reloader = ReloadService(server: self, reconciler: reconciler)
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: dns), .init(service: reloader)],
+            services: [.init(service: ReconcilerService(reconciler: reconciler)), .init(service: dns),
+                       .init(service: app), .init(service: reloader)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
@@ -112,14 +153,33 @@ public final class GlobalDNSServer: Sendable {
 /// SIGHUP → reload zones (a broken zone keeps the old one and logs why).
 struct ReloadService: Service {
     let server: GlobalDNSServer
+    let reconciler: Reconciler
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
             server.logger.info("SIGHUP: reloading zones")
-            server.reloadZones()
+            await server.reloadZones(reconciler: reconciler)
         }
     }
+}
+
+/// The reconciler's watch loop as a `Service`: it stops with graceful shutdown.
+struct ReconcilerService: Service {
+    let reconciler: Reconciler
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await reconciler.run()
+        }
+    }
+}
+
+/// `127.0.0.1:53`, `[::1]:53`.
+func describe(_ address: SocketAddress) -> String {
+    let ip = address.ipAddress ?? "?"
+    let port = address.port.map(String.init) ?? "?"
+    return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
 }
 
 func hostName() -> String {

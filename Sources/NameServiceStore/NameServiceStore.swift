@@ -3,9 +3,11 @@ import GSLB
 /// The one persistence seam (ARCHITECTURE.md), shaped like etcd so the embedded SQLite store and an
 /// etcd store are interchangeable:
 ///
-/// - Every write gets the next value of one store-wide **revision** (a 64-bit counter that never
-///   goes back). A NameService's `metadata.resourceVersion` is the revision of its last write, as a
-///   decimal string.
+/// - Every write that changes something gets the next value of one store-wide **revision** (a
+///   64-bit counter that never goes back). A write that changes nothing (same spec, labels, status)
+///   returns the stored object without a new revision or event, as Kubernetes does, so status
+///   writers cannot loop. A NameService's `metadata.resourceVersion` is the revision of its last
+///   change, as a decimal string; an empty expected version counts as none.
 /// - `put` and `delete` take an optional expected `resourceVersion` (put-if-version): when given
 ///   and different from the stored one — or when the object does not exist — the write fails with
 ///   `StoreError.conflict` and changes nothing. `put` with `ifVersion: nil` creates or replaces.

@@ -14,7 +14,9 @@ struct GlobalDNSCommand: AsyncParsableCommand {
         commandName: "globaldns",
         abstract: "Authoritative DNS server and global server load balancer.",
         discussion: """
-            Without --config, serves every *.zone file in ./zones on 127.0.0.1:8053 and [::1]:8053.
+            Without --config, serves every *.zone file in ./zones on 127.0.0.1:8053 and [::1]:8053, the
+            NameService API on 127.0.0.1:8080, and keeps NameServices in ./.state.
+            API write tokens: api.tokens in the file, or GLOBALDNS_API_TOKEN.
             Relative paths in a configuration file are resolved from the file's directory.
             SIGHUP reloads zones (a broken zone keeps the old one); SIGTERM drains and stops.
             """)
@@ -27,6 +29,12 @@ struct GlobalDNSCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Directory whose *.zone files are served. Replaces zones.directory and zones.files.")
     var zones: String?
+
+    @Option(name: .customLong("api-listen"), help: "ADDR:PORT of the NameService HTTP API (default 127.0.0.1:8080). Replaces api.listen.")
+    var apiListen: String?
+
+    @Option(name: .long, help: "State directory for the NameService store (default .state). Replaces state.directory.")
+    var state: String?
 
     @Option(name: .long, help: "Server identity for NSID and CH TXT id.server (default: host name).")
     var identity: String?
@@ -64,6 +72,12 @@ struct GlobalDNSCommand: AsyncParsableCommand {
                 cfg.zones.files = []
             }
             if let identity { cfg.identity = identity }
+            if let apiListen { cfg.api.listen = apiListen }
+            if let state { cfg.state.directory = state }
+            // A token from the environment counts when deciding whether the API may leave loopback.
+            if let env = getenv("GLOBALDNS_API_TOKEN"), !String(cString: env).isEmpty {
+                cfg.api.tokens["env"] = String(cString: env)
+            }
             if let udpSize { cfg.dns.udpPayloadSize = udpSize }
             if let tcpIdleTimeout { cfg.dns.tcpIdleTimeoutSeconds = tcpIdleTimeout }
             if let tcpMaxConnections { cfg.dns.tcpMaxConnections = tcpMaxConnections }
@@ -83,7 +97,10 @@ struct GlobalDNSCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, format: format) }
         let logger = Logger(label: "globaldns")
         // Paths given on the command line are relative to the working directory.
-        let zonesBase = zones != nil ? "." : base
+        // Paths given as flags are relative to the working directory; a file's paths to the file.
+        if zones != nil, config != nil { cfg.zones.directory = absolute(zones!) }
+        if state != nil, config != nil { cfg.state.directory = absolute(state!) }
+        let zonesBase = base
         let server: GlobalDNSServer
         do {
             server = try GlobalDNSServer(configuration: cfg, baseDirectory: zonesBase, logger: logger)
@@ -105,4 +122,11 @@ struct GlobalDNSCommand: AsyncParsableCommand {
         writeToStderr("globaldns: \(message)\n")
         Glibc.exit(code)
     }
+}
+
+func absolute(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buf = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buf, 4096) != nil else { return path }
+    return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
 }

@@ -29,6 +29,8 @@ struct GlobalDNSOptions {
     var viaConfigFile = false
     /// How long to wait until the server answers.
     var startupTimeout: Duration = .seconds(30)
+    /// A state directory to reuse (a restart test); default: a fresh one in the scratch directory.
+    var stateDirectory: URL? = nil
 
     init(zones: [String: String]? = nil, identity: String? = Fixture.identity, listenIPv6: Bool = true,
          extraArguments: [String] = [], viaConfigFile: Bool = false) throws {
@@ -51,6 +53,12 @@ struct RunningServer {
     var address: ServerAddress
     var scratch: URL
     var zoneDirectory: URL
+    /// The NameService API's port on 127.0.0.1 (0 for knotd).
+    var apiPort: Int = 0
+    /// The state directory (the NameService store).
+    var stateDirectory: URL? = nil
+
+    var apiURL: String { "http://127.0.0.1:\(apiPort)" }
 
     var querier: DNSQuerier { DNSQuerier(server: address, scratch: scratch) }
     var querierIPv6: DNSQuerier {
@@ -77,6 +85,9 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
     let zoneDirectory = scratch.appendingPathComponent("zones")
     try writeZones(options.zones, to: zoneDirectory)
     let port = try TestEnvironment.freePort()
+    // Each server gets its own API port and store, so servers never share state.
+    let apiPort = try TestEnvironment.freePort()
+    let stateDirectory = options.stateDirectory ?? scratch.appendingPathComponent("state")
     var arguments: [String]
     if options.viaConfigFile {
         // config/globaldns.yaml's schema; "zones" is relative to the file's directory
@@ -89,6 +100,10 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
               tcpIdleTimeoutSeconds: 10
             zones:
               directory: zones
+            api:
+              listen: 127.0.0.1:\(apiPort)
+            state:
+              directory: \(stateDirectory.path)
             log:
               level: info
 
@@ -100,13 +115,15 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
         arguments = ["--zones", zoneDirectory.path, "--dns-listen", "127.0.0.1:\(port)"]
         if options.listenIPv6 { arguments += ["--dns-listen", "[::1]:\(port)"] }
         if let identity = options.identity { arguments += ["--identity", identity] }
+        arguments += ["--api-listen", "127.0.0.1:\(apiPort)", "--state", stateDirectory.path]
     }
     arguments += options.extraArguments
     let process = try ChildProcess(name: "globaldns", executable: try TestEnvironment.globalDNSExecutable(),
                                    arguments: arguments, logDirectory: scratch)
     let server = RunningServer(name: "globaldns", process: process,
                                address: ServerAddress(host: "127.0.0.1", port: port),
-                               scratch: scratch, zoneDirectory: zoneDirectory)
+                               scratch: scratch, zoneDirectory: zoneDirectory, apiPort: Int(apiPort),
+                               stateDirectory: stateDirectory)
     do {
         try await waitUntilAnswering(server, timeout: options.startupTimeout)
         let result = try await body(server)

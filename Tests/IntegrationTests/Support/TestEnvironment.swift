@@ -12,6 +12,21 @@ import Darwin
 enum TestEnvironment {
     /// The `globaldns` executable built next to the test bundle (`.build/debug/globaldns`), or
     /// `$GLOBALDNS_BIN` when set.
+    /// An executable product built next to the test bundle (`globaldnsctl`).
+    static func executableNextToTests(_ name: String) throws -> String {
+        var starts = [URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()]
+        starts += Bundle.allBundles.map(\.bundleURL).filter { $0.pathExtension == "xctest" }
+        for start in starts {
+            var dir = start.deletingLastPathComponent()
+            for _ in 0..<4 {
+                let candidate = dir.appendingPathComponent(name).path
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        throw HarnessError("\(name) not found next to the test bundle; build it with `swift build --build-tests`")
+    }
+
     static func globalDNSExecutable() throws -> String {
         if let path = ProcessInfo.processInfo.environment["GLOBALDNS_BIN"], !path.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: path) else {

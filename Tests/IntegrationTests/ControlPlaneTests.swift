@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The control plane end to end, with the real binaries: `globaldnsctl` against the server's API,
+/// `dig` against its DNS, and `kill -9` against its store.
+extension IntegrationSuite {
+    @Suite("Control plane") struct ControlPlane {
+        static func manifest(name: String, fqdn: String, addresses: [String]) -> String {
+            """
+            apiVersion: globaldns.io/v1alpha1
+            kind: NameService
+            metadata:
+              name: \(name)
+              labels: {team: payments}
+            spec:
+              fqdn: \(fqdn)
+              ttl: 30
+              policy: RoundRobin
+              targets:
+              - name: gw-a
+                addresses: [\(addresses.map { "\"\($0)\"" }.joined(separator: ", "))]
+                locality: us-west/us-west-1a
+
+            """
+        }
+
+        func ctl(_ server: RunningServer, _ arguments: [String]) async throws -> CommandResult {
+            try await runCommand(try TestEnvironment.executableNextToTests("globaldnsctl"),
+                                 [arguments[0], "--server", server.apiURL] + arguments.dropFirst(), timeout: .seconds(20),
+                                 scratch: server.scratch)
+        }
+
+        /// Polls `dig +short` until it prints exactly `expected` (sorted), bounded.
+        func eventuallyAnswers(_ server: RunningServer, _ name: String, _ type: String, _ expected: [String],
+                               within: Duration = .seconds(3)) async throws {
+            let deadline = ContinuousClock.now + within
+            var last: [String] = []
+            while ContinuousClock.now < deadline {
+                let out = try await server.querier.run(.dig, [name, type, "+short"])
+                last = out.text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix(";") }.sorted()
+                if last == expected.sorted() { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw HarnessError("\(name) \(type): expected \(expected.sorted()), dig printed \(last)\n\(server.log)")
+        }
+
+        @Test("globaldnsctl apply / update / delete, seen by dig; an invalid FQDN shows Accepted=False")
+        func applyUpdateDelete() async throws {
+            try await withGlobalDNS { server in
+                let file = server.scratch.appendingPathComponent("checkout.yaml")
+                try Self.manifest(name: "checkout", fqdn: "checkout.g.example.com", addresses: ["192.0.2.10", "2001:db8::10"])
+                    .write(to: file, atomically: true, encoding: .utf8)
+                var r = try await ctl(server, ["apply", "-f", file.path])
+                #expect(r.exitCode == 0, "\(r.stderr)")
+                #expect(r.stdout.contains("nameservice/checkout created"))
+                try await eventuallyAnswers(server, "checkout.g.example.com", "A", ["192.0.2.10"])
+                try await eventuallyAnswers(server, "checkout.g.example.com", "AAAA", ["2001:db8::10"])
+
+                // Update: dig sees the change.
+                try Self.manifest(name: "checkout", fqdn: "checkout.g.example.com", addresses: ["192.0.2.11", "192.0.2.12"])
+                    .write(to: file, atomically: true, encoding: .utf8)
+                r = try await ctl(server, ["apply", "-f", file.path])
+                #expect(r.stdout.contains("nameservice/checkout configured"), "\(r.stdout)\(r.stderr)")
+                try await eventuallyAnswers(server, "checkout.g.example.com", "A", ["192.0.2.11", "192.0.2.12"])
+                // No AAAA any more: NODATA, not NXDOMAIN.
+                let aaaa = try await server.querier.query("checkout.g.example.com.", "AAAA")
+                #expect(aaaa.status == "NOERROR" && aaaa.records(.answer).isEmpty)
+
+                r = try await ctl(server, ["get"])
+                #expect(r.stdout.contains("checkout") && r.stdout.contains("checkout.g.example.com"), "\(r.stdout)")
+
+                // Delete: NXDOMAIN.
+                r = try await ctl(server, ["delete", "checkout"])
+                #expect(r.exitCode == 0, "\(r.stderr)")
+                let deadline = ContinuousClock.now + .seconds(3)
+                var status = ""
+                while ContinuousClock.now < deadline {
+                    status = try await server.querier.query("checkout.g.example.com.", "A").status
+                    if status == "NXDOMAIN" { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(status == "NXDOMAIN")
+
+                // An FQDN outside every served zone is stored but not accepted, and says why.
+                let bad = server.scratch.appendingPathComponent("elsewhere.yaml")
+                try Self.manifest(name: "elsewhere", fqdn: "shop.other.example", addresses: ["192.0.2.30"])
+                    .write(to: bad, atomically: true, encoding: .utf8)
+                r = try await ctl(server, ["apply", "-f", bad.path])
+                #expect(r.exitCode == 0, "\(r.stderr)")
+                var described = ""
+                let until = ContinuousClock.now + .seconds(3)
+                while ContinuousClock.now < until {
+                    described = try await ctl(server, ["describe", "elsewhere"]).stdout
+                    if described.contains("OutsideZones") { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let acceptedLine = described.split(separator: "\n").first { $0.contains("Accepted") } ?? ""
+                #expect(acceptedLine.contains("False") && acceptedLine.contains("OutsideZones"), "\(described)")
+            }
+        }
+
+        @Test("kill -9 during a write loop loses no acknowledged write")
+        func killDuringWrites() async throws {
+            let state = try TestEnvironment.makeScratchDirectory("state")
+            defer { TestEnvironment.removeScratch(state) }
+            var options = try GlobalDNSOptions()
+            options.stateDirectory = state
+            var acknowledged: [String] = []
+            try await withGlobalDNS(options) { server in
+                let killAfter = Duration.milliseconds(Int.random(in: 300...1200))
+                let started = ContinuousClock.now
+                var i = 0
+                while ContinuousClock.now - started < killAfter {
+                    let name = "w\(i)"
+                    let body = Self.manifest(name: name, fqdn: "\(name).g.example.com", addresses: ["192.0.2.\(i % 250 + 1)"])
+                    if try httpPut(port: server.apiPort, path: "/v1/nameservices/\(name)", yaml: body) / 100 == 2 {
+                        acknowledged.append(name)
+                    }
+                    i += 1
+                }
+                server.process.send(signal: SIGKILL)
+                _ = await server.process.waitForExit(timeout: .seconds(5))
+            }
+            #expect(acknowledged.count > 5, "the loop wrote too little to test anything")
+            // Restart on the same store: every acknowledged write is there and answered.
+            try await withGlobalDNS(options) { server in
+                let r = try await ctl(server, ["get", "-o", "json"])
+                for name in acknowledged {
+                    #expect(r.stdout.contains("\"\(name)\""), "lost acknowledged write \(name)")
+                }
+                let last = acknowledged.last!
+                try await eventuallyAnswers(server, "\(last).g.example.com", "A",
+                                            ["192.0.2.\((Int(last.dropFirst())! % 250) + 1)"])
+            }
+        }
+    }
+}
+
+/// PUT a YAML body with a blocking HTTP/1.1 request on loopback; returns the status code.
+func httpPut(port: Int, path: String, yaml: String) throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket failed") }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { throw HarnessError("connect to API failed: errno \(errno)") }
+    let body = Array(yaml.utf8)
+    var request = Array("PUT \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/yaml\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body
+    guard send(fd, &request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { throw HarnessError("send failed") }
+    var buf = [UInt8](repeating: 0, count: 64)
+    let n = recv(fd, &buf, 64, 0)
+    guard n >= 12 else { throw HarnessError("no HTTP status line") }
+    let line = String(decoding: buf[0..<n], as: UTF8.self)
+    guard let code = Int(line.split(separator: " ").dropFirst().first ?? "") else { throw HarnessError("bad status line \(line)") }
+    return code
+}
