@@ -68,6 +68,10 @@ import Testing
         let e4 = #expect(throws: ClientError.self) { try ManifestLoader.parse("a: [unclosed", source: "d.yaml") }
         #expect(e4?.code == .invalidManifest)
         #expect(e4?.message.hasPrefix("error parsing d.yaml:") == true)
+        // A syntax error after a good document fails the whole file: nothing is half-applied.
+        let goodThenBroken = "kind: NameService\nmetadata: {name: x}\n---\nkind: NameService\nmetadata: {name: [y\n"
+        let e5 = #expect(throws: ClientError.self) { try ManifestLoader.parse(goodThenBroken, source: "e.yaml") }
+        #expect(e5?.code == .invalidManifest)
     }
 
     @Test func directoryAppliesYAMLAndJSONFilesInNameOrder() throws {
