@@ -60,7 +60,28 @@ import Testing
         Bad(yaml: "log:\n  level: loud\n", keyPath: "log.level", line: 2, fragment: "not one of"),
         Bad(yaml: "log:\n  format: xml\n", keyPath: "log.format", line: 2, fragment: "logfmt, json"),
         Bad(yaml: "- a\n- b\n", keyPath: "", line: 1, fragment: "must be a mapping"),
+        Bad(yaml: "api:\n  listen: 0.0.0.0:8080\n", keyPath: "api.listen", line: 2, fragment: "no API token is configured"),
+        Bad(yaml: "api:\n  tokens: {ci: short}\n", keyPath: "api.tokens.ci", line: 2, fragment: "at least 16 characters"),
+        Bad(yaml: "api:\n  listen: nowhere\n", keyPath: "api.listen", line: 2, fragment: "not ADDR:PORT"),
+        Bad(yaml: "api:\n  tokens: [a, b]\n", keyPath: "api.tokens", line: 2, fragment: "mapping of name: token"),
+        Bad(yaml: "state:\n  dir: /tmp\n", keyPath: "state.dir", line: 2, fragment: "unknown key"),
     ]
+
+    @Test func aTokenAllowsANonLoopbackAPI() throws {
+        let c = try ConfigurationReader.parse("""
+            api:
+              listen: 0.0.0.0:8080
+              tokens: {controller: "0123456789abcdef0123"}
+            state: {directory: /var/lib/globaldns}
+            """)
+        #expect(c.api.listen == "0.0.0.0:8080")
+        #expect(c.api.tokens == ["controller": "0123456789abcdef0123"])
+        #expect(c.state.directory == "/var/lib/globaldns")
+        // The same address without the token is refused.
+        var open = c
+        open.api.tokens = [:]
+        #expect(throws: ConfigurationError.self) { try open.validated() }
+    }
 
     @Test(arguments: bad)
     func badValuesNameTheKeyPathAndLine(_ b: Bad) {
