@@ -182,9 +182,13 @@ public struct HTTPClient: Sendable {
         } else if request.method == .PUT || request.method == .POST {
             head.headers.replaceOrAdd(name: "Content-Length", value: "0")
         }
-        try await outbound.write(.head(head))
-        if let body = request.body, body.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(body))) }
-        try await outbound.write(.end(nil))
+        // One write for the whole request: a server may answer (and, with Connection: close, close)
+        // as soon as it has the head of a body-less request, and a separate later write of `.end`
+        // would then fail on the closed channel.
+        var parts: [HTTPClientRequestPart] = [.head(head)]
+        if let body = request.body, body.readableBytes > 0 { parts.append(.body(.byteBuffer(body))) }
+        parts.append(.end(nil))
+        try await outbound.write(contentsOf: parts)
     }
 
     /// After connecting, an error past the deadline is the deadline's doing (the timer closed the
