@@ -86,7 +86,10 @@ public struct ConditionStatus: Sendable, Hashable, Codable, CustomStringConverti
 
 /// The condition types a NameService reports. Open-ended like Kubernetes condition types: other
 /// CamelCase words decode and round-trip.
-public struct ConditionType: Sendable, Hashable, Codable, CustomStringConvertible {
+///
+/// Coded as its string: `RawRepresentable` with a `String` raw value gets the standard library's
+/// single-value `Codable` implementation.
+public struct ConditionType: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
@@ -100,20 +103,11 @@ public struct ConditionType: Sendable, Hashable, Codable, CustomStringConvertibl
     public static let ready = ConditionType(rawValue: "Ready")
 
     public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
 }
 
 /// A condition's CamelCase reason. Open-ended (reasons are added as the server learns new ways to
 /// fail); the ones validation produces are constants here.
-public struct ConditionReason: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct ConditionReason: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
@@ -126,15 +120,8 @@ public struct ConditionReason: Sendable, Hashable, Codable, CustomStringConverti
     public static let clashesWithStaticName = ConditionReason(rawValue: "ClashesWithStaticName")
     /// Another NameService already serves `spec.fqdn`.
     public static let clashesWithNameService = ConditionReason(rawValue: "ClashesWithNameService")
+    /// `spec.fqdn` is at or below a zone cut: the name is delegated to other servers.
+    public static let belowDelegation = ConditionReason(rawValue: "BelowDelegation")
 
     public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
 }

@@ -265,7 +265,7 @@ public actor Reconciler {
             return refuse(.clashesWithStaticName,
                           "\(fqdn) already has static records (\(types.map(\.description).joined(separator: ", "))) in zone \(zone.origin)")
         case .delegated(let cut):
-            return refuse(ConditionReason(rawValue: "BelowDelegation"), "\(fqdn) is delegated away at \(cut)")
+            return refuse(.belowDelegation, "\(fqdn) is delegated away at \(cut)")
         case .free:
             break
         }
