@@ -84,9 +84,21 @@ enum TestEnvironment {
     static func freePort() throws -> UInt16 {
         for _ in 0..<200 {
             let port = UInt16.random(in: 20000..<32000)
+            // Nothing binds a port between two calls (a server's DNS and API ports are picked one
+            // after the other), so a port is never handed out twice in one run.
+            guard claim(port) else { continue }
             if Self.canBind(port: port) { return port }
         }
         throw HarnessError("no free loopback port found in 200 tries")
+    }
+
+    private static let handedOut = NSLock()
+    nonisolated(unsafe) private static var claimed = Set<UInt16>()
+
+    private static func claim(_ port: UInt16) -> Bool {
+        handedOut.lock()
+        defer { handedOut.unlock() }
+        return claimed.insert(port).inserted
     }
 
     private static func canBind(port: UInt16) -> Bool {
