@@ -82,7 +82,16 @@ private func makeResponder() -> QueryResponder {
             fatalError("fuzz zone does not build: \(error)")
         }
     }
-    let holder = ServingStateHolder(ServingState(zones: ZoneSet(zones: zones), generation: 1))
+    // Global names (compiled NameServices) too: an IPv4+IPv6 name, an IPv6-only name that creates
+    // an empty non-terminal, and one with many addresses (truncation over UDP).
+    let globals = GlobalNameTable(entries: [
+        .init(fqdn: "checkout.example.com.", ttl: 30, ipv4: [IPv4Address(10, 0, 0, 1), IPv4Address(10, 0, 0, 2)],
+              ipv6: [IPv6Address("2001:db8::7")!], zone: "example.com."),
+        .init(fqdn: "api.apps.example.com.", ttl: 20, ipv4: [], ipv6: [IPv6Address("2001:db8::9")!], zone: "example.com."),
+        .init(fqdn: "many.example.com.", ttl: 5, ipv4: (0..<200).map { IPv4Address(10, 1, 0, UInt8($0)) },
+              ipv6: (0..<100).map { IPv6Address(high: 0x2001_0db8_0000_0000, low: UInt64($0)) }, zone: "example.com."),
+    ])
+    let holder = ServingStateHolder(ServingState(zones: ZoneSet(zones: zones), globals: globals, generation: 1))
     return QueryResponder(holder: holder,
                           configuration: ResponderConfiguration(identity: "fuzz.ns1.example", maxUDPPayload: maxUDP))
 }
