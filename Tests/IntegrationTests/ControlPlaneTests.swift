@@ -103,6 +103,34 @@ extension IntegrationSuite {
             }
         }
 
+        @Test("an unprivileged user serves DNS over UDP and TCP and drives the API with globaldnsctl")
+        func unprivileged() async throws {
+            var options = try GlobalDNSOptions()
+            options.unprivileged = true
+            try await withGlobalDNS(options) { server in
+                // TCP accepts with only the options an ordinary user may set (TCP_NODELAY at the
+                // TCP level, not SO_DEBUG at the socket level).
+                let tcp = try await server.querier.query("www.g.example.com.", "A", client: .dig, transport: .tcp)
+                #expect(tcp.status == "NOERROR" && !tcp.records(.answer).isEmpty, "\(server.log)")
+                let udp = try await server.querier.query("www.g.example.com.", "A")
+                #expect(udp.status == "NOERROR" && !udp.records(.answer).isEmpty)
+                let file = server.scratch.appendingPathComponent("np.yaml")
+                try Self.manifest(name: "np", fqdn: "np.g.example.com", addresses: ["192.0.2.77"])
+                    .write(to: file, atomically: true, encoding: .utf8)
+                chmod(file.path, 0o644)
+                var ctl = try TestEnvironment.executableNextToTests("globaldnsctl")
+                var prefix: [String] = []
+                if getuid() == 0 {
+                    prefix = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", ctl]
+                    ctl = try findTool("setpriv")
+                }
+                let r = try await runCommand(ctl, prefix + ["apply", "--server", server.apiURL, "-f", file.path],
+                                             scratch: server.scratch)
+                #expect(r.exitCode == 0, "\(r.stdout)\(r.stderr)")
+                try await eventuallyAnswers(server, "np.g.example.com", "A", ["192.0.2.77"])
+            }
+        }
+
         @Test("kill -9 during a write loop loses no acknowledged write")
         func killDuringWrites() async throws {
             let state = try TestEnvironment.makeScratchDirectory("state")

@@ -31,6 +31,9 @@ struct GlobalDNSOptions {
     var startupTimeout: Duration = .seconds(30)
     /// A state directory to reuse (a restart test); default: a fresh one in the scratch directory.
     var stateDirectory: URL? = nil
+    /// Run the server as `nobody` (through setpriv) when the tests run as root, as a newcomer runs
+    /// it: CI is root, and root hides every "needs a privilege" bug.
+    var unprivileged = false
 
     init(zones: [String: String]? = nil, identity: String? = Fixture.identity, listenIPv6: Bool = true,
          extraArguments: [String] = [], viaConfigFile: Bool = false) throws {
@@ -118,7 +121,17 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
         arguments += ["--api-listen", "127.0.0.1:\(apiPort)", "--state", stateDirectory.path]
     }
     arguments += options.extraArguments
-    let process = try ChildProcess(name: "globaldns", executable: try TestEnvironment.globalDNSExecutable(),
+    var executable = try TestEnvironment.globalDNSExecutable()
+    if options.unprivileged && getuid() == 0 {
+        // nobody must be able to read the zones and create the store in the scratch directory.
+        for url in [scratch, zoneDirectory] { chmod(url.path, 0o777) }
+        if let files = try? FileManager.default.contentsOfDirectory(atPath: zoneDirectory.path) {
+            for f in files { chmod(zoneDirectory.appendingPathComponent(f).path, 0o644) }
+        }
+        arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", executable] + arguments
+        executable = try findTool("setpriv")
+    }
+    let process = try ChildProcess(name: "globaldns", executable: executable,
                                    arguments: arguments, logDirectory: scratch)
     let server = RunningServer(name: "globaldns", process: process,
                                address: ServerAddress(host: "127.0.0.1", port: port),
