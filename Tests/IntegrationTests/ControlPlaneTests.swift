@@ -121,6 +121,7 @@ extension IntegrationSuite {
                 var ctl = try TestEnvironment.executableNextToTests("globaldnsctl")
                 var prefix: [String] = []
                 if getuid() == 0 {
+                    ctl = try TestEnvironment.worldExecutableCopy(of: ctl, in: server.scratch)
                     prefix = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", ctl]
                     ctl = try findTool("setpriv")
                 }

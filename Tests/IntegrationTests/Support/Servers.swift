@@ -128,6 +128,7 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
         if let files = try? FileManager.default.contentsOfDirectory(atPath: zoneDirectory.path) {
             for f in files { chmod(zoneDirectory.appendingPathComponent(f).path, 0o644) }
         }
+        executable = try TestEnvironment.worldExecutableCopy(of: executable, in: scratch)
         arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", executable] + arguments
         executable = try findTool("setpriv")
     }

@@ -27,6 +27,21 @@ enum TestEnvironment {
         throw HarnessError("\(name) not found next to the test bundle; build it with `swift build --build-tests`")
     }
 
+    /// A copy of `executable` that any user can run (in `directory`, made traversable): the checkout
+    /// may live where an unprivileged user cannot reach (e.g. under /root).
+    static func worldExecutableCopy(of executable: String, in directory: URL) throws -> String {
+        let bin = directory.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        chmod(directory.path, 0o777)
+        chmod(bin.path, 0o755)
+        let copy = bin.appendingPathComponent(URL(fileURLWithPath: executable).lastPathComponent)
+        if !FileManager.default.fileExists(atPath: copy.path) {
+            try FileManager.default.copyItem(atPath: executable, toPath: copy.path)
+        }
+        chmod(copy.path, 0o755)
+        return copy.path
+    }
+
     static func globalDNSExecutable() throws -> String {
         if let path = ProcessInfo.processInfo.environment["GLOBALDNS_BIN"], !path.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: path) else {
