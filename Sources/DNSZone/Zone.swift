@@ -202,24 +202,38 @@ public enum NamePlacement: Sendable, Equatable {
 }
 
 extension Zone {
-    /// `name` must lie inside this zone.
+    /// `name` must lie inside this zone. Decided by `lookup` itself, so the control plane and the
+    /// query path cannot disagree about where a zone cut is.
     public func placement(of name: DNSName) -> NamePlacement {
-        let lower = name.lowercased()
-        // The highest cut at or above the name wins, as in `lookup`.
-        var chain: [DNSName] = []
-        var p = lower
-        while p != origin {
-            chain.append(p)
-            guard let up = p.parent else { break }
-            p = up
+        let wire = name.lowercased().wire
+        var labelStarts: [Int] = []
+        var i = 0
+        while true {
+            labelStarts.append(i)
+            if wire[i] == 0 { break }
+            i += 1 + Int(wire[i])
         }
-        for c in chain.reversed() {
-            let i = c.wire.withUnsafeBufferPointer { find($0.baseAddress!, $0.count) }
-            if i >= 0 && nodes[Int(i)].flags & ZoneNode.delegation != 0 { return .delegated(cut: c) }
+        let apexLabel = (labelStarts.count - 1) - origin.labelCount
+        guard apexLabel >= 0 else { return .free }
+        var scratch = [UInt8](repeating: 0, count: 258)
+        let result = wire.withUnsafeBufferPointer { w in
+            labelStarts.withUnsafeBufferPointer { l in
+                scratch.withUnsafeMutableBufferPointer { sc in
+                    lookup(w.baseAddress!, length: wire.count, labelStarts: l.baseAddress!, apexLabel: apexLabel,
+                           parentSide: false, wildcardScratch: sc.baseAddress!)
+                }
+            }
         }
-        let i = lower.wire.withUnsafeBufferPointer { find($0.baseAddress!, $0.count) }
-        guard i >= 0 else { return .free }
-        let types = rrsetIndices(at: i).map { RRType(rrsets[$0].type) }
-        return types.isEmpty ? .free : .hasRecords(types)
+        switch result {
+        case .delegation(let cut):
+            // The cut is an ancestor (or the name itself): a suffix of the name.
+            return .delegated(cut: DNSName(trustedWire: Array(wire.suffix(nameLength(of: cut)))))
+        case .node(let n):
+            let types = rrsetIndices(at: n).map { RRType(rrsets[$0].type) }
+            return types.isEmpty ? .free : .hasRecords(types)
+        case .wildcard, .nameError:
+            // A wildcard covers the name but a global name is more specific.
+            return .free
+        }
     }
 }
