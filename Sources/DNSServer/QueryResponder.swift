@@ -1,7 +1,7 @@
 import DNSWire
 import DNSZone
 
-/// The transport a query came over: it decides the size limit and ANY handling.
+/// The transport a query came over: it decides the size limit (UDP replies are truncated to it).
 public enum Transport: Sendable {
     case udp
     case tcp
@@ -110,7 +110,7 @@ public final class QueryResponder {
         if let rcode {
             return finishError(q, query, rcode: rcode, writer: &w)
         }
-        return answer(q, &query, transport: transport, writer: &w)
+        return answer(q, &query, writer: &w)
     }
 
     /// Convenience for tests and tools: bytes in, bytes out (nil when dropped).
@@ -275,8 +275,7 @@ public final class QueryResponder {
 
     // MARK: - answer
 
-    private func answer(_ q: UnsafeBufferPointer<UInt8>, _ query: inout Query, transport: Transport,
-                        writer w: inout Writer) -> Int {
+    private func answer(_ q: UnsafeBufferPointer<UInt8>, _ query: inout Query, writer w: inout Writer) -> Int {
         var optSize = optLength(query)
         // The header, the question and OPT must fit even a 512-byte limit: with a long identity the
         // NSID option is what gives way (the rest of OPT is at most 35 bytes).
@@ -319,14 +318,13 @@ public final class QueryResponder {
             return finish(query, flags: flags, rcode: .refused, writer: &w, optSize: optSize)
         }
         flags |= 0x0400  // AA
-        rcode = answerZone(zone, globals: state.globals, apexLabel: apexLabel, query, transport: transport,
-                           writer: &w, flags: &flags)
+        rcode = answerZone(zone, globals: state.globals, apexLabel: apexLabel, query, writer: &w, flags: &flags)
         return finish(query, flags: flags, rcode: rcode, writer: &w, optSize: optSize)
     }
 
     /// The zone part of RFC 1034 §4.3.2, following CNAMEs inside the zone.
     private func answerZone(_ zone: Zone, globals: GlobalNameTable, apexLabel initialApexLabel: Int, _ query: Query,
-                            transport: Transport, writer w: inout Writer, flags: inout UInt16) -> Rcode {
+                            writer w: inout Writer, flags: inout UInt16) -> Rcode {
         var ownerPos = 12
         var ownerLen = query.qnameLength
         var nameLen = query.qnameLength
