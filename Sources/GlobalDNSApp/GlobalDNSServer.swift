@@ -69,17 +69,13 @@ public final class GlobalDNSServer: Sendable {
 
     /// Re-reads every zone. On any error the serving zones stay as they are and the error is
     /// returned (and logged); on success the reconciler re-places every NameService against the
-    /// new zones and publishes one snapshot (it is the only publisher while it runs).
+    /// new zones and publishes one snapshot (it is the only publisher).
     @discardableResult
-    public func reloadZones(reconciler: Reconciler? = nil) async -> ZoneFileError? {
+    public func reloadZones(reconciler: Reconciler) async -> ZoneFileError? {
         do {
             let zones = try Self.loadZones(configuration.zones, base: baseDirectory)
             let old = holder.load()
-            if let reconciler {
-                await reconciler.setZones(zones)
-            } else {
-                holder.store(ServingState(zones: zones, globals: old.globals, generation: old.generation + 1))
-            }
+            await reconciler.setZones(zones)
             for zone in zones.zones {
                 let before = old.zones.zone(named: zone.origin)?.serial
                 logger.info("zone reloaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)",
