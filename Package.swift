@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "DNSZone",
+                "DNSWire", "DNSZone", "GSLB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "GlobalDNSApp",
             dependencies: [
-                "DNSWire", "DNSZone", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
+                "DNSWire", "DNSZone", "GSLB", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -139,12 +139,12 @@ let package = Package(
             name: "NameServiceStoreTests",
             dependencies: ["NameServiceStore", "NameServiceStoreTesting", "GSLB", "CSQLite"]
         ),
-        .testTarget(name: "DNSZoneTests", dependencies: ["DNSWire", "DNSZone", "DNSServer"]),
+        .testTarget(name: "DNSZoneTests", dependencies: ["DNSWire", "DNSZone", "DNSServer", "GSLB"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSZone", "DNSWire"]),
         .testTarget(
             name: "DNSServerTests",
             dependencies: [
-                "DNSServer", "DNSZone", "DNSWire",
+                "DNSServer", "DNSZone", "DNSWire", "GSLB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
