@@ -513,14 +513,14 @@ public actor Reconciler {
         }
     }
 
-    /// Every static name's A/AAAA records and CNAME target, lowercased.
+    /// Every static name with its A/AAAA records and CNAME target, lowercased.
     static func indexAddresses(_ zones: ZoneSet) -> [DNSName: ZoneAddresses] {
         var index: [DNSName: ZoneAddresses] = [:]
         for zone in zones.zones {
             for r in zone.records {
+                let owner = r.owner.lowercased()
                 switch r.type {
                 case .a, .aaaa, .cname:
-                    let owner = r.owner.lowercased()
                     switch r.data {
                     case .a(let a): index[owner, default: ZoneAddresses()].addresses.append(.v4(a))
                     case .aaaa(let a): index[owner, default: ZoneAddresses()].addresses.append(.v6(a))
@@ -528,7 +528,7 @@ public actor Reconciler {
                     default: break
                     }
                 default:
-                    continue
+                    if index[owner] == nil { index[owner] = ZoneAddresses() }
                 }
             }
         }
