@@ -42,6 +42,16 @@ let package = Package(
         .target(name: "NameServiceStore", dependencies: ["GSLB", "CSQLite"], exclude: ["README.md"]),
         // An in-memory NameServiceStore with the same semantics, for unit tests only.
         .target(name: "NameServiceStoreTesting", dependencies: ["NameServiceStore", "GSLB"]),
+        // NameService target FQDNs through upstream resolvers: resolve, re-resolve at the TTL, report changes.
+        .target(
+            name: "TargetResolution",
+            dependencies: [
+                "DNSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Folds NameServices and zones into the served plan; writes status conditions.
         .target(
             name: "Reconciler",
