@@ -167,6 +167,15 @@ let package = Package(
             dependencies: ["Reconciler", "NameServiceStore", "NameServiceStoreTesting", "GSLB", "DNSServer", "DNSZone", "DNSWire",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(
+            name: "TargetResolutionTests",
+            dependencies: [
+                "TargetResolution", "DNSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "globaldns", "globaldnsctl"]),
     ]
