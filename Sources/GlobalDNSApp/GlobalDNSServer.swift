@@ -9,6 +9,7 @@ import Reconciler
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import TargetResolution
 import UnixSignals
 import ZoneFile
 
@@ -142,10 +143,18 @@ public final class GlobalDNSServer: Sendable {
     /// Runs until SIGTERM/SIGINT. `onListening` gets the bound DNS addresses once the sockets are up.
     public func run(onListening: (@Sendable ([SocketAddress]) -> Void)? = nil) async throws {
         let store = try openStore()
-        let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
-                                    clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow)
         let threads = configuration.dns.threads == 0 ? usableCPUCount() : configuration.dns.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        var tracker: ResolutionTracker?
+        if let upstream = try configuration.upstream.resolverConfiguration() {
+            let resolver = UpstreamResolver(configuration: upstream, group: group)
+            tracker = ResolutionTracker(resolver: resolver, configuration: upstream, logger: logger)
+            logger.info("upstream resolvers for target FQDNs", metadata: [
+                "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
+        }
+        let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
+                                    clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
+                                    externalResolver: tracker.map { TrackedNames(tracker: $0) })
         let dns = DNSServerService(configuration: dnsConfiguration, responder: responderConfiguration,
                                    holder: holder, group: group, logger: logger)
         try await dns.start()
@@ -172,9 +181,12 @@ public final class GlobalDNSServer: Sendable {
                                                     "auth": "\(tokens.isEmpty ? "none (loopback only)" : "bearer tokens: \(tokens.keys.sorted().joined(separator: ","))")"])
         })
         let reloader = ReloadService(server: self, reconciler: reconciler)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let tracker { services.append(.init(service: UpstreamService(tracker: tracker, reconciler: reconciler))) }
+        services += [.init(service: ReconcilerService(reconciler: reconciler)), .init(service: dns),
+                     .init(service: app), .init(service: reloader)]
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: ReconcilerService(reconciler: reconciler)), .init(service: dns),
-                       .init(service: app), .init(service: reloader)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

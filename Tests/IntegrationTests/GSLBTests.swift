@@ -248,5 +248,63 @@ extension IntegrationSuite {
                 #expect(server.log.contains("localities reload failed"))
             }
         }
+
+        static func upstreamZone(serial: Int, address: String) -> String {
+            """
+            $ORIGIN example.net.
+            $TTL 1
+            @    3600 IN SOA ns.example.net. h.example.net. \(serial) 3600 600 86400 1
+            @    3600 IN NS  ns.example.net.
+            ns   3600 IN A   192.0.2.253
+            gw      1 IN A   \(address)
+            gw      1 IN AAAA 2001:db8:77::1
+            alias   1 IN CNAME gw
+
+            """
+        }
+
+        @Test("a target FQDN outside the zones is resolved through the upstream resolver (a real knotd) and followed when it changes")
+        func upstreamTargetFQDN() async throws {
+            try await withKnot(zones: ["example.net.zone": Self.upstreamZone(serial: 1, address: "192.0.2.77")], identity: nil) { knot in
+                var o = try GlobalDNSOptions()
+                o.extraConfig = Self.config + """
+
+                    upstream:
+                      resolvers: ["127.0.0.1:\(knot.address.port)"]
+                      timeoutSeconds: 1
+                      minRefreshSeconds: 1
+                      maxRefreshSeconds: 2
+                      retryAfterFailureSeconds: 1
+                    """
+                try await withGlobalDNS(o) { server in
+                    try apply(server, "ext", """
+                        apiVersion: globaldns.io/v1alpha1
+                        kind: NameService
+                        metadata: {name: ext}
+                        spec:
+                          fqdn: ext.g.example.com
+                          targets:
+                          - {name: gw, fqdn: alias.example.net}
+                          - {name: gone, fqdn: missing.example.net}
+
+                        """)
+                    try await eventually(server, ["ext.g.example.com", "A"], ["192.0.2.77"])
+                    #expect(try await short(server, ["ext.g.example.com", "AAAA"]) == ["2001:db8:77::1"])
+                    let status = try await runCommand(try TestEnvironment.executableNextToTests("globaldnsctl"),
+                                                      ["describe", "--server", server.apiURL, "ext"], scratch: server.scratch)
+                    #expect(status.stdout.contains("NXDOMAIN from 127.0.0.1:\(knot.address.port)"), "\(status.stdout)")
+                    #expect(status.stdout.contains("SomeTargetsDown"), "\(status.stdout)")
+
+                    // The upstream name changes address: the answer follows within the refresh bounds.
+                    try Self.upstreamZone(serial: 2, address: "192.0.2.78")
+                        .write(to: knot.zoneDirectory.appendingPathComponent("example.net.zone"), atomically: true, encoding: .utf8)
+                    let reload = try await runCommand(try findTool("knotc"),
+                                                      ["-s", knot.scratch.appendingPathComponent("knot.sock").path, "zone-reload", "example.net."],
+                                                      scratch: server.scratch)
+                    #expect(reload.exitCode == 0, "\(reload.stderr)")
+                    try await eventually(server, ["ext.g.example.com", "A"], ["192.0.2.78"], within: .seconds(10))
+                }
+            }
+        }
     }
 }
