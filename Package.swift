@@ -176,6 +176,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Counts heap allocations per thread (interposes malloc in the test executable).
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        // The query path allocates nothing beyond the reply: every answer shape, counted.
+        .testTarget(
+            name: "QueryPathAllocationTests",
+            dependencies: ["CMallocCounter", "DNSServer", "DNSZone", "DNSWire", "GSLB"]
+        ),
         .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "globaldns", "globaldnsctl"]),
     ]

@@ -547,11 +547,23 @@ public final class QueryResponder {
     /// - anything else, or a client not allowed: REFUSED.
     private func answerChaos(_ query: inout Query, source: IPAddress, _ w: inout Writer, _ flags: inout UInt16) -> Rcode {
         guard query.qtype == RRType.txt.rawValue || query.qtype == RRType.any.rawValue else { return .refused }
-        let n = UnsafeBufferPointer(start: name, count: query.qnameLength)
-        if n.elementsEqual(QueryResponder.idServer) || n.elementsEqual(QueryResponder.hostnameBind) {
+        if isName(QueryResponder.idServer, query) || isName(QueryResponder.hostnameBind, query) {
             guard !identityBytes.isEmpty else { return .refused }
             flags |= 0x0400
-            return writeChaosTXT([identityBytes], &w) ? .noError : .noError
+            let rdlen = identityBytes.count + 1
+            guard w.remaining >= 12 + rdlen else {
+                w.truncated = true
+                return .noError
+            }
+            w.u16(0xC00C)
+            w.u16(RRType.txt.rawValue)
+            w.u16(RRClass.ch.rawValue)
+            w.u32(0)
+            w.u16(UInt16(rdlen))
+            w.u8(UInt8(identityBytes.count))
+            w.bytes(identityBytes)
+            w.answerCount += 1
+            return .noError
         }
         return explain(&query, source: source, &w, &flags)
     }
@@ -601,6 +613,16 @@ public final class QueryResponder {
         }
         w.answerCount += 1
         return true
+    }
+
+    /// Whether the (lowercased) question name is `wire`.
+    @inline(__always)
+    private func isName(_ wire: [UInt8], _ query: Query) -> Bool {
+        guard wire.count == query.qnameLength else { return false }
+        return wire.withUnsafeBufferPointer { w in
+            for i in 0..<w.count where w[i] != name[i] { return false }
+            return true
+        }
     }
 
     static let idServer: [UInt8] = DNSName("id.server.").lowercased().wire

@@ -1,0 +1,129 @@
+import CMallocCounter
+import DNSServer
+import DNSWire
+import DNSZone
+import GSLB
+import Testing
+
+/// The query path allocates nothing: each answer shape — static data, negative answers, CNAME
+/// chains, every GSLB policy with and without ECS, IPv6, truncation, errors — is answered 1,000
+/// times into a caller buffer (as the UDP and TCP handlers do) while this thread's heap
+/// allocations are counted through an interposed malloc. The explain query is the one path that
+/// may allocate (it builds text) and is not listed.
+@Suite struct QueryPathAllocationTests {
+    static let origin: DNSName = "example.com."
+
+    static func responder() throws -> QueryResponder {
+        var b = ZoneBuilder(origin: origin)
+        func rr(_ owner: DNSName, _ ttl: UInt32, _ d: RData) -> ResourceRecord { ResourceRecord(owner: owner, ttl: ttl, d) }
+        try b.add(contentsOf: [
+            rr(origin, 3600, .soa(.init(mname: "ns1.example.com.", rname: "h.example.com.", serial: 1, refresh: 3600,
+                                        retry: 600, expire: 86400, minimum: 300))),
+            rr(origin, 3600, .ns("ns1.example.com.")),
+            rr("ns1.example.com.", 3600, .a(IPv4Address(192, 0, 2, 1))),
+            rr(origin, 3600, .mx(preference: 10, exchange: "ns1.example.com.")),
+            rr("www.example.com.", 300, .a(IPv4Address(192, 0, 2, 80))),
+            rr("www.example.com.", 300, .aaaa(IPv6Address("2001:db8::80")!)),
+            rr("alias.example.com.", 300, .cname("www.example.com.")),
+            rr("to-geo.example.com.", 300, .cname("geo.example.com.")),
+            rr("*.wild.example.com.", 60, .a(IPv4Address(192, 0, 2, 99))),
+            rr("sub.example.com.", 3600, .ns("ns.sub.example.com.")),
+            rr("ns.sub.example.com.", 3600, .a(IPv4Address(192, 0, 2, 53))),
+        ] + (0..<60).map { rr("big.example.com.", 300, .a(IPv4Address(198, 51, 100, UInt8($0)))) })
+        let specs = [
+            NameServiceSpec(fqdn: "geo.example.com.", policy: .locality, failover: [FailoverRule(from: "us-west", to: "us-east")],
+                            targets: [Target(name: "w", addresses: ["192.0.2.11", "2001:db8::11"], locality: "us-west/us-west-1a"),
+                                      Target(name: "e", addresses: ["192.0.2.21", "2001:db8::21"], locality: "us-east/us-east-1a")]),
+            NameServiceSpec(fqdn: "rr.example.com.", policy: .roundRobin, maxAnswers: 2,
+                            targets: (1...4).map { Target(name: "t\($0)", addresses: ["192.0.2.3\($0)"]) }),
+            NameServiceSpec(fqdn: "ratio.example.com.", policy: .ratio,
+                            targets: [Target(name: "a", addresses: ["192.0.2.41"], ratio: 99),
+                                      Target(name: "b", addresses: ["192.0.2.42"], ratio: 1)]),
+        ]
+        var entries: [GlobalNameTable.Entry] = []
+        var plans: [NamePlan] = []
+        for spec in specs {
+            let plan = NamePlan(policy: spec.makePolicy()!, ipv4: CandidateSet(spec: spec, family: .ipv4),
+                                ipv6: CandidateSet(spec: spec, family: .ipv6))
+            plans.append(plan)
+            entries.append(plan.tableEntry(fqdn: try DNSName(spec.fqdn), ttl: 30, zone: origin))
+        }
+        let down = NameServiceSpec(fqdn: "down.example.com.", allDown: .failClosed,
+                                   targets: [Target(name: "a", addresses: ["192.0.2.51"])])
+        let downPlan = NamePlan(policy: RoundRobinPolicy(),
+                                ipv4: CandidateSet(spec: down, family: .ipv4, isHealthy: { _, _ in false }),
+                                ipv6: CandidateSet(spec: down, family: .ipv6, isHealthy: { _, _ in false }))
+        plans.append(downPlan)
+        entries.append(downPlan.tableEntry(fqdn: "down.example.com.", ttl: 30, zone: origin))
+        let table = try LocalityTable(entries: [
+            .init(cidr: "10.10.0.0/16", locality: "us-west/us-west-1a"),
+            .init(cidr: "10.20.0.0/16", locality: "us-east/us-east-1a"),
+            .init(cidr: "127.0.0.0/8", locality: "us-east/us-east-1a"),
+            .init(cidr: "2001:db8:10::/48", locality: "us-west/us-west-1a"),
+        ])
+        let state = ServingState(zones: ZoneSet(zones: [try b.build()]), globals: GlobalNameTable(entries: entries),
+                                 plans: plans, clients: ClientMapping(table: table, defaultLocality: nil), generation: 1)
+        return QueryResponder(holder: ServingStateHolder(state),
+                              configuration: ResponderConfiguration(identity: "ns1.test"), seed: 1)
+    }
+
+    static func ecs(_ address: String, _ prefix: UInt8) -> EDNS {
+        EDNS(options: [EDNSOption(code: EDNSOptionCode.clientSubnet,
+                                  data: ClientSubnet(address: IPAddress(address)!, sourcePrefix: prefix).optionData)])
+    }
+
+    static let cases: [(String, [UInt8])] = [
+        ("static A", DNSMessage.query("www.example.com.", .a).encode()),
+        ("static AAAA with EDNS and NSID", DNSMessage.query("www.example.com.", .aaaa, edns: EDNS(options: [EDNSOption(code: EDNSOptionCode.nsid, data: [])])).encode()),
+        ("MX with additional", DNSMessage.query("example.com.", .mx).encode()),
+        ("CNAME chain", DNSMessage.query("alias.example.com.", .a).encode()),
+        ("wildcard", DNSMessage.query("x.wild.example.com.", .a).encode()),
+        ("referral with glue", DNSMessage.query("host.sub.example.com.", .a).encode()),
+        ("NXDOMAIN", DNSMessage.query("nope.example.com.", .a).encode()),
+        ("NODATA", DNSMessage.query("www.example.com.", .txt).encode()),
+        ("REFUSED", DNSMessage.query("www.example.org.", .a).encode()),
+        ("truncated over UDP", DNSMessage.query("big.example.com.", .a).encode()),
+        ("Locality, ECS v4", DNSMessage.query("geo.example.com.", .a, edns: ecs("10.10.1.0", 24)).encode()),
+        ("Locality, ECS v6", DNSMessage.query("geo.example.com.", .aaaa, edns: ecs("2001:db8:10::", 56)).encode()),
+        ("Locality, failover tier", DNSMessage.query("geo.example.com.", .a, edns: ecs("10.20.1.0", 24)).encode()),
+        ("Locality, packet source", DNSMessage.query("geo.example.com.", .a).encode()),
+        ("Locality, unmatched ECS", DNSMessage.query("geo.example.com.", .a, edns: ecs("192.0.2.0", 24)).encode()),
+        ("CNAME into a Locality name", DNSMessage.query("to-geo.example.com.", .a, edns: ecs("10.10.1.0", 24)).encode()),
+        ("RoundRobin with maxAnswers", DNSMessage.query("rr.example.com.", .a).encode()),
+        ("Ratio", DNSMessage.query("ratio.example.com.", .a).encode()),
+        ("FailClosed NODATA", DNSMessage.query("down.example.com.", .a).encode()),
+        ("family NODATA", DNSMessage.query("rr.example.com.", .aaaa).encode()),
+        ("CH id.server", DNSMessage.query("id.server.", .txt, qclass: .ch).encode()),
+        ("FORMERR", Array(DNSMessage.query("www.example.com.", .a).encode().dropLast())),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func answersWithoutAllocating(_ name: String) throws {
+        let query = try #require(Self.cases.first { $0.0 == name }?.1)
+        let responder = try Self.responder()
+        let source = IPAddress.v4(IPv4Address(127, 0, 0, 1))
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
+        defer { out.deallocate() }
+        var lengths = 0
+        try query.withUnsafeBytes { packet in
+            // Warm up: lazily initialised statics and the snapshot cache.
+            for _ in 0..<10 { lengths &+= responder.respond(to: packet, transport: .udp, source: source, into: out) }
+            #expect(lengths > 0, "answered")
+            let before = gd_thread_allocations()
+            for _ in 0..<1_000 { lengths &+= responder.respond(to: packet, transport: .udp, source: source, into: out) }
+            let allocations = gd_thread_allocations() - before
+            #expect(allocations == 0, "\(name): \(allocations) heap allocations in 1,000 queries")
+            // The reply is what it should be (a wrong answer that allocates nothing proves nothing).
+            let n = responder.respond(to: packet, transport: .udp, source: source, into: out)
+            let reply = try DNSMessage(decoding: Array(UnsafeRawBufferPointer(rebasing: out[0..<n])))
+            #expect(reply.header.id == 0x1234)
+        }
+    }
+
+    @Test func theCounterSeesAllocations() {
+        let before = gd_thread_allocations()
+        let array = [UInt8](repeating: 1, count: 1000 + Int(before % 7))
+        #expect(gd_thread_allocations() > before)
+        #expect(array.count >= 1000)
+    }
+}
