@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "globaldns", targets: ["globaldns"]),
         .executable(name: "globaldnsctl", targets: ["globaldnsctl"]),
         .library(name: "DNSServer", targets: ["DNSServer"]),
+        .library(name: "GSLB", targets: ["GSLB"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

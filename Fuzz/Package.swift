@@ -18,6 +18,7 @@ let package = Package(
             name: "DNSFuzz",
             dependencies: [
                 .product(name: "DNSServer", package: "GlobalDNS"),
+                .product(name: "GSLB", package: "GlobalDNS"),
             ],
             // libFuzzer supplies `main`; the harness only exports LLVMFuzzerTestOneInput.
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]

@@ -13,6 +13,7 @@
 import DNSServer
 import DNSWire
 import DNSZone
+import GSLB
 
 private let maxUDP = 1232
 
@@ -82,16 +83,43 @@ private func makeResponder() -> QueryResponder {
             fatalError("fuzz zone does not build: \(error)")
         }
     }
-    // Global names (compiled NameServices) too: an IPv4+IPv6 name, an IPv6-only name that creates
+    // Global names (compiled NameServices) too: a Locality name over IPv4+IPv6 (with a localities
+    // table, so ECS and source-address lookups run), a Ratio name, an IPv6-only name that creates
     // an empty non-terminal, and one with many addresses (truncation over UDP).
-    let globals = GlobalNameTable(entries: [
-        .init(fqdn: "checkout.example.com.", ttl: 30, ipv4: [IPv4Address(10, 0, 0, 1), IPv4Address(10, 0, 0, 2)],
-              ipv6: [IPv6Address("2001:db8::7")!], zone: "example.com."),
-        .init(fqdn: "api.apps.example.com.", ttl: 20, ipv4: [], ipv6: [IPv6Address("2001:db8::9")!], zone: "example.com."),
-        .init(fqdn: "many.example.com.", ttl: 5, ipv4: (0..<200).map { IPv4Address(10, 1, 0, UInt8($0)) },
-              ipv6: (0..<100).map { IPv6Address(high: 0x2001_0db8_0000_0000, low: UInt64($0)) }, zone: "example.com."),
-    ])
-    let holder = ServingStateHolder(ServingState(zones: ZoneSet(zones: zones), globals: globals, generation: 1))
+    let specs = [
+        NameServiceSpec(fqdn: "checkout.example.com.", policy: .locality, failover: [FailoverRule(from: "us-west", to: "us-east")],
+                        targets: [Target(name: "w", addresses: ["10.0.0.1", "2001:db8::7"], locality: "us-west/us-west-1a"),
+                                  Target(name: "e", addresses: ["10.0.0.2"], locality: "us-east/us-east-1a/r1")]),
+        NameServiceSpec(fqdn: "ratio.example.com.", policy: .ratio, maxAnswers: 2,
+                        targets: [Target(name: "a", addresses: ["10.0.1.1", "10.0.1.2"], ratio: 9),
+                                  Target(name: "b", addresses: ["10.0.1.3"], ratio: 1),
+                                  Target(name: "s", addresses: ["10.0.1.4"], ratio: 0)]),
+        NameServiceSpec(fqdn: "api.apps.example.com.", ttl: 20, targets: [Target(name: "a", addresses: ["2001:db8::9"])]),
+        NameServiceSpec(fqdn: "many.example.com.", ttl: 5, targets: (0..<200).map { i in
+            Target(name: "t\(i)", addresses: ["10.1.0.\(i)"] + (i < 100 ? ["2001:db8::\(String(i, radix: 16))"] : []))
+        }),
+    ]
+    var entries: [GlobalNameTable.Entry] = []
+    var plans: [NamePlan] = []
+    for spec in specs {
+        let plan = NamePlan(policy: spec.makePolicy()!, ipv4: CandidateSet(spec: spec, family: .ipv4),
+                            ipv6: CandidateSet(spec: spec, family: .ipv6))
+        plans.append(plan)
+        entries.append(plan.tableEntry(fqdn: DNSName(stringLiteral: spec.fqdn), ttl: UInt32(spec.ttl), zone: "example.com."))
+    }
+    let table: LocalityTable
+    do {
+        table = try LocalityTable(entries: [
+            .init(cidr: "10.10.0.0/16", locality: "us-west/us-west-1a"), .init(cidr: "10.20.0.0/16", locality: "us-east/us-east-1a/r1"),
+            .init(cidr: "10.20.128.0/17", locality: "us-east"), .init(cidr: "127.0.0.0/8", locality: "us-west"),
+            .init(cidr: "2001:db8:10::/48", locality: "us-west/us-west-1a"), .init(cidr: "::/0", locality: "eu"),
+        ])
+    } catch {
+        fatalError("fuzz localities do not build: \(error)")
+    }
+    let holder = ServingStateHolder(ServingState(zones: ZoneSet(zones: zones), globals: GlobalNameTable(entries: entries),
+                                                 plans: plans, clients: ClientMapping(table: table, defaultLocality: nil),
+                                                 generation: 1))
     return QueryResponder(holder: holder,
                           configuration: ResponderConfiguration(identity: "fuzz.ns1.example", maxUDPPayload: maxUDP))
 }
@@ -184,8 +212,13 @@ private func checkReply(query: [UInt8], decodedQuery: DNSMessage?, transport: Tr
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let query = Array(UnsafeBufferPointer(start: data, count: size))
     let decoded = checkCodec(query)
+    // The source address varies with the input: loopback (allowed to explain), a mapped table
+    // address, an IPv6 one, and one outside the explain allow-list.
+    let sources: [IPAddress] = [.v4(IPv4Address(127, 0, 0, 1)), .v4(IPv4Address(10, 20, 200, 1)),
+                                .v6(IPv6Address(high: 0x2001_0db8_0010_0000, low: 1)), .v4(IPv4Address(192, 0, 2, 1))]
+    let source = sources[size > 1 ? Int(data[1] & 3) : 0]
     for transport in [Transport.udp, .tcp] {
-        let n = query.withUnsafeBytes { responder.respond(to: $0, transport: transport, source: .v4(IPv4Address(127, 0, 0, 1)), into: output) }
+        let n = query.withUnsafeBytes { responder.respond(to: $0, transport: transport, source: source, into: output) }
         checkReply(query: query, decodedQuery: decoded, transport: transport, length: n)
     }
     return 0

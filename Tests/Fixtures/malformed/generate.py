@@ -152,6 +152,12 @@ seed("big-any-edns65535", hdr(0x0502, ar=1) + q("big.example.com.", 255) + opt(s
 seed("tsig-unknown-key", hdr(0x0600, ar=1) + q() + rr(name("key.example."), 250, 255, 0,
                                                         name("hmac-sha256.") + b"\x00" * 16))
 seed("notify", hdr(0x0700, flags=4 << 11) + q("example.com.", 6))
+# GSLB: a Locality name with ECS (v4, v6), the explain query (CH TXT), a Ratio name.
+seed("global-locality-ecs", hdr(0x0800, ar=1) + q("checkout.example.com.") + opt(options=ecs(1, 24, 0, [10, 20, 200])))
+seed("global-locality-ecs6", hdr(0x0801, ar=1) + q("checkout.example.com.", 28)
+     + opt(options=ecs(2, 56, 0, [0x20, 1, 0xd, 0xb8, 0, 0x10, 0])))
+seed("global-explain", hdr(0x0802, ar=1) + q("checkout.example.com.", 16, 3) + opt(options=ecs(1, 16, 0, [10, 10])))
+seed("global-ratio", hdr(0x0803) + q("ratio.example.com."))
 
 
 def main():
