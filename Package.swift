@@ -42,6 +42,17 @@ let package = Package(
         .target(name: "NameServiceStore", dependencies: ["GSLB", "CSQLite"], exclude: ["README.md"]),
         // An in-memory NameServiceStore with the same semantics, for unit tests only.
         .target(name: "NameServiceStoreTesting", dependencies: ["NameServiceStore", "GSLB"]),
+        // NameService target FQDNs through upstream resolvers: resolve, re-resolve at the TTL, report changes.
+        .target(
+            name: "TargetResolution",
+            dependencies: [
+                "DNSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"]
+        ),
         // Folds NameServices and zones into the served plan; writes status conditions.
         .target(
             name: "Reconciler",
@@ -55,7 +66,7 @@ let package = Package(
         .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "DNSZone",
+                "DNSWire", "DNSZone", "GSLB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -68,7 +79,7 @@ let package = Package(
         .target(
             name: "GlobalDNSApp",
             dependencies: [
-                "DNSWire", "DNSZone", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
+                "DNSWire", "DNSZone", "GSLB", "TargetResolution", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -139,12 +150,12 @@ let package = Package(
             name: "NameServiceStoreTests",
             dependencies: ["NameServiceStore", "NameServiceStoreTesting", "GSLB", "CSQLite"]
         ),
-        .testTarget(name: "DNSZoneTests", dependencies: ["DNSWire", "DNSZone", "DNSServer"]),
+        .testTarget(name: "DNSZoneTests", dependencies: ["DNSWire", "DNSZone", "DNSServer", "GSLB"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSZone", "DNSWire"]),
         .testTarget(
             name: "DNSServerTests",
             dependencies: [
-                "DNSServer", "DNSZone", "DNSWire",
+                "DNSServer", "DNSZone", "DNSWire", "GSLB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -155,6 +166,15 @@ let package = Package(
             name: "ReconcilerTests",
             dependencies: ["Reconciler", "NameServiceStore", "NameServiceStoreTesting", "GSLB", "DNSServer", "DNSZone", "DNSWire",
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "TargetResolutionTests",
+            dependencies: [
+                "TargetResolution", "DNSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "globaldns", "globaldnsctl"]),

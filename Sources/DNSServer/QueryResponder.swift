@@ -1,5 +1,6 @@
 import DNSWire
 import DNSZone
+import GSLB
 
 /// The transport a query came over: it decides the size limit (UDP replies are truncated to it).
 public enum Transport: Sendable {
@@ -16,8 +17,9 @@ public enum Transport: Sendable {
 /// 1. **begin** — header sanity (drop unreadable packets and responses), opcode, QDCOUNT, the
 ///    question (lowercased copy + label offsets in scratch), the remaining sections (structure only;
 ///    trailing garbage is FORMERR), OPT (one, at the root; version; Client Subnet validation; NSID).
-/// 2. **answer** — class CH identity, meta-types, the zone for the name (none: REFUSED), then the
-///    zone lookup: exact / CNAME chain inside the zone / wildcard (RFC 4592) / delegation / ENT.
+/// 2. **answer** — class CH identity and explain, meta-types, the zone for the name (none:
+///    REFUSED), global names (a policy picks among the plan's candidates), then the zone lookup:
+///    exact / CNAME chain inside the zone / wildcard (RFC 4592) / delegation / ENT.
 /// 3. **authority** — SOA with the negative TTL (RFC 2308) on NXDOMAIN/NODATA, NS on referrals.
 /// 4. **additional** — pre-computed addresses for NS, MX and SRV targets (glue on referrals).
 /// 5. **end** — flags, counts, TC when a section did not fit, OPT with Client Subnet and NSID.
@@ -34,6 +36,12 @@ public final class QueryResponder {
     private let identityBytes: [UInt8]
     /// The snapshot this loop answers from; refreshed when the holder's generation moves.
     private var state: ServingState
+    // Policy state of this loop: RoundRobin/Locality rotation, Ratio's random source, and the
+    // address indices a pick writes (sized for the most records a global name renders).
+    private var rotation: UInt64 = 0
+    private var random: SplitMix64
+    private let picks: UnsafeMutableBufferPointer<Int32>
+    static let pickCapacity = 4096 + 2048
 
     /// The per-query state shared between stages.
     public struct Query {
@@ -68,8 +76,19 @@ public final class QueryResponder {
         labelStarts = .allocate(capacity: 130)
         wildcard = .allocate(capacity: 258)
         visited = .allocate(capacity: 64)
+        picks = .allocate(capacity: QueryResponder.pickCapacity)
+        picks.initialize(repeating: 0)
         identityBytes = Array(configuration.identity.utf8.prefix(255))
         state = holder.load()
+        random = SplitMix64()
+        rotation = random.next()
+    }
+
+    /// A responder whose weighted picks follow `seed` (tests).
+    public convenience init(holder: ServingStateHolder, configuration: ResponderConfiguration, seed: UInt64) {
+        self.init(holder: holder, configuration: configuration)
+        random = SplitMix64(seed: seed)
+        rotation = 0
     }
 
     deinit {
@@ -77,11 +96,14 @@ public final class QueryResponder {
         labelStarts.deallocate()
         wildcard.deallocate()
         visited.deallocate()
+        picks.deallocate()
     }
 
-    /// Answers `packet`, writing into `out`. Returns the reply's length, or 0 to send nothing.
-    /// `out` must hold at least 512 bytes; a TCP caller gives 65535.
-    public func respond(to packet: UnsafeRawBufferPointer, transport: Transport,
+    /// Answers `packet` from `source` (the packet's source address: the client of the Locality
+    /// policy without ECS, and what the explain allow-list checks), writing into `out`. Returns
+    /// the reply's length, or 0 to send nothing. `out` must hold at least 512 bytes; a TCP caller
+    /// gives 65535.
+    public func respond(to packet: UnsafeRawBufferPointer, transport: Transport, source: IPAddress,
                         into out: UnsafeMutableRawBufferPointer) -> Int {
         stats.queries &+= 1
         guard packet.count >= 12, out.count >= 512 else {
@@ -110,14 +132,16 @@ public final class QueryResponder {
         if let rcode {
             return finishError(q, query, rcode: rcode, writer: &w)
         }
-        return answer(q, &query, writer: &w)
+        return answer(q, &query, source: source, writer: &w)
     }
 
-    /// Convenience for tests and tools: bytes in, bytes out (nil when dropped).
-    public func respond(to packet: [UInt8], transport: Transport = .udp, bufferSize: Int = 65535) -> [UInt8]? {
+    /// Convenience for tests and tools: bytes in, bytes out (nil when dropped). The default source
+    /// is 127.0.0.1.
+    public func respond(to packet: [UInt8], transport: Transport = .udp, bufferSize: Int = 65535,
+                        source: IPAddress = .v4(IPv4Address(127, 0, 0, 1))) -> [UInt8]? {
         var reply = [UInt8](repeating: 0, count: max(bufferSize, 512))
         let n = packet.withUnsafeBytes { p in
-            reply.withUnsafeMutableBytes { o in respond(to: p, transport: transport, into: o) }
+            reply.withUnsafeMutableBytes { o in respond(to: p, transport: transport, source: source, into: o) }
         }
         return n == 0 ? nil : Array(reply[0..<n])
     }
@@ -275,7 +299,8 @@ public final class QueryResponder {
 
     // MARK: - answer
 
-    private func answer(_ q: UnsafeBufferPointer<UInt8>, _ query: inout Query, writer w: inout Writer) -> Int {
+    private func answer(_ q: UnsafeBufferPointer<UInt8>, _ query: inout Query, source: IPAddress,
+                        writer w: inout Writer) -> Int {
         var optSize = optLength(query)
         // The header, the question and OPT must fit even a 512-byte limit: with a long identity the
         // NSID option is what gives way (the rest of OPT is at most 35 bytes).
@@ -288,8 +313,10 @@ public final class QueryResponder {
         var flags: UInt16 = 0x8000 | (query.flags & 0x7900) | (query.flags & 0x0010)  // QR, opcode, RD, CD
         var rcode = Rcode.noError
 
+        // One snapshot per query: refresh the cached one only when a newer one was published.
+        if holder.generation != state.generation { state = holder.load() }
         if query.qclass == RRClass.ch.rawValue {
-            rcode = answerChaos(query, &w, &flags)
+            rcode = answerChaos(&query, source: source, &w, &flags)
             return finish(query, flags: flags, rcode: rcode, writer: &w, optSize: optSize)
         }
         guard query.qclass == RRClass.in.rawValue else {
@@ -310,21 +337,20 @@ public final class QueryResponder {
             break
         }
 
-        // One snapshot per query: refresh the cached one only when a newer one was published.
-        if holder.generation != state.generation { state = holder.load() }
         guard let (zone, apexLabel) = state.zones.findZone(
             UnsafePointer(name), length: query.qnameLength, labelStarts: labelStarts, labelCount: query.labelCount)
         else {
             return finish(query, flags: flags, rcode: .refused, writer: &w, optSize: optSize)
         }
         flags |= 0x0400  // AA
-        rcode = answerZone(zone, globals: state.globals, apexLabel: apexLabel, query, writer: &w, flags: &flags)
+        rcode = answerZone(zone, apexLabel: apexLabel, &query, source: source, writer: &w, flags: &flags)
         return finish(query, flags: flags, rcode: rcode, writer: &w, optSize: optSize)
     }
 
     /// The zone part of RFC 1034 §4.3.2, following CNAMEs inside the zone.
-    private func answerZone(_ zone: Zone, globals: GlobalNameTable, apexLabel initialApexLabel: Int, _ query: Query,
+    private func answerZone(_ zone: Zone, apexLabel initialApexLabel: Int, _ query: inout Query, source: IPAddress,
                             writer w: inout Writer, flags: inout UInt16) -> Rcode {
+        let globals = state.globals
         var ownerPos = 12
         var ownerLen = query.qnameLength
         var nameLen = query.qnameLength
@@ -338,7 +364,8 @@ public final class QueryResponder {
             if global >= 0 {
                 let g = globals.rendered(global)
                 if !g.isEmptyNonTerminal {
-                    return answerGlobal(zone, globals, g, qtype: qtype, ownerPos: ownerPos, ownerLen: ownerLen, writer: &w)
+                    return answerGlobal(zone, globals, global, g, &query, source: source, ownerPos: ownerPos,
+                                        ownerLen: ownerLen, writer: &w)
                 }
             }
             let result = zone.lookup(UnsafePointer(name), length: nameLen, labelStarts: labelStarts,
@@ -440,51 +467,140 @@ public final class QueryResponder {
         }
     }
 
-    /// A global name's addresses for A/AAAA (ANY: the first family that has some); NODATA with the
-    /// zone's SOA for other types or a family the name has no address of — never NXDOMAIN.
-    private func answerGlobal(_ zone: Zone, _ globals: GlobalNameTable, _ g: GlobalNameTable.Rendered, qtype: UInt16,
-                              ownerPos: Int, ownerLen: Int, writer w: inout Writer) -> Rcode {
-        var offset = 0, count = 0, size = 0
-        if qtype == RRType.a.rawValue || (qtype == RRType.any.rawValue && g.v4Count > 0) {
-            offset = Int(g.v4Offset); count = Int(g.v4Count); size = GlobalNameTable.ipv4RecordSize
-        } else if qtype == RRType.aaaa.rawValue || qtype == RRType.any.rawValue {
-            offset = Int(g.v6Offset); count = Int(g.v6Count); size = GlobalNameTable.ipv6RecordSize
+    /// A global name: the plan's policy picks among the candidates of the asked family (A, AAAA;
+    /// ANY: A when the name has IPv4 candidates, else AAAA) and the picked records are copied. No
+    /// candidate of the family, or nothing picked (FailClosed), is NODATA with the zone's SOA —
+    /// never NXDOMAIN. The reply's ECS scope is the decision's (RFC 7871 §7.2.1).
+    private func answerGlobal(_ zone: Zone, _ globals: GlobalNameTable, _ index: Int, _ g: GlobalNameTable.Rendered,
+                              _ query: inout Query, source: IPAddress, ownerPos: Int, ownerLen: Int,
+                              writer w: inout Writer) -> Rcode {
+        let qtype = query.qtype
+        var v4: Bool
+        if qtype == RRType.a.rawValue {
+            v4 = true
+        } else if qtype == RRType.aaaa.rawValue {
+            v4 = false
+        } else if qtype == RRType.any.rawValue {
+            v4 = g.v4Count > 0
+        } else {
+            return noData(zone, ownerPos: ownerPos, ownerLen: ownerLen, writer: &w)
         }
-        if count == 0 {
-            if !w.authority(zone, zone.negativeSOA, ownerPos: ownerPos, ownerLen: ownerLen, ownerSuffix: zone.originLength) {
-                w.truncated = true
-            }
+        let count = v4 ? Int(g.v4Count) : Int(g.v6Count)
+        guard count > 0 else { return noData(zone, ownerPos: ownerPos, ownerLen: ownerLen, writer: &w) }
+        let decision = pick(index, v4: v4, query, source: source)
+        if query.hasClientSubnet { query.ecsScope = decision.ecsScopePrefixLength }
+        guard decision.answerCount > 0 else { return noData(zone, ownerPos: ownerPos, ownerLen: ownerLen, writer: &w) }
+
+        let size = v4 ? GlobalNameTable.ipv4RecordSize : GlobalNameTable.ipv6RecordSize
+        let records = globals.blobPointer + (v4 ? Int(g.v4Offset) : Int(g.v6Offset))
+        // Whole RRset or nothing: what does not fit truncates (the client retries over TCP).
+        guard decision.answerCount * size <= w.remaining else {
+            w.truncated = true
             return .noError
         }
-        if !w.records(globals.blobPointer + offset, count: count, size: size, ownerPos: ownerPos) {
+        for k in 0..<decision.answerCount {
+            let i = Int(picks[k])
+            guard i >= 0, i < count else { continue }
+            _ = w.records(records + i * size, count: 1, size: size, ownerPos: ownerPos)
+        }
+        return .noError
+    }
+
+    /// Runs the plan's policy for name `index` and family, leaving the chosen indices in `picks`.
+    @inline(__always)
+    private func pick(_ index: Int, v4: Bool, _ query: Query, source: IPAddress) -> PolicyDecision {
+        let plan = state.plans[index]
+        rotation &+= 1
+        let client = plan.usesClient ? clientContext(query, source: source) : QueryResponder.anonymous
+        return plan.policy.pick(from: v4 ? plan.ipv4 : plan.ipv6, client: client, rotation: rotation,
+                                random: &random, into: picks)
+    }
+
+    /// The Locality policy's view of the client: ECS when the query carries it with a source
+    /// prefix > 0, else the packet's source.
+    private func clientContext(_ query: Query, source: IPAddress) -> ClientContext {
+        var ecs: IPAddress?
+        if query.hasClientSubnet && query.ecsSourcePrefix > 0 {
+            ecs = query.ecsFamily == 1
+                ? .v4(IPv4Address(value: UInt32(truncatingIfNeeded: query.ecsAddress.0 >> 32)))
+                : .v6(IPv6Address(high: query.ecsAddress.0, low: query.ecsAddress.1))
+        }
+        return state.clients.client(packetSource: source, ecsAddress: ecs, ecsSourcePrefix: query.ecsSourcePrefix)
+    }
+
+    /// What RoundRobin and Ratio are handed: they do not look at the client.
+    static let anonymous = ClientContext(address: .v4(IPv4Address(value: 0)), source: .packetSource, locality: nil,
+                                         localitySource: .none, localityScopePrefixLength: 0)
+
+    private func noData(_ zone: Zone, ownerPos: Int, ownerLen: Int, writer w: inout Writer) -> Rcode {
+        if !w.authority(zone, zone.negativeSOA, ownerPos: ownerPos, ownerLen: ownerLen, ownerSuffix: zone.originLength) {
             w.truncated = true
         }
         return .noError
     }
 
-    /// CH TXT `id.server.` / `hostname.bind.` → the identity (as Knot); anything else is refused.
-    private func answerChaos(_ query: Query, _ w: inout Writer, _ flags: inout UInt16) -> Rcode {
-        guard !identityBytes.isEmpty, query.qtype == RRType.txt.rawValue || query.qtype == RRType.any.rawValue
-        else { return .refused }
+    /// Class CH, TXT (or ANY):
+    /// - `id.server.` / `hostname.bind.` → the identity (as Knot);
+    /// - a global name → the explain answer: what the policy decides for this client, one TXT
+    ///   record per address family the name has candidates of, for clients in the explain
+    ///   allow-list (checked against the packet's source, never the ECS address a client claims);
+    /// - anything else, or a client not allowed: REFUSED.
+    private func answerChaos(_ query: inout Query, source: IPAddress, _ w: inout Writer, _ flags: inout UInt16) -> Rcode {
+        guard query.qtype == RRType.txt.rawValue || query.qtype == RRType.any.rawValue else { return .refused }
         let n = UnsafeBufferPointer(start: name, count: query.qnameLength)
-        guard n.elementsEqual(QueryResponder.idServer) || n.elementsEqual(QueryResponder.hostnameBind) else {
+        if n.elementsEqual(QueryResponder.idServer) || n.elementsEqual(QueryResponder.hostnameBind) {
+            guard !identityBytes.isEmpty else { return .refused }
+            flags |= 0x0400
+            return writeChaosTXT([identityBytes], &w) ? .noError : .noError
+        }
+        return explain(&query, source: source, &w, &flags)
+    }
+
+    /// The explain answer (allocates: it is a debugging query, not the serving path).
+    private func explain(_ query: inout Query, source: IPAddress, _ w: inout Writer, _ flags: inout UInt16) -> Rcode {
+        let index = state.globals.find(UnsafePointer(name), query.qnameLength)
+        guard index >= 0, index < state.plans.count else { return .refused }
+        guard state.explainAllow.contains(source) else {
+            stats.explainRefused &+= 1
             return .refused
         }
         flags |= 0x0400
-        let rdlen = identityBytes.count + 1
-        guard w.remaining >= 12 + rdlen else {
+        let plan = state.plans[index]
+        let client = clientContext(query, source: source)
+        for v4 in [true, false] {
+            let candidates = v4 ? plan.ipv4 : plan.ipv6
+            guard !candidates.targets.isEmpty else { continue }
+            let decision = pick(index, v4: v4, query, source: source)
+            if query.hasClientSubnet { query.ecsScope = decision.ecsScopePrefixLength }
+            let strings = decision.explanationStrings(
+                family: v4 ? "A" : "AAAA", client: client, candidates: candidates,
+                chosen: UnsafeBufferPointer(start: picks.baseAddress, count: decision.answerCount))
+            guard writeChaosTXT(strings.map { Array($0.utf8.prefix(255)) }, &w) else { return .noError }
+        }
+        if w.answerCount == 0 {
+            _ = writeChaosTXT([Array("no target has an address".utf8)], &w)
+        }
+        return .noError
+    }
+
+    /// One CH TXT record owned by the question name, TTL 0; false (and TC) when it does not fit.
+    private func writeChaosTXT(_ strings: [[UInt8]], _ w: inout Writer) -> Bool {
+        let rdlen = strings.reduce(0) { $0 + 1 + $1.count }
+        guard rdlen <= 65535, w.remaining >= 12 + rdlen else {
             w.truncated = true
-            return .noError
+            return false
         }
         w.u16(0xC00C)
         w.u16(RRType.txt.rawValue)
         w.u16(RRClass.ch.rawValue)
         w.u32(0)
         w.u16(UInt16(rdlen))
-        w.u8(UInt8(identityBytes.count))
-        w.bytes(identityBytes)
+        for s in strings {
+            w.u8(UInt8(s.count))
+            w.bytes(s)
+        }
         w.answerCount += 1
-        return .noError
+        return true
     }
 
     static let idServer: [UInt8] = DNSName("id.server.").lowercased().wire

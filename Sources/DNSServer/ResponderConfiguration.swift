@@ -29,6 +29,8 @@ public struct ResponderStats: Sendable, Equatable {
     public var refused: UInt64 = 0
     public var notImp: UInt64 = 0
     public var other: UInt64 = 0
+    /// Explain queries (CH TXT for a global name) from clients outside the allow-list.
+    public var explainRefused: UInt64 = 0
 
     public init() {}
 }

@@ -1,19 +1,54 @@
 import Atomics
+import DNSWire
 import DNSZone
+import GSLB
 
 /// Everything the query path reads, as one immutable snapshot (ARCHITECTURE.md: "the control plane
 /// compiles, the query path only reads"). A reload builds a new one and swaps it in whole.
 public final class ServingState: Sendable, AtomicReference {
     public let zones: ZoneSet
-    /// The global names (NameServices) compiled into answers; looked up before static data.
+    /// The global names (NameServices) with their pre-rendered records; looked up before static data.
     public let globals: GlobalNameTable
+    /// `plans[i]` answers `globals` entry `i` (empty non-terminals have none).
+    public let plans: [NamePlan]
+    /// Client address → locality, for the Locality policy.
+    public let clients: ClientMapping
+    /// Who may ask the explain query (CH TXT for a global name).
+    public let explainAllow: CIDRSet
     /// Bumped on every swap; shown in logs, status ("answering from plan N") and metrics.
     public let generation: UInt64
 
-    public init(zones: ZoneSet, globals: GlobalNameTable = .empty, generation: UInt64) {
+    /// `plans` must be parallel to `globals.entries`. Without plans, each global name answers
+    /// every address it has, in order (a RoundRobin plan is made for it).
+    public init(zones: ZoneSet, globals: GlobalNameTable = .empty, plans: [NamePlan]? = nil,
+                clients: ClientMapping = .empty, explainAllow: CIDRSet = .loopback, generation: UInt64) {
         self.zones = zones
         self.globals = globals
+        self.plans = plans ?? globals.entries.map { NamePlan(fixed: $0) }
+        precondition(self.plans.count == globals.entries.count, "one plan per global name")
+        self.clients = clients
+        self.explainAllow = explainAllow
         self.generation = generation
+    }
+
+    /// The same snapshot with another generation and, optionally, other inputs.
+    public func with(zones: ZoneSet? = nil, clients: ClientMapping? = nil, explainAllow: CIDRSet? = nil,
+                     generation: UInt64) -> ServingState {
+        ServingState(zones: zones ?? self.zones, globals: globals, plans: plans, clients: clients ?? self.clients,
+                     explainAllow: explainAllow ?? self.explainAllow, generation: generation)
+    }
+}
+
+extension NamePlan {
+    /// RoundRobin over the entry's addresses, one target per address (tests and tools that build
+    /// a table directly).
+    init(fixed e: GlobalNameTable.Entry) {
+        func set(_ family: AddressFamily, _ addresses: [IPAddress]) -> CandidateSet {
+            CandidateSet(family: family,
+                         inputs: addresses.enumerated().map { CandidateSet.Input(name: "a\($0.offset)", addresses: [($0.element, true)]) },
+                         allDown: .failOpen)
+        }
+        self.init(policy: RoundRobinPolicy(), ipv4: set(.ipv4, e.ipv4.map { .v4($0) }), ipv6: set(.ipv6, e.ipv6.map { .v6($0) }))
     }
 }
 

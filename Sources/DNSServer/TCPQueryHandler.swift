@@ -1,3 +1,4 @@
+import DNSWire
 import NIOCore
 
 /// Answers DNS over TCP (RFC 7766) on one connection.
@@ -25,6 +26,8 @@ final class TCPQueryHandler: ChannelInboundHandler {
     private var idleCheck: RepeatedTask?
     private var needsFlush = false
     private var quiescing = false
+    /// The peer's address, read once when the connection becomes active.
+    private var peer = IPAddress.v4(IPv4Address(value: 0))
 
     init(responder: QueryResponder, idleTimeout: TimeAmount) {
         self.responder = responder
@@ -36,6 +39,7 @@ final class TCPQueryHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         lastQuery = context.eventLoop.now
+        if let remote = context.channel.remoteAddress { peer = IPAddress(remote) }
         let timeout = idleTimeout
         let check = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 100_000_000))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -79,7 +83,7 @@ final class TCPQueryHandler: ChannelInboundHandler {
             buffer.moveReaderIndex(forwardBy: 2)
             let n = buffer.withUnsafeReadableBytes { all in
                 responder.respond(to: UnsafeRawBufferPointer(rebasing: all[0..<Int(length)]), transport: .tcp,
-                                  into: scratch)
+                                  source: peer, into: scratch)
             }
             buffer.moveReaderIndex(forwardBy: Int(length))
             lastQuery = context.eventLoop.now

@@ -1,3 +1,4 @@
+import DNSWire
 import NIOCore
 
 /// Answers DNS over UDP on one event loop.
@@ -27,7 +28,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let n = envelope.data.withUnsafeReadableBytes { packet in
-            responder.respond(to: packet, transport: .udp, into: scratch)
+            responder.respond(to: packet, transport: .udp, source: IPAddress(envelope.remoteAddress), into: scratch)
         }
         guard n > 0 else { return }
         var reply = context.channel.allocator.buffer(capacity: n)

@@ -1,4 +1,5 @@
 import DNSServer
+import GSLB
 import Logging
 import NIOCore
 
@@ -44,8 +45,41 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var directory: String = ".state"
     }
 
+    /// Where client localities come from (the Locality policy).
+    public enum Localities: Sendable, Equatable {
+        /// `localities:` written as a list of `{cidr, locality}` pairs in this file.
+        case inline([LocalityTable.Entry])
+        /// `localities: PATH`: a YAML file holding such a list (relative to this file).
+        case file(String)
+    }
+
+    public struct Explain: Sendable, Equatable {
+        /// Clients (by packet source address) that may ask the explain query; others get REFUSED.
+        public var allow: [String] = ["127.0.0.0/8", "::1/128"]
+    }
+
+    /// Upstream resolvers for target FQDNs outside the served zones.
+    public struct Upstream: Sendable, Equatable {
+        /// `ADDR:PORT` (or `ADDR`, port 53) of recursive resolvers, tried in order. Empty: target
+        /// FQDNs outside the zones are reported unresolvable.
+        public var resolvers: [String] = []
+        public var timeoutSeconds: Double = 2
+        public var attempts: Int = 2
+        /// Re-resolution follows the record TTL, clamped to these bounds.
+        public var minRefreshSeconds: Double = 5
+        public var maxRefreshSeconds: Double = 300
+        /// After a failure, the next try.
+        public var retryAfterFailureSeconds: Double = 10
+    }
+
     /// Server identity: NSID, CH TXT id.server/hostname.bind. Default: the host name.
     public var identity: String = ""
+    /// CIDR → `region/zone/subzone`, longest prefix wins. Reloaded on SIGHUP.
+    public var localities: Localities = .inline([])
+    /// The locality of clients no entry matches; unset: they get every candidate. Reloaded on SIGHUP.
+    public var defaultLocality: String?
+    public var explain = Explain()
+    public var upstream = Upstream()
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
@@ -126,6 +160,33 @@ extension GlobalDNSConfiguration {
         guard !state.directory.isEmpty else {
             throw ConfigurationError(keyPath: "state.directory", message: "must not be empty")
         }
+        if let d = defaultLocality {
+            do { _ = try Locality(d) } catch {
+                throw ConfigurationError(keyPath: "defaultLocality", message: error.message)
+            }
+        }
+        do { _ = try CIDRSet(parsing: explain.allow, field: "explain.allow") } catch {
+            let p = error.problems[0]
+            throw ConfigurationError(keyPath: p.field, message: p.message)
+        }
+        for (i, r) in upstream.resolvers.enumerated() {
+            _ = try parseResolverAddress(r, keyPath: "upstream.resolvers[\(i)]")
+        }
+        guard upstream.timeoutSeconds > 0, upstream.timeoutSeconds <= 60 else {
+            throw ConfigurationError(keyPath: "upstream.timeoutSeconds", message: "must be in (0, 60], not \(upstream.timeoutSeconds)")
+        }
+        guard (1...10).contains(upstream.attempts) else {
+            throw ConfigurationError(keyPath: "upstream.attempts", message: "must be between 1 and 10, not \(upstream.attempts)")
+        }
+        guard upstream.minRefreshSeconds >= 1 else {
+            throw ConfigurationError(keyPath: "upstream.minRefreshSeconds", message: "must be at least 1, not \(upstream.minRefreshSeconds)")
+        }
+        guard upstream.maxRefreshSeconds >= upstream.minRefreshSeconds else {
+            throw ConfigurationError(keyPath: "upstream.maxRefreshSeconds", message: "must be at least upstream.minRefreshSeconds (\(upstream.minRefreshSeconds)), not \(upstream.maxRefreshSeconds)")
+        }
+        guard upstream.retryAfterFailureSeconds >= 1 else {
+            throw ConfigurationError(keyPath: "upstream.retryAfterFailureSeconds", message: "must be at least 1, not \(upstream.retryAfterFailureSeconds)")
+        }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")
         }
@@ -169,6 +230,17 @@ public func parseListenAddress(_ text: String, keyPath: String) throws(Configura
     } catch {
         throw ConfigurationError(keyPath: keyPath, message: "'\(host)' is not an IPv4 or IPv6 address")
     }
+}
+
+/// An upstream resolver: `ADDR:PORT`, `[V6]:PORT`, or a bare address (port 53).
+public func parseResolverAddress(_ text: String, keyPath: String) throws(ConfigurationError) -> SocketAddress {
+    if !text.hasPrefix("["), text.filter({ $0 == ":" }).count != 1 {
+        // A bare IPv4 or IPv6 address.
+        do { return try SocketAddress(ipAddress: text, port: 53) } catch {
+            throw ConfigurationError(keyPath: keyPath, message: "'\(text)' is not ADDR, ADDR:PORT or [IPv6]:PORT")
+        }
+    }
+    return try parseListenAddress(text, keyPath: keyPath)
 }
 
 /// 127.0.0.0/8 or ::1.

@@ -1,3 +1,4 @@
+import GSLB
 import Logging
 import Yams
 
@@ -24,8 +25,39 @@ public enum ConfigurationReader {
         var config = GlobalDNSConfiguration()
         guard let root else { return config }
         let r = NodeReader(file: file)
-        let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "api", "state", "log"])
+        let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "api", "state", "log", "localities",
+                                                       "defaultLocality", "explain", "upstream"])
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
+        if let v = top["localities"] {
+            if case .scalar(let path) = v {
+                config.localities = .file(path.string)
+            } else {
+                let entries = try r.localityEntries(v, path: "localities")
+                do { _ = try LocalityTable(entries: entries, field: "localities") } catch {
+                    let p = error.problems[0]
+                    throw r.error(r.node(atPath: p.field, in: root) ?? v, p.field, p.message)
+                }
+                config.localities = .inline(entries)
+            }
+        }
+        if let v = top["defaultLocality"] { config.defaultLocality = try r.string(v, path: "defaultLocality") }
+        if let explain = top["explain"] {
+            let m = try r.mapping(explain, path: "explain", keys: ["allow"])
+            if let v = m["allow"] { config.explain.allow = try r.strings(v, path: "explain.allow") }
+        }
+        if let upstream = top["upstream"] {
+            let m = try r.mapping(upstream, path: "upstream", keys: ["resolvers", "timeoutSeconds", "attempts",
+                                                                     "minRefreshSeconds", "maxRefreshSeconds",
+                                                                     "retryAfterFailureSeconds"])
+            if let v = m["resolvers"] { config.upstream.resolvers = try r.strings(v, path: "upstream.resolvers") }
+            if let v = m["timeoutSeconds"] { config.upstream.timeoutSeconds = try r.double(v, path: "upstream.timeoutSeconds") }
+            if let v = m["attempts"] { config.upstream.attempts = try r.int(v, path: "upstream.attempts") }
+            if let v = m["minRefreshSeconds"] { config.upstream.minRefreshSeconds = try r.double(v, path: "upstream.minRefreshSeconds") }
+            if let v = m["maxRefreshSeconds"] { config.upstream.maxRefreshSeconds = try r.double(v, path: "upstream.maxRefreshSeconds") }
+            if let v = m["retryAfterFailureSeconds"] {
+                config.upstream.retryAfterFailureSeconds = try r.double(v, path: "upstream.retryAfterFailureSeconds")
+            }
+        }
         if let dns = top["dns"] {
             let m = try r.mapping(dns, path: "dns", keys: ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds",
                                                            "tcpMaxConnections", "threads", "drainTimeoutSeconds",
@@ -130,6 +162,44 @@ struct NodeReader {
         var out: [String] = []
         for (i, item) in seq.enumerated() { out.append(try string(item, path: "\(path)[\(i)]")) }
         return out
+    }
+
+    /// A list of `{cidr: ..., locality: ...}` mappings.
+    func localityEntries(_ node: Node, path: String) throws(ConfigurationError) -> [LocalityTable.Entry] {
+        guard case .sequence(let seq) = node else {
+            throw error(node, path, "must be a list of {cidr, locality} pairs, or the path of a file holding one")
+        }
+        var out: [LocalityTable.Entry] = []
+        for (i, item) in seq.enumerated() {
+            let m = try mapping(item, path: "\(path)[\(i)]", keys: ["cidr", "locality"])
+            guard let cidr = m["cidr"] else { throw error(item, "\(path)[\(i)].cidr", "is required") }
+            guard let locality = m["locality"] else { throw error(item, "\(path)[\(i)].locality", "is required") }
+            out.append(LocalityTable.Entry(cidr: try string(cidr, path: "\(path)[\(i)].cidr"),
+                                           locality: try string(locality, path: "\(path)[\(i)].locality")))
+        }
+        return out
+    }
+
+    /// The node at `a.b[2].c`, if the document has it.
+    func node(atPath path: String, in root: Node) -> Node? {
+        var node = root
+        for part in path.split(separator: ".") {
+            var key = Substring(part)
+            var index: Int?
+            if let open = part.firstIndex(of: "["), let close = part.firstIndex(of: "]") {
+                key = part[..<open]
+                index = Int(part[part.index(after: open)..<close])
+            }
+            if !key.isEmpty {
+                guard case .mapping(let m) = node, let next = m[Node(String(key))] else { return nil }
+                node = next
+            }
+            if let index {
+                guard case .sequence(let seq) = node, seq.indices.contains(index) else { return nil }
+                node = seq[index]
+            }
+        }
+        return node
     }
 
     /// The line of `a.b[2]` in the document, for errors found after reading.

@@ -1,6 +1,7 @@
 import DNSServer
 import DNSWire
 import DNSZone
+import GSLB
 import HTTPAPI
 import Logging
 import NameServiceStore
@@ -8,6 +9,7 @@ import Reconciler
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import TargetResolution
 import UnixSignals
 import ZoneFile
 
@@ -22,23 +24,32 @@ public final class GlobalDNSServer: Sendable {
     /// Where relative paths in the configuration are resolved (the config file's directory, or the
     /// working directory without a file).
     public let baseDirectory: String
+    /// The configuration file, re-read on SIGHUP for `localities`, `defaultLocality` and `explain`.
+    public let configurationFile: String?
     public let holder: ServingStateHolder
+    /// The client policy being served at start (SIGHUP replaces the served one).
+    public let clientPolicy: ClientPolicy
     public let logger: Logger
     let dnsConfiguration: DNSServerConfiguration
     let responderConfiguration: ResponderConfiguration
 
     /// Loads everything; throws on a bad configuration or a broken zone, before anything listens.
-    public init(configuration: GlobalDNSConfiguration, baseDirectory: String, logger: Logger) throws {
+    public init(configuration: GlobalDNSConfiguration, baseDirectory: String, configurationFile: String? = nil,
+                logger: Logger) throws {
         var configuration = configuration
         if configuration.identity.isEmpty { configuration.identity = hostName() }
         let (dns, responder) = try configuration.validated()
         self.configuration = configuration
         self.baseDirectory = baseDirectory
+        self.configurationFile = configurationFile
         self.logger = logger
         self.dnsConfiguration = dns
         self.responderConfiguration = responder
         let zones = try Self.loadZones(configuration.zones, base: baseDirectory)
-        holder = ServingStateHolder(ServingState(zones: zones, generation: 1))
+        clientPolicy = try configuration.loadClientPolicy(base: baseDirectory, configurationFile: configurationFile)
+        holder = ServingStateHolder(ServingState(zones: zones, clients: clientPolicy.mapping,
+                                                 explainAllow: clientPolicy.explainAllow, generation: 1))
+        Self.logClientPolicy(clientPolicy, logger: logger, reloaded: false)
         for zone in zones.zones {
             logger.info("zone loaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)",
                                                    "records": "\(zone.records.count)"])
@@ -89,6 +100,37 @@ public final class GlobalDNSServer: Sendable {
         }
     }
 
+    static func logClientPolicy(_ p: ClientPolicy, logger: Logger, reloaded: Bool) {
+        for w in p.warnings { logger.warning("localities: \(w)") }
+        logger.info(reloaded ? "localities reloaded" : "localities loaded",
+                    metadata: ["entries": "\(p.mapping.table.count)", "source": "\(p.source)",
+                               "default_locality": "\(p.mapping.defaultLocality?.description ?? "none")",
+                               "explain_allow": "\(p.explainAllow)"])
+    }
+
+    /// Re-reads the localities table, default locality and explain allow-list (from the
+    /// configuration file when there is one). On any error the served ones stay and the error is
+    /// returned.
+    @discardableResult
+    public func reloadClientPolicy(reconciler: Reconciler) async -> ConfigurationError? {
+        do {
+            var config = configuration
+            if let file = configurationFile {
+                let fresh = try ConfigurationReader.read(file: file)
+                config.localities = fresh.localities
+                config.defaultLocality = fresh.defaultLocality
+                config.explain = fresh.explain
+            }
+            let policy = try config.loadClientPolicy(base: baseDirectory, configurationFile: configurationFile)
+            await reconciler.setClientPolicy(policy.mapping, explainAllow: policy.explainAllow)
+            Self.logClientPolicy(policy, logger: logger, reloaded: true)
+            return nil
+        } catch {
+            logger.error("localities reload failed; keeping the table being served", metadata: ["error": "\(error)"])
+            return error
+        }
+    }
+
     /// Opens the NameService store in the state directory (created if missing).
     public func openStore() throws -> SQLiteNameServiceStore {
         let dir = Self.resolve(configuration.state.directory, base: baseDirectory)
@@ -101,9 +143,18 @@ public final class GlobalDNSServer: Sendable {
     /// Runs until SIGTERM/SIGINT. `onListening` gets the bound DNS addresses once the sockets are up.
     public func run(onListening: (@Sendable ([SocketAddress]) -> Void)? = nil) async throws {
         let store = try openStore()
-        let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger)
         let threads = configuration.dns.threads == 0 ? usableCPUCount() : configuration.dns.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        var tracker: ResolutionTracker?
+        if let upstream = try configuration.upstream.resolverConfiguration() {
+            let resolver = UpstreamResolver(configuration: upstream, group: group)
+            tracker = ResolutionTracker(resolver: resolver, configuration: upstream, logger: logger)
+            logger.info("upstream resolvers for target FQDNs", metadata: [
+                "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
+        }
+        let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
+                                    clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
+                                    externalResolver: tracker.map { TrackedNames(tracker: $0) })
         let dns = DNSServerService(configuration: dnsConfiguration, responder: responderConfiguration,
                                    holder: holder, group: group, logger: logger)
         try await dns.start()
@@ -130,9 +181,12 @@ public final class GlobalDNSServer: Sendable {
                                                     "auth": "\(tokens.isEmpty ? "none (loopback only)" : "bearer tokens: \(tokens.keys.sorted().joined(separator: ","))")"])
         })
         let reloader = ReloadService(server: self, reconciler: reconciler)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let tracker { services.append(.init(service: UpstreamService(tracker: tracker, reconciler: reconciler))) }
+        services += [.init(service: ReconcilerService(reconciler: reconciler)), .init(service: dns),
+                     .init(service: app), .init(service: reloader)]
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: ReconcilerService(reconciler: reconciler)), .init(service: dns),
-                       .init(service: app), .init(service: reloader)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
@@ -154,8 +208,9 @@ struct ReloadService: Service {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
-            server.logger.info("SIGHUP: reloading zones")
+            server.logger.info("SIGHUP: reloading zones and localities")
             await server.reloadZones(reconciler: reconciler)
+            await server.reloadClientPolicy(reconciler: reconciler)
         }
     }
 }

@@ -19,6 +19,10 @@ import NameServiceStore
 /// - Status is written with `ifGeneration`, so a status computed for an older spec never lands on
 ///   a newer one; status-only events (its own writes) do not trigger work.
 /// - The zones can change (SIGHUP): every name's placement is checked again and a plan published.
+/// - Targets given by `fqdn` are resolved here: from the served zones or another NameService when
+///   the name is inside a served zone (and not delegated away), else from the results of the
+///   upstream resolver (`resolved(_:_:)`), which follows the names `externalNames` lists. A change
+///   to any of those re-compiles exactly the names that refer to it.
 public actor Reconciler {
     public struct Configuration: Sendable {
         /// Delay before retrying the watch after the store failed.
@@ -33,7 +37,18 @@ public actor Reconciler {
         /// The revision at which this name was first seen: the older claim on an FQDN wins.
         var firstSeen: Int64
         var entry: GlobalNameTable.Entry?
+        var plan: NamePlan?
         var status: NameServiceStatus
+        /// Lowercased absolute FQDNs of this spec's `fqdn` targets (for dependency tracking).
+        var references: Set<String>
+        /// The names among them the upstream resolvers must answer.
+        var external: Set<DNSName> = []
+    }
+
+    /// What became of one target FQDN.
+    enum TargetResolution: Equatable {
+        case addresses([IPAddress], from: String)
+        case failed(String)
     }
 
     private let store: any NameServiceStore
@@ -41,6 +56,19 @@ public actor Reconciler {
     private let logger: Logger
     private let configuration: Configuration
     private var zones: ZoneSet
+    private var clients: ClientMapping = .empty
+    private var explainAllow: CIDRSet = .loopback
+    /// Addresses (and in-zone CNAMEs) of every static name, for target FQDNs inside the zones.
+    private var zoneAddresses: [DNSName: ZoneAddresses] = [:]
+    /// Upstream results by lowercased name.
+    private var upstream: [DNSName: Result<[IPAddress], UpstreamFailure>] = [:]
+    /// Who asks the upstream resolvers; told the set of external names after each change.
+    private let externalResolver: (any ExternalNameResolver)?
+    private var externalNames: Set<DNSName> = []
+    /// Lowercased FQDN → names of the NameServices with a target referring to it.
+    private var referrers: [String: Set<String>] = [:]
+    /// Lowercased FQDN → names of the NameServices claiming it (usually one).
+    private var claims: [String: Set<String>] = [:]
     private var compiled: [String: Compiled] = [:]
     private var pending: [String: StoreEvent] = [:]
     private var flushScheduled = false
@@ -49,13 +77,21 @@ public actor Reconciler {
     private var revision: Int64 = 0
 
     public init(store: any NameServiceStore, holder: ServingStateHolder, zones: ZoneSet, logger: Logger,
-                configuration: Configuration = .init()) {
+                configuration: Configuration = .init(), clients: ClientMapping = .empty,
+                explainAllow: CIDRSet = .loopback, externalResolver: (any ExternalNameResolver)? = nil) {
         self.store = store
         self.holder = holder
         self.zones = zones
         self.logger = logger
         self.configuration = configuration
+        self.clients = clients
+        self.explainAllow = explainAllow
+        self.externalResolver = externalResolver
+        self.zoneAddresses = Self.indexAddresses(zones)
     }
+
+    /// The target FQDNs the upstream resolvers are asked for (those outside the served zones).
+    public var upstreamNames: Set<DNSName> { externalNames }
 
     /// True once the store was listed and the first plan from it is being served.
     public var isReady: Bool { servedFirstPlan }
@@ -94,8 +130,36 @@ public actor Reconciler {
     /// New zones (SIGHUP reload): re-place every name and publish.
     public func setZones(_ zones: ZoneSet) async {
         self.zones = zones
+        zoneAddresses = Self.indexAddresses(zones)
         pendingZoneChange = true
         await flush()
+    }
+
+    /// A new localities table / explain allow-list (SIGHUP): published at once with the same plan.
+    public func setClientPolicy(_ clients: ClientMapping, explainAllow: CIDRSet) {
+        self.clients = clients
+        self.explainAllow = explainAllow
+        let current = holder.load()
+        holder.store(current.with(clients: clients, explainAllow: explainAllow, generation: holder.generation + 1))
+    }
+
+    /// An upstream resolution result for `name` (a target FQDN outside the zones). Names that
+    /// refer to it are re-compiled when the addresses or the error changed.
+    public func resolved(_ name: DNSName, _ result: Result<[IPAddress], UpstreamFailure>) async {
+        let key = name.lowercased()
+        guard upstream[key] != result else { return }
+        upstream[key] = result
+        let dependents = referrers[key.description] ?? []
+        guard !dependents.isEmpty else { return }
+        for n in dependents where pending[n] == nil {
+            if let c = compiled[n] {
+                pending[n] = StoreEvent(kind: .modified, object: c.object, revision: revision)
+            }
+        }
+        if !flushScheduled {
+            flushScheduled = true
+            Task { await self.flushSoon() }
+        }
     }
 
     // MARK: - Events
@@ -151,11 +215,18 @@ public actor Reconciler {
         for (name, event) in events {
             switch event.kind {
             case .deleted:
+                if let old = compiled[name] { unlink(name, old) }
                 compiled[name] = nil
             case .added, .modified:
                 let firstSeen = compiled[name]?.firstSeen ?? event.revision
+                if let old = compiled[name] { unlink(name, old) }
+                let refs = Self.references(of: event.object)
+                for r in refs { referrers[r, default: []].insert(name) }
+                claims[fqdnKey(event.object), default: []].insert(name)
+                // Keep the last status written: a re-compile caused by a dependency is not a new spec.
+                let status = compiled[name]?.status ?? event.object.status ?? NameServiceStatus()
                 compiled[name] = Compiled(object: event.object, fqdn: fqdnKey(event.object), firstSeen: firstSeen,
-                                          entry: nil, status: event.object.status ?? NameServiceStatus())
+                                          entry: nil, plan: nil, status: status, references: refs)
             }
         }
         // Placement depends on the other names (FQDN clashes) and the zones: decide it for all names
@@ -164,17 +235,49 @@ public actor Reconciler {
         var affected = Set(events.keys.filter { compiled[$0] != nil })
         let touchedFQDNs = Set(events.values.map { fqdnKey($0.object) })
         for (name, c) in compiled where zoneChange || touchedFQDNs.contains(c.fqdn) { affected.insert(name) }
+        // Names whose targets refer to an affected name's FQDN (transitively) resolve differently now.
+        var queue = Array(touchedFQDNs.union(affected.compactMap { compiled[$0]?.fqdn }))
+        var seenFQDNs = Set(queue)
+        while let f = queue.popLast() {
+            for n in referrers[f] ?? [] where compiled[n] != nil {
+                affected.insert(n)
+                if let nf = compiled[n]?.fqdn, seenFQDNs.insert(nf).inserted { queue.append(nf) }
+            }
+        }
 
         let generation = holder.generation + 1
         var decisions: [String: Decision] = [:]
         for name in affected { decisions[name] = decide(name) }
+        var externalChanged = false
         for (name, d) in decisions {
             compiled[name]!.entry = d.entry
+            compiled[name]!.plan = d.plan
+            if compiled[name]!.external != d.external {
+                compiled[name]!.external = d.external
+                externalChanged = true
+            }
+        }
+        if externalChanged || events.values.contains(where: { $0.kind == .deleted }) {
+            let wanted = compiled.values.reduce(into: Set<DNSName>()) { $0.formUnion($1.external) }
+            if wanted != externalNames {
+                externalNames = wanted
+                for gone in upstream.keys where !wanted.contains(gone) { upstream[gone] = nil }
+                await externalResolver?.setNames(wanted)
+            }
         }
         // The table's order does not matter (it is a hash table); sorting 10k names per change did.
-        let entries = compiled.values.compactMap(\.entry)
+        var entries: [GlobalNameTable.Entry] = []
+        var plans: [NamePlan] = []
+        entries.reserveCapacity(compiled.count)
+        plans.reserveCapacity(compiled.count)
+        for c in compiled.values {
+            guard let e = c.entry, let p = c.plan else { continue }
+            entries.append(e)
+            plans.append(p)
+        }
         let table = GlobalNameTable(entries: entries)
-        holder.store(ServingState(zones: zones, globals: table, generation: generation))
+        holder.store(ServingState(zones: zones, globals: table, plans: plans, clients: clients,
+                                  explainAllow: explainAllow, generation: generation))
         servedFirstPlan = true
         readyFlag.store(true, ordering: .releasing)
         let elapsed = ContinuousClock.now - started
@@ -210,11 +313,18 @@ public actor Reconciler {
     /// Everything decided about one name.
     struct Decision {
         var entry: GlobalNameTable.Entry?
+        var plan: NamePlan?
         var accepted: (ConditionStatus, ConditionReason, String)
-        var addressCount: Int
         var targets: [TargetStatus]
+        var external: Set<DNSName> = []
+        /// Targets with at least one address / all targets, and why the others have none.
+        var usableTargets = 0
+        var totalTargets = 0
+        var downReasons: [String] = []
+        var allDown: AllDownBehavior = .failOpen
+        var hasHealthCheck = false
 
-        func apply(to status: inout NameServiceStatus, generation: Int64, plan: UInt64) {
+        func apply(to status: inout NameServiceStatus, generation: Int64, plan planNumber: UInt64) {
             let now = rfc3339Now()
             func set(_ type: ConditionType, _ s: ConditionStatus, _ reason: String, _ message: String) {
                 _ = status.setCondition(Condition(type: type, status: s, reason: ConditionReason(rawValue: reason),
@@ -222,19 +332,33 @@ public actor Reconciler {
                                                   observedGeneration: generation))
             }
             set(.accepted, accepted.0, accepted.1.rawValue, accepted.2)
-            if entry != nil {
-                set(.programmed, .true, "Served", "answering from plan \(plan)")
-                set(.healthy, .unknown, "NotProbed",
-                    "health checks are not enabled in this version; every target address is served")
-                if addressCount > 0 {
-                    set(.ready, .true, "Serving", "\(addressCount) address(es) answered")
-                } else {
-                    set(.ready, .false, "NoAddresses", "no target has an address to answer with")
-                }
-            } else {
+            guard let entry else {
                 set(.programmed, .false, "NotAccepted", "not in the plan: \(accepted.2)")
-                set(.healthy, .unknown, "NotProbed", "not probed while not accepted")
+                set(.healthy, .unknown, "NotProbed", "not resolved or probed while not accepted")
                 set(.ready, .false, "NotAccepted", accepted.2)
+                status.targets = targets
+                return
+            }
+            set(.programmed, .true, "Served", "answering from plan \(planNumber)")
+            let probing = hasHealthCheck ? "" : " (no healthCheck: every target with an address counts as healthy)"
+            let down = downReasons.isEmpty ? "" : "; down: " + downReasons.joined(separator: ", ")
+            let addressCount = entry.ipv4.count + entry.ipv6.count
+            if usableTargets == totalTargets {
+                set(.healthy, .true, "AllTargetsHealthy", "\(usableTargets)/\(totalTargets) targets healthy\(probing)")
+            } else if usableTargets > 0 {
+                set(.healthy, .true, "SomeTargetsDown", "\(usableTargets)/\(totalTargets) targets healthy\(down)")
+            } else {
+                let behaviour = allDown == .failClosed
+                    ? "allDown FailClosed: answering NODATA"
+                    : "allDown FailOpen: answering as if every target were healthy, but no target has an address"
+                set(.healthy, .false, "AllTargetsDown", "0/\(totalTargets) targets healthy\(down); \(behaviour)")
+            }
+            if addressCount > 0 {
+                set(.ready, .true, "Serving", "\(addressCount) address(es) answered by \(entry.fqdn)")
+            } else if usableTargets == 0 && totalTargets > 0 {
+                set(.ready, .false, "AllTargetsDown", "no target has an address to answer with\(down)")
+            } else {
+                set(.ready, .false, "NoAddresses", "no target has an address to answer with")
             }
             status.targets = targets
         }
@@ -244,13 +368,14 @@ public actor Reconciler {
         let c = compiled[name]!
         let ns = c.object
         func refuse(_ reason: ConditionReason, _ message: String) -> Decision {
-            Decision(entry: nil, accepted: (.false, reason, message), addressCount: 0, targets: [])
+            Decision(entry: nil, plan: nil, accepted: (.false, reason, message), targets: [])
         }
         let problems = ns.validate()
         if !problems.isEmpty {
             return refuse(.invalidSpec, problems.map(\.description).joined(separator: "; "))
         }
         guard let fqdn = try? DNSName(ns.spec.fqdn) else { return refuse(.invalidSpec, "spec.fqdn is not a domain name") }
+        guard let policy = ns.spec.makePolicy() else { return refuse(.invalidSpec, "spec.policy is not known") }
         // The deepest served zone containing the name.
         guard let zone = zones.zones.filter({ fqdn.isSubdomain(of: $0.origin) })
             .max(by: { $0.origin.labelCount < $1.origin.labelCount })
@@ -271,34 +396,178 @@ public actor Reconciler {
         }
         // The oldest claim on an FQDN keeps it (ties: name order), so a newcomer cannot take a
         // working name away.
-        let key = c.fqdn
-        if let owner = compiled.values.filter({ $0.fqdn == key && $0.object.metadata.name != name })
-            .min(by: { ($0.firstSeen, $0.object.metadata.name) < ($1.firstSeen, $1.object.metadata.name) }),
-            (owner.firstSeen, owner.object.metadata.name) < (c.firstSeen, name) {
+        if let owner = owner(ofFQDN: c.fqdn), owner.object.metadata.name != name {
             return refuse(.clashesWithNameService, "\(fqdn) is already served by NameService \(owner.object.metadata.name)")
         }
-        var v4: [IPv4Address] = [], v6: [IPv6Address] = []
-        var targets: [TargetStatus] = []
+
+        var decision = Decision(entry: nil, plan: nil, accepted: (.true, .valid, "\(fqdn) is inside zone \(zone.origin)"),
+                                targets: [])
+        decision.allDown = ns.spec.allDown
+        decision.hasHealthCheck = ns.spec.healthCheck != nil
+        decision.totalTargets = ns.spec.targets.count
+        var inputs: [CandidateSet.Input] = []
+        var seen = Set<IPAddress>()
         for t in ns.spec.targets {
-            for text in t.addresses {
-                switch IPAddress(text) {
-                case .v4(let a)?: if !v4.contains(a) { v4.append(a) }
-                case .v6(let a)?: if !v6.contains(a) { v6.append(a) }
-                case nil: continue
+            var addresses: [IPAddress] = t.addresses.compactMap { IPAddress($0) }
+            var failure: String?
+            if let text = t.fqdn, let target = try? DNSName(text) {
+                var visiting: Set<String> = [c.fqdn]
+                switch resolveTarget(target.lowercased(), visiting: &visiting, external: &decision.external) {
+                case .addresses(let found, _):
+                    for a in found where !addresses.contains(a) { addresses.append(a) }
+                case .failed(let why):
+                    failure = why
                 }
-                targets.append(TargetStatus(name: t.name, address: text, healthy: true))
             }
-            if t.addresses.isEmpty, let f = t.fqdn {
-                targets.append(TargetStatus(name: t.name, address: "", healthy: false,
-                                            lastError: "target FQDN \(f) is not resolved in this version"))
+            // An address answers once per name: a later target repeating it adds nothing.
+            addresses = addresses.filter { seen.insert($0).inserted }
+            for a in addresses {
+                decision.targets.append(TargetStatus(name: t.name, address: a.description, healthy: true))
+            }
+            if addresses.isEmpty {
+                let why = failure ?? "no address (every address is another target's too)"
+                decision.targets.append(TargetStatus(name: t.name, address: "", healthy: false, lastError: why))
+                decision.downReasons.append("\(t.name) (\(why))")
+            } else {
+                decision.usableTargets += 1
+            }
+            var locality: Locality?
+            if let l = t.locality { locality = try? Locality(l) }
+            inputs.append(CandidateSet.Input(name: t.name, locality: locality, ratio: t.ratio,
+                                             addresses: addresses.map { ($0, true) }))
+        }
+        let plan = NamePlan(policy: policy,
+                            ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: ns.spec.allDown),
+                            ipv6: CandidateSet(family: .ipv6, inputs: inputs, allDown: ns.spec.allDown))
+        decision.plan = plan
+        decision.entry = plan.tableEntry(fqdn: fqdn, ttl: UInt32(max(0, ns.spec.ttl)), zone: zone.origin)
+        return decision
+    }
+
+    /// The NameService that holds `fqdn`: the oldest claim (ties: name order).
+    private func owner(ofFQDN fqdn: String) -> Compiled? {
+        (claims[fqdn] ?? []).compactMap { compiled[$0] }
+            .min(by: { ($0.firstSeen, $0.object.metadata.name) < ($1.firstSeen, $1.object.metadata.name) })
+    }
+
+    // MARK: - Target FQDNs
+
+    /// The addresses of a target FQDN (lowercased):
+    /// - inside a served zone and not delegated away: the NameService serving that name (its
+    ///   literal addresses and, recursively, its own target FQDNs), else the zone's A/AAAA records
+    ///   there (following CNAMEs, inside the zones or out to the upstream resolvers);
+    /// - otherwise: the upstream resolvers' last result; the name is added to `external`.
+    /// `visiting` stops reference loops.
+    func resolveTarget(_ name: DNSName, visiting: inout Set<String>, external: inout Set<DNSName>,
+                       depth: Int = 0) -> TargetResolution {
+        guard depth < 8 else { return .failed("\(name): more than 8 levels of names referring to names") }
+        let key = name.description
+        guard visiting.insert(key).inserted else { return .failed("\(name): refers back to itself (a loop)") }
+        defer { visiting.remove(key) }
+        if let zone = zones.zones.filter({ name.isSubdomain(of: $0.origin) })
+            .max(by: { $0.origin.labelCount < $1.origin.labelCount }) {
+            if case .delegated = zone.placement(of: name) {
+                return resolveUpstream(name, external: &external)
+            }
+            if let owner = owner(ofFQDN: key) {
+                var found: [IPAddress] = []
+                var errors: [String] = []
+                for t in owner.object.spec.targets {
+                    for text in t.addresses { if let a = IPAddress(text), !found.contains(a) { found.append(a) } }
+                    if let f = t.fqdn, let n = try? DNSName(f) {
+                        switch resolveTarget(n.lowercased(), visiting: &visiting, external: &external, depth: depth + 1) {
+                        case .addresses(let more, _): for a in more where !found.contains(a) { found.append(a) }
+                        case .failed(let why): errors.append(why)
+                        }
+                    }
+                }
+                if found.isEmpty {
+                    return .failed("\(name): NameService \(owner.object.metadata.name) has no address"
+                                   + (errors.isEmpty ? "" : " (" + errors.joined(separator: "; ") + ")"))
+                }
+                return .addresses(found, from: "NameService \(owner.object.metadata.name)")
+            }
+            guard let records = zoneAddresses[name] else {
+                return .failed("\(name): no such name in zone \(zone.origin)")
+            }
+            if let cname = records.cname {
+                return resolveTarget(cname, visiting: &visiting, external: &external, depth: depth + 1)
+            }
+            guard !records.addresses.isEmpty else {
+                return .failed("\(name): no A or AAAA records in zone \(zone.origin)")
+            }
+            return .addresses(records.addresses, from: "zone \(zone.origin)")
+        }
+        return resolveUpstream(name, external: &external)
+    }
+
+    private func resolveUpstream(_ name: DNSName, external: inout Set<DNSName>) -> TargetResolution {
+        guard externalResolver != nil else {
+            return .failed("\(name) is outside the served zones and no upstream resolvers are configured (upstream.resolvers)")
+        }
+        external.insert(name)
+        switch upstream[name] {
+        case .success(let addresses)?: return .addresses(addresses, from: "upstream")
+        case .failure(let failure)?: return .failed("\(name): \(failure.message)")
+        case nil: return .failed("\(name): waiting for the upstream resolvers")
+        }
+    }
+
+    /// Every static name with its A/AAAA records and CNAME target, lowercased.
+    static func indexAddresses(_ zones: ZoneSet) -> [DNSName: ZoneAddresses] {
+        var index: [DNSName: ZoneAddresses] = [:]
+        for zone in zones.zones {
+            for r in zone.records {
+                let owner = r.owner.lowercased()
+                switch r.type {
+                case .a, .aaaa, .cname:
+                    switch r.data {
+                    case .a(let a): index[owner, default: ZoneAddresses()].addresses.append(.v4(a))
+                    case .aaaa(let a): index[owner, default: ZoneAddresses()].addresses.append(.v6(a))
+                    case .cname(let t): index[owner, default: ZoneAddresses()].cname = t.lowercased()
+                    default: break
+                    }
+                default:
+                    if index[owner] == nil { index[owner] = ZoneAddresses() }
+                }
             }
         }
-        let entry = GlobalNameTable.Entry(fqdn: fqdn, ttl: UInt32(max(0, ns.spec.ttl)), ipv4: v4, ipv6: v6,
-                                          zone: zone.origin)
-        return Decision(entry: entry,
-                        accepted: (.true, .valid, "\(fqdn) is inside zone \(zone.origin)"),
-                        addressCount: v4.count + v6.count, targets: targets)
+        return index
     }
+
+    /// The lowercased absolute FQDNs a spec's targets name.
+    static func references(of ns: NameService) -> Set<String> {
+        Set(ns.spec.targets.compactMap { t in t.fqdn.flatMap { try? DNSName($0) }?.lowercased().description })
+    }
+
+    private func unlink(_ name: String, _ old: Compiled) {
+        for r in old.references {
+            referrers[r]?.remove(name)
+            if referrers[r]?.isEmpty == true { referrers[r] = nil }
+        }
+        claims[old.fqdn]?.remove(name)
+        if claims[old.fqdn]?.isEmpty == true { claims[old.fqdn] = nil }
+    }
+}
+
+/// A static name's address data, for target FQDNs inside the zones.
+struct ZoneAddresses {
+    var addresses: [IPAddress] = []
+    var cname: DNSName?
+}
+
+/// Asks upstream resolvers for the target FQDNs outside the served zones and reports back with
+/// `Reconciler.resolved(_:_:)`.
+public protocol ExternalNameResolver: Sendable {
+    /// The names to keep resolved (lowercased); names no longer listed are forgotten.
+    func setNames(_ names: Set<DNSName>) async
+}
+
+/// Why an upstream resolution failed, as the status shows it (`NXDOMAIN from 127.0.0.1:53`).
+public struct UpstreamFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }
 
 /// RFC 3339 UTC time, seconds precision, as Kubernetes writes condition times.

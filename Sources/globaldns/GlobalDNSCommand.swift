@@ -103,7 +103,7 @@ struct GlobalDNSCommand: AsyncParsableCommand {
         let zonesBase = base
         let server: GlobalDNSServer
         do {
-            server = try GlobalDNSServer(configuration: cfg, baseDirectory: zonesBase, logger: logger)
+            server = try GlobalDNSServer(configuration: cfg, baseDirectory: zonesBase, configurationFile: config, logger: logger)
         } catch {
             fail("cannot start: \(error)", code: 1)
         }

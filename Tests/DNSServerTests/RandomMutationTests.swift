@@ -1,5 +1,6 @@
 import DNSServer
 import DNSWire
+import GSLB
 import Testing
 
 /// Seeded random mutations of valid queries: the responder never crashes, and every reply carries

@@ -91,7 +91,7 @@ struct ResponderEdgeTests {
         #expect(short.edns?.option(3)?.data == Array(identity.utf8))
         // And a 512-byte output buffer is never overrun.
         var out = [UInt8](repeating: 0, count: 512)
-        let n = q.encode().withUnsafeBytes { p in out.withUnsafeMutableBytes { responder.respond(to: p, transport: .udp, into: $0) } }
+        let n = q.encode().withUnsafeBytes { p in out.withUnsafeMutableBytes { responder.respond(to: p, transport: .udp, source: .v4(IPv4Address(127, 0, 0, 1)), into: $0) } }
         #expect(n > 0 && n <= 512)
     }
 
@@ -112,7 +112,7 @@ struct ResponderEdgeTests {
         let responder = try ServerZone.responder()
         let q = DNSMessage.query("www.example.com.", .a).encode()
         var out = [UInt8](repeating: 0, count: 511)
-        let n = q.withUnsafeBytes { p in out.withUnsafeMutableBytes { responder.respond(to: p, transport: .udp, into: $0) } }
+        let n = q.withUnsafeBytes { p in out.withUnsafeMutableBytes { responder.respond(to: p, transport: .udp, source: .v4(IPv4Address(127, 0, 0, 1)), into: $0) } }
         #expect(n == 0)
     }
 }

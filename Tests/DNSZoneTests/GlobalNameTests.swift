@@ -22,7 +22,10 @@ import Testing
     @Test func addressesOfEachFamily() throws {
         let a = try responder.ask("checkout.example.com.", .a)
         #expect(a.rcode == .noError && a.header.aa)
-        #expect(a.answers.map(render) == ["checkout.example.com. 30 A 10.0.0.1", "checkout.example.com. 30 A 10.0.0.2"])
+        // Without a compiled plan a name answers RoundRobin: every address, rotated per query.
+        #expect(a.answers.map(render).sorted() == ["checkout.example.com. 30 A 10.0.0.1", "checkout.example.com. 30 A 10.0.0.2"])
+        let next = try responder.ask("checkout.example.com.", .a)
+        #expect(next.answers.map(render) == Array(a.answers.map(render).reversed()))
         let aaaa = try responder.ask("CheckOut.Example.COM.", .aaaa)
         #expect(aaaa.answers.map(render) == ["checkout.example.com. 30 AAAA 2001:db8::7"])
         #expect(aaaa.answers.first?.owner.wire == DNSName("CheckOut.Example.COM.").wire)
@@ -46,8 +49,9 @@ import Testing
 
     @Test func aStaticCNAMEReachesAGlobalName() throws {
         let r = try responder.ask("to-global.example.com.", .a)
-        #expect(r.answers.map(render) == ["to-global.example.com. 300 CNAME checkout.example.com.",
-                                          "checkout.example.com. 30 A 10.0.0.1", "checkout.example.com. 30 A 10.0.0.2"])
+        let rendered = r.answers.map(render)
+        #expect(rendered.first == "to-global.example.com. 300 CNAME checkout.example.com.")
+        #expect(rendered.dropFirst().sorted() == ["checkout.example.com. 30 A 10.0.0.1", "checkout.example.com. 30 A 10.0.0.2"])
     }
 
     @Test func anyIsOneFamily() throws {

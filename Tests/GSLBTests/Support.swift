@@ -2,20 +2,6 @@ import DNSWire
 @testable import GSLB
 import Testing
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator so weighted picks are
-/// reproducible. Passes BigCrush; plenty for share tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func ip(_ s: String) -> IPAddress {
     guard let a = IPAddress(s) else { fatalError("bad test address \(s)") }
     return a

@@ -1,3 +1,5 @@
+import DNSWire
+import Foundation
 import DNSServer
 import GlobalDNSApp
 import Testing
@@ -65,7 +67,79 @@ import Testing
         Bad(yaml: "api:\n  listen: nowhere\n", keyPath: "api.listen", line: 2, fragment: "not ADDR:PORT"),
         Bad(yaml: "api:\n  tokens: [a, b]\n", keyPath: "api.tokens", line: 2, fragment: "mapping of name: token"),
         Bad(yaml: "state:\n  dir: /tmp\n", keyPath: "state.dir", line: 2, fragment: "unknown key"),
+        Bad(yaml: "localities:\n  - {cidr: 10.0.0.0/8, locality: us-west}\n  - {cidr: 10.0.0.0/33, locality: us-east}\n",
+            keyPath: "localities[1].cidr", line: 3, fragment: "prefix length must be 0...32"),
+        Bad(yaml: "localities:\n  - {cidr: 10.0.0.0/8, locality: us-west}\n  - {cidr: 10.0.0.0/8, locality: us-east}\n",
+            keyPath: "localities[1].cidr", line: 3, fragment: "duplicates localities[0]"),
+        Bad(yaml: "localities:\n  - {cidr: 10.0.0.0/8, locality: \"us//x\"}\n", keyPath: "localities[0].locality", line: 2,
+            fragment: "empty zone"),
+        Bad(yaml: "localities:\n  - {cidr: 10.0.0.0/8}\n", keyPath: "localities[0].locality", line: 2, fragment: "is required"),
+        Bad(yaml: "localities:\n  - {cidr: 10.0.0.0/8, locality: a, region: b}\n", keyPath: "localities[0].region", line: 2,
+            fragment: "unknown key"),
+        Bad(yaml: "localities: {a: b}\n", keyPath: "localities", line: 1, fragment: "list of {cidr, locality} pairs"),
+        Bad(yaml: "defaultLocality: \"a/b/c/d\"\n", keyPath: "defaultLocality", line: 1, fragment: "4 segments"),
+        Bad(yaml: "explain:\n  allow: [127.0.0.0/8, \"10.0.0.1\"]\n", keyPath: "explain.allow[1]", line: 2, fragment: "not a CIDR"),
+        Bad(yaml: "upstream:\n  resolvers: [\"dns.google\"]\n", keyPath: "upstream.resolvers[0]", line: 2, fragment: "is not ADDR"),
+        Bad(yaml: "upstream:\n  minRefreshSeconds: 10\n  maxRefreshSeconds: 5\n", keyPath: "upstream.maxRefreshSeconds", line: 3,
+            fragment: "at least upstream.minRefreshSeconds"),
     ]
+
+    @Test func gslbKeys() throws {
+        let c = try ConfigurationReader.parse("""
+            localities:
+              - {cidr: 10.10.0.0/16, locality: us-west/us-west-1a}
+              - {cidr: "2001:db8::/32", locality: eu-central}
+            defaultLocality: us-east
+            explain: {allow: [10.0.0.0/8]}
+            upstream: {resolvers: ["127.0.0.1:5353", "::1", "192.0.2.53"], timeoutSeconds: 1, minRefreshSeconds: 2}
+            """)
+        #expect(c.localities == .inline([.init(cidr: "10.10.0.0/16", locality: "us-west/us-west-1a"),
+                                         .init(cidr: "2001:db8::/32", locality: "eu-central")]))
+        #expect(c.defaultLocality == "us-east")
+        #expect(c.explain.allow == ["10.0.0.0/8"])
+        #expect(c.upstream.resolvers.count == 3)
+        #expect(try parseResolverAddress("::1", keyPath: "x").port == 53)
+        #expect(try parseResolverAddress("192.0.2.53", keyPath: "x").port == 53)
+        #expect(try parseResolverAddress("[::1]:5353", keyPath: "x").port == 5353)
+        let policy = try c.loadClientPolicy(base: ".")
+        #expect(policy.mapping.table.count == 2)
+        #expect(policy.mapping.defaultLocality?.description == "us-east")
+        #expect(policy.explainAllow.contains(.v4(IPv4Address(10, 1, 2, 3))))
+        #expect(!policy.explainAllow.contains(.v4(IPv4Address(127, 0, 0, 1))))
+        // Defaults: no table, loopback may explain.
+        let d = try GlobalDNSConfiguration().loadClientPolicy(base: ".")
+        #expect(d.mapping.table.count == 0 && d.mapping.defaultLocality == nil)
+        #expect(d.explainAllow.contains(.v4(IPv4Address(127, 0, 0, 1))) && d.explainAllow.contains(.v6(IPv6Address(high: 0, low: 1))))
+    }
+
+    @Test func localitiesFromAFileWithFileLineErrors() throws {
+        let dir = "/tmp/globaldns-config-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(dir, 0o700)
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let good = "- {cidr: 10.10.0.0/16, locality: us-west/us-west-1a}\n- {cidr: 10.20.1.7/16, locality: us-east}\n"
+        FileManager.default.createFile(atPath: dir + "/localities.yaml", contents: Data(good.utf8))
+        let c = try ConfigurationReader.parse("localities: localities.yaml\n", file: dir + "/globaldns.yaml")
+        #expect(c.localities == .file("localities.yaml"))
+        let policy = try c.loadClientPolicy(base: dir, configurationFile: dir + "/globaldns.yaml")
+        #expect(policy.mapping.table.count == 2)
+        #expect(policy.source == dir + "/localities.yaml")
+        #expect(policy.warnings.count == 1 && policy.warnings[0].contains("localities.yaml:2:") && policy.warnings[0].contains("10.20.0.0/16"))
+
+        let bad = "- {cidr: 10.10.0.0/16, locality: us-west}\n- {cidr: 10.10.0.0/16, locality: us-east}\n"
+        FileManager.default.createFile(atPath: dir + "/bad.yaml", contents: Data(bad.utf8))
+        var b = c
+        b.localities = .file("bad.yaml")
+        do {
+            _ = try b.loadClientPolicy(base: dir)
+            Issue.record("a duplicate prefix was accepted")
+        } catch {
+            #expect(error.file == dir + "/bad.yaml")
+            #expect(error.line == 2)
+            #expect(error.keyPath == "[1].cidr")
+        }
+        b.localities = .file("missing.yaml")
+        #expect(throws: ConfigurationError.self) { try b.loadClientPolicy(base: dir) }
+    }
 
     @Test func aTokenAllowsANonLoopbackAPI() throws {
         let c = try ConfigurationReader.parse("""

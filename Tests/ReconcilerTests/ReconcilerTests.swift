@@ -56,11 +56,13 @@ import Testing
         }
     }
 
-    func withHarness(zones: ZoneSet? = nil, _ body: (Harness) async throws -> Void) async throws {
+    func withHarness(zones: ZoneSet? = nil, upstream: (any ExternalNameResolver)? = nil,
+                     _ body: (Harness) async throws -> Void) async throws {
         let store = InMemoryNameServiceStore()
         let z = try zones ?? Self.zones()
         let holder = ServingStateHolder(ServingState(zones: z, generation: 1))
-        let reconciler = Reconciler(store: store, holder: holder, zones: z, logger: Logger(label: "test"))
+        let reconciler = Reconciler(store: store, holder: holder, zones: z, logger: Logger(label: "test"),
+                                    externalResolver: upstream)
         let task = Task { try await reconciler.run() }
         let responder = QueryResponder(holder: holder, configuration: ResponderConfiguration(identity: "t"))
         let h = Harness(store: store, holder: holder, reconciler: reconciler, task: task, responder: responder)

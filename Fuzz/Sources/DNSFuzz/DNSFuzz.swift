@@ -185,7 +185,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let query = Array(UnsafeBufferPointer(start: data, count: size))
     let decoded = checkCodec(query)
     for transport in [Transport.udp, .tcp] {
-        let n = query.withUnsafeBytes { responder.respond(to: $0, transport: transport, into: output) }
+        let n = query.withUnsafeBytes { responder.respond(to: $0, transport: transport, source: .v4(IPv4Address(127, 0, 0, 1)), into: output) }
         checkReply(query: query, decodedQuery: decoded, transport: transport, length: n)
     }
     return 0

@@ -27,6 +27,10 @@ struct GlobalDNSOptions {
     /// Start with `--config FILE` (a YAML file written next to the zones, relative paths) instead
     /// of the command-line flags.
     var viaConfigFile = false
+    /// Top-level YAML appended to that file (`localities:`, `upstream:` …); implies `viaConfigFile`.
+    var extraConfig: String = "" {
+        didSet { if !extraConfig.isEmpty { viaConfigFile = true } }
+    }
     /// How long to wait until the server answers.
     var startupTimeout: Duration = .seconds(30)
     /// A state directory to reuse (a restart test); default: a fresh one in the scratch directory.
@@ -110,7 +114,7 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
             log:
               level: info
 
-            """
+            """ + options.extraConfig + "\n"
         let configURL = scratch.appendingPathComponent("globaldns.yaml")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
         arguments = ["--config", configURL.path]

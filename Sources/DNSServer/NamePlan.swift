@@ -1,0 +1,33 @@
+import DNSWire
+import DNSZone
+import GSLB
+
+/// How one global name (a NameService's FQDN) is answered: its policy and, per address family,
+/// the candidates it picks from. Compiled by the reconciler whenever the spec, the zones or a
+/// target's addresses change; read by the query path, which only picks.
+///
+/// The candidates' `addresses` are, in the same order, the records the `GlobalNameTable` entry
+/// of the same index has pre-rendered: a pick's address index *i* is record *i* of the family.
+public struct NamePlan: Sendable {
+    public let policy: any AnswerPolicy
+    /// Whether picks depend on the client (Locality): only then is the localities table consulted.
+    public let usesClient: Bool
+    public let ipv4: CandidateSet
+    public let ipv6: CandidateSet
+
+    public init(policy: any AnswerPolicy, ipv4: CandidateSet, ipv6: CandidateSet) {
+        self.policy = policy
+        self.usesClient = policy.kind == .locality
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+    }
+
+    /// The `GlobalNameTable` entry rendering exactly these candidates.
+    public func tableEntry(fqdn: DNSName, ttl: UInt32, zone: DNSName) -> GlobalNameTable.Entry {
+        GlobalNameTable.Entry(
+            fqdn: fqdn, ttl: ttl,
+            ipv4: ipv4.addresses.compactMap { if case .v4(let a) = $0 { a } else { nil } },
+            ipv6: ipv6.addresses.compactMap { if case .v6(let a) = $0 { a } else { nil } },
+            zone: zone)
+    }
+}
