@@ -45,7 +45,8 @@ test: deps
 	swift build --build-tests
 	swift test
 
-# GlobalDNS against Knot with dnsperf; QUICK=1 for 2 short rounds. See Benchmarks/README.md.
+# GlobalDNS against Knot with dnsperf; QUICK=1 for 2 short rounds; GSLB=1 PEERS=knot,pdns for the
+# GSLB policies against Knot and PowerDNS LUA records. See Benchmarks/README.md.
 bench: deps
 	Benchmarks/run.sh
 
