@@ -469,25 +469,11 @@ public actor Reconciler {
             if case .delegated = zone.placement(of: name) {
                 return resolveUpstream(name, external: &external)
             }
-            if let owner = owner(ofFQDN: key) {
-                var found: [IPAddress] = []
-                var errors: [String] = []
-                for t in owner.object.spec.targets {
-                    for text in t.addresses { if let a = IPAddress(text), !found.contains(a) { found.append(a) } }
-                    if let f = t.fqdn, let n = try? DNSName(f) {
-                        switch resolveTarget(n.lowercased(), visiting: &visiting, external: &external, depth: depth + 1) {
-                        case .addresses(let more, _): for a in more where !found.contains(a) { found.append(a) }
-                        case .failed(let why): errors.append(why)
-                        }
-                    }
-                }
-                if found.isEmpty {
-                    return .failed("\(name): NameService \(owner.object.metadata.name) has no address"
-                                   + (errors.isEmpty ? "" : " (" + errors.joined(separator: "; ") + ")"))
-                }
-                return .addresses(found, from: "NameService \(owner.object.metadata.name)")
-            }
+            // Static data wins: a NameService claiming a name with static records is refused.
             guard let records = zoneAddresses[name] else {
+                if let owner = owner(ofFQDN: key), owner.object.validate().isEmpty {
+                    return resolveOwner(owner, name, visiting: &visiting, external: &external, depth: depth)
+                }
                 return .failed("\(name): no such name in zone \(zone.origin)")
             }
             if let cname = records.cname {
@@ -499,6 +485,28 @@ public actor Reconciler {
             return .addresses(records.addresses, from: "zone \(zone.origin)")
         }
         return resolveUpstream(name, external: &external)
+    }
+
+    /// A target FQDN served by another NameService: its literal addresses and, recursively, its
+    /// own target FQDNs.
+    private func resolveOwner(_ owner: Compiled, _ name: DNSName, visiting: inout Set<String>,
+                              external: inout Set<DNSName>, depth: Int) -> TargetResolution {
+        var found: [IPAddress] = []
+        var errors: [String] = []
+        for t in owner.object.spec.targets {
+            for text in t.addresses { if let a = IPAddress(text), !found.contains(a) { found.append(a) } }
+            if let f = t.fqdn, let n = try? DNSName(f) {
+                switch resolveTarget(n.lowercased(), visiting: &visiting, external: &external, depth: depth + 1) {
+                case .addresses(let more, _): for a in more where !found.contains(a) { found.append(a) }
+                case .failed(let why): errors.append(why)
+                }
+            }
+        }
+        if found.isEmpty {
+            return .failed("\(name): NameService \(owner.object.metadata.name) has no address"
+                           + (errors.isEmpty ? "" : " (" + errors.joined(separator: "; ") + ")"))
+        }
+        return .addresses(found, from: "NameService \(owner.object.metadata.name)")
     }
 
     private func resolveUpstream(_ name: DNSName, external: inout Set<DNSName>) -> TargetResolution {

@@ -170,3 +170,22 @@ import Testing
         }
     }
 }
+
+extension TargetFQDNTests {
+    @Test func anInvalidNameServiceLendsNoAddresses() async throws {
+        try await ReconcilerTests().withHarness { h in
+            _ = try await h.store.put(Self.byName("front", fqdn: "front.g.example.com", targets: [
+                Target(name: "pool", fqdn: "pool.g.example.com"),
+            ]), ifVersion: nil)
+            // Stored but invalid (ttl out of range): not served, so not a source of addresses either.
+            var pool = Self.byName("pool", fqdn: "pool.g.example.com", targets: [Target(name: "a", addresses: ["10.1.0.1"])])
+            pool.spec.ttl = -1
+            _ = try await h.store.put(pool, ifVersion: nil)
+            try await h.eventually("pool refused") { try await h.condition("pool", .accepted)?.status == .false }
+            try await h.eventually("front has nothing") {
+                try await h.store.get("front")?.status?.targets.first?.lastError?.contains("no such name") == true
+            }
+            #expect(try h.ask("front.g.example.com.", .a).answers.isEmpty)
+        }
+    }
+}
