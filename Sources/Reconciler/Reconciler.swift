@@ -43,6 +43,8 @@ public actor Reconciler {
         var references: Set<String>
         /// The names among them the upstream resolvers must answer.
         var external: Set<DNSName> = []
+        /// The probes this name's health depends on.
+        var probes: Set<HealthKey> = []
     }
 
     /// What became of one target FQDN.
@@ -65,6 +67,13 @@ public actor Reconciler {
     /// Who asks the upstream resolvers; told the set of external names after each change.
     private let externalResolver: (any ExternalNameResolver)?
     private var externalNames: Set<DNSName> = []
+    /// Who probes target addresses; told the set of probes after each change.
+    private let prober: (any TargetProber)?
+    private var probesWanted: Set<HealthKey> = []
+    /// The last verdict per probe; a probe without one counts as healthy.
+    private var health: [HealthKey: HealthReport] = [:]
+    /// Probe → names of the NameServices using it.
+    private var probeUsers: [HealthKey: Set<String>] = [:]
     /// Lowercased FQDN → names of the NameServices with a target referring to it.
     private var referrers: [String: Set<String>] = [:]
     /// Lowercased FQDN → names of the NameServices claiming it (usually one).
@@ -78,7 +87,8 @@ public actor Reconciler {
 
     public init(store: any NameServiceStore, holder: ServingStateHolder, zones: ZoneSet, logger: Logger,
                 configuration: Configuration = .init(), clients: ClientMapping = .empty,
-                explainAllow: CIDRSet = .loopback, externalResolver: (any ExternalNameResolver)? = nil) {
+                explainAllow: CIDRSet = .loopback, externalResolver: (any ExternalNameResolver)? = nil,
+                prober: (any TargetProber)? = nil) {
         self.store = store
         self.holder = holder
         self.zones = zones
@@ -87,6 +97,7 @@ public actor Reconciler {
         self.clients = clients
         self.explainAllow = explainAllow
         self.externalResolver = externalResolver
+        self.prober = prober
         self.zoneAddresses = Self.indexAddresses(zones)
     }
 
@@ -141,6 +152,20 @@ public actor Reconciler {
         self.explainAllow = explainAllow
         let current = holder.load()
         holder.store(current.with(clients: clients, explainAllow: explainAllow, generation: holder.generation + 1))
+    }
+
+    /// A probe's verdict changed (or its first verdict arrived): the names using it are
+    /// re-compiled and the plan swapped.
+    public func healthChanged(_ key: HealthKey, _ report: HealthReport) async {
+        guard health[key] != report else { return }
+        health[key] = report
+        for n in probeUsers[key] ?? [] where pending[n] == nil {
+            if let c = compiled[n] { pending[n] = StoreEvent(kind: .modified, object: c.object, revision: revision) }
+        }
+        if !flushScheduled && !pending.isEmpty {
+            flushScheduled = true
+            Task { await self.flushSoon() }
+        }
     }
 
     /// An upstream resolution result for `name` (a target FQDN outside the zones). Names that
@@ -249,12 +274,39 @@ public actor Reconciler {
         var decisions: [String: Decision] = [:]
         for name in affected { decisions[name] = decide(name) }
         var externalChanged = false
+        var probesChanged = false
         for (name, d) in decisions {
             compiled[name]!.entry = d.entry
             compiled[name]!.plan = d.plan
+            let oldProbes = compiled[name]!.probes
+            if oldProbes != d.probes {
+                for k in oldProbes.subtracting(d.probes) {
+                    probeUsers[k]?.remove(name)
+                    if probeUsers[k]?.isEmpty == true { probeUsers[k] = nil }
+                }
+                for k in d.probes.subtracting(oldProbes) { probeUsers[k, default: []].insert(name) }
+                compiled[name]!.probes = d.probes
+                probesChanged = true
+            }
             if compiled[name]!.external != d.external {
                 compiled[name]!.external = d.external
                 externalChanged = true
+            }
+        }
+        for (name, event) in events where event.kind == .deleted {
+            // A deleted name's probes went with it (compiled[name] is gone): unlink them.
+            for (k, users) in probeUsers where users.contains(name) {
+                probeUsers[k]!.remove(name)
+                if probeUsers[k]!.isEmpty { probeUsers[k] = nil }
+                probesChanged = true
+            }
+        }
+        if probesChanged, let prober {
+            let wanted = Set(probeUsers.keys)
+            if wanted != probesWanted {
+                probesWanted = wanted
+                for gone in health.keys where !wanted.contains(gone) { health[gone] = nil }
+                await prober.setTargets(wanted)
             }
         }
         if externalChanged || events.values.contains(where: { $0.kind == .deleted }) {
@@ -317,7 +369,8 @@ public actor Reconciler {
         var accepted: (ConditionStatus, ConditionReason, String)
         var targets: [TargetStatus]
         var external: Set<DNSName> = []
-        /// Targets with at least one address / all targets, and why the others have none.
+        var probes: Set<HealthKey> = []
+        /// Targets with at least one healthy address / all targets, and why the others have none.
         var usableTargets = 0
         var totalTargets = 0
         var downReasons: [String] = []
@@ -340,7 +393,7 @@ public actor Reconciler {
                 return
             }
             set(.programmed, .true, "Served", "answering from plan \(planNumber)")
-            let probing = hasHealthCheck ? "" : " (no healthCheck: every target with an address counts as healthy)"
+            let probing = hasHealthCheck ? " (TCP probes)" : " (no healthCheck: every target with an address counts as healthy)"
             let down = downReasons.isEmpty ? "" : "; down: " + downReasons.joined(separator: ", ")
             let addressCount = entry.ipv4.count + entry.ipv6.count
             if usableTargets == totalTargets {
@@ -350,10 +403,13 @@ public actor Reconciler {
             } else {
                 let behaviour = allDown == .failClosed
                     ? "allDown FailClosed: answering NODATA"
-                    : "allDown FailOpen: answering as if every target were healthy, but no target has an address"
+                    : (addressCount > 0 ? "allDown FailOpen: answering as if every target were healthy"
+                                        : "allDown FailOpen: answering as if every target were healthy, but no target has an address")
                 set(.healthy, .false, "AllTargetsDown", "0/\(totalTargets) targets healthy\(down); \(behaviour)")
             }
-            if addressCount > 0 {
+            if usableTargets == 0 && totalTargets > 0 && allDown == .failClosed {
+                set(.ready, .false, "AllTargetsDown", "every target is down and allDown is FailClosed: NODATA\(down)")
+            } else if addressCount > 0 {
                 set(.ready, .true, "Serving", "\(addressCount) address(es) answered by \(entry.fqdn)")
             } else if usableTargets == 0 && totalTargets > 0 {
                 set(.ready, .false, "AllTargetsDown", "no target has an address to answer with\(down)")
@@ -421,20 +477,36 @@ public actor Reconciler {
             }
             // An address answers once per name: a later target repeating it adds nothing.
             addresses = addresses.filter { seen.insert($0).inserted }
+            var withHealth: [(address: IPAddress, healthy: Bool)] = []
+            var probeErrors: [String] = []
             for a in addresses {
-                decision.targets.append(TargetStatus(name: t.name, address: a.description, healthy: true))
+                var report: HealthReport?
+                if let check = ns.spec.healthCheck, let port = UInt16(exactly: check.port) {
+                    let key = HealthKey(address: a, port: port, check: check)
+                    decision.probes.insert(key)
+                    report = health[key]
+                }
+                // Before its first verdict a probed address counts as healthy (a restart must not
+                // blank the zone).
+                let healthy = report?.healthy ?? true
+                withHealth.append((a, healthy))
+                if !healthy { probeErrors.append("\(a): \(report?.lastError ?? "down")") }
+                decision.targets.append(TargetStatus(name: t.name, address: a.description, healthy: healthy,
+                                                     lastTransitionTime: report?.lastTransitionTime,
+                                                     lastError: healthy ? nil : report?.lastError))
             }
             if addresses.isEmpty {
                 let why = failure ?? "no address (every address is another target's too)"
                 decision.targets.append(TargetStatus(name: t.name, address: "", healthy: false, lastError: why))
                 decision.downReasons.append("\(t.name) (\(why))")
-            } else {
+            } else if withHealth.contains(where: \.healthy) {
                 decision.usableTargets += 1
+            } else {
+                decision.downReasons.append("\(t.name) (\(probeErrors.joined(separator: ", ")))")
             }
             var locality: Locality?
             if let l = t.locality { locality = try? Locality(l) }
-            inputs.append(CandidateSet.Input(name: t.name, locality: locality, ratio: t.ratio,
-                                             addresses: addresses.map { ($0, true) }))
+            inputs.append(CandidateSet.Input(name: t.name, locality: locality, ratio: t.ratio, addresses: withHealth))
         }
         let plan = NamePlan(policy: policy,
                             ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: ns.spec.allDown),
@@ -569,6 +641,41 @@ struct ZoneAddresses {
 public protocol ExternalNameResolver: Sendable {
     /// The names to keep resolved (lowercased); names no longer listed are forgotten.
     func setNames(_ names: Set<DNSName>) async
+}
+
+/// One TCP probe: an address, the port and the timing of a NameService's `healthCheck`. Probes
+/// with equal keys are shared by every NameService using them.
+public struct HealthKey: Sendable, Hashable {
+    public var address: IPAddress
+    public var port: UInt16
+    public var check: HealthCheckSpec
+
+    public init(address: IPAddress, port: UInt16, check: HealthCheckSpec) {
+        self.address = address
+        self.port = port
+        self.check = check
+    }
+}
+
+/// A probe's verdict as the status shows it.
+public struct HealthReport: Sendable, Hashable {
+    public var healthy: Bool
+    /// RFC 3339, when the verdict last changed.
+    public var lastTransitionTime: String?
+    /// Why the last probe failed, in words (`connection refused`, `timed out after 3s`).
+    public var lastError: String?
+
+    public init(healthy: Bool, lastTransitionTime: String? = nil, lastError: String? = nil) {
+        self.healthy = healthy
+        self.lastTransitionTime = lastTransitionTime
+        self.lastError = lastError
+    }
+}
+
+/// Probes target addresses and reports verdicts with `Reconciler.healthChanged(_:_:)`.
+public protocol TargetProber: Sendable {
+    /// The probes to run; probes no longer listed stop.
+    func setTargets(_ targets: Set<HealthKey>) async
 }
 
 /// Why an upstream resolution failed, as the status shows it (`NXDOMAIN from 127.0.0.1:53`).

@@ -1,0 +1,113 @@
+import DNSServer
+import DNSWire
+import DNSZone
+import GSLB
+import Logging
+import NameServiceStore
+import NameServiceStoreTesting
+import Reconciler
+import Testing
+
+/// Probe verdicts through the reconciler: which probes it asks for (shared across NameServices),
+/// how a verdict changes answers, status and conditions, and all-down behaviour.
+@Suite struct HealthTests {
+    actor RecordingProber: TargetProber {
+        private(set) var targets: Set<HealthKey> = []
+        func setTargets(_ targets: Set<HealthKey>) async { self.targets = targets }
+    }
+
+    static let check = HealthCheckSpec(port: 8080, intervalSeconds: 2, timeoutSeconds: 1)
+
+    static func probed(_ name: String, fqdn: String, allDown: AllDownBehavior = .failOpen) -> NameService {
+        NameService(metadata: ObjectMeta(name: name),
+                    spec: NameServiceSpec(fqdn: fqdn, allDown: allDown, healthCheck: check,
+                                          targets: [Target(name: "a", addresses: ["10.0.0.1"]),
+                                                    Target(name: "b", addresses: ["10.0.0.2", "2001:db8::2"])]))
+    }
+
+    static func key(_ address: String) -> HealthKey {
+        HealthKey(address: IPAddress(address)!, port: 8080, check: check)
+    }
+
+    func withProbedHarness(_ body: (ReconcilerTests.Harness, RecordingProber) async throws -> Void) async throws {
+        let prober = RecordingProber()
+        let store = InMemoryNameServiceStore()
+        let zones = try ReconcilerTests.zones()
+        let holder = ServingStateHolder(ServingState(zones: zones, generation: 1))
+        let reconciler = Reconciler(store: store, holder: holder, zones: zones, logger: Logger(label: "test"), prober: prober)
+        let task = Task { try await reconciler.run() }
+        defer { task.cancel() }
+        let h = ReconcilerTests.Harness(store: store, holder: holder, reconciler: reconciler, task: task,
+                                        responder: QueryResponder(holder: holder, configuration: ResponderConfiguration(identity: "t")))
+        try await h.eventually("first plan") { await reconciler.isReady }
+        try await body(h, prober)
+    }
+
+    func addresses(_ h: ReconcilerTests.Harness, _ name: DNSName, _ type: RRType = .a) throws -> [String] {
+        try h.ask(name, type).answers.compactMap { rr in
+            switch rr.data {
+            case .a(let a): a.description
+            case .aaaa(let a): a.description
+            default: nil
+            }
+        }.sorted()
+    }
+
+    @Test func probesAreRequestedSharedAndDropped() async throws {
+        try await withProbedHarness { h, prober in
+            _ = try await h.store.put(Self.probed("one", fqdn: "one.g.example.com"), ifVersion: nil)
+            _ = try await h.store.put(Self.probed("two", fqdn: "two.g.example.com"), ifVersion: nil)
+            let all: Set<HealthKey> = [Self.key("10.0.0.1"), Self.key("10.0.0.2"), Self.key("2001:db8::2")]
+            try await h.eventually("probes") { await prober.targets == all }
+            // Unknown verdicts count as healthy: everything answers.
+            #expect(try addresses(h, "one.g.example.com.") == ["10.0.0.1", "10.0.0.2"])
+            try await h.store.delete("one", ifVersion: nil)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(await prober.targets == all, "still used by two")
+            try await h.store.delete("two", ifVersion: nil)
+            try await h.eventually("probes stopped") { await prober.targets.isEmpty }
+        }
+    }
+
+    @Test func aDownVerdictDropsTheAddressAndTheStatusSaysWhy() async throws {
+        try await withProbedHarness { h, _ in
+            _ = try await h.store.put(Self.probed("svc", fqdn: "svc.g.example.com"), ifVersion: nil)
+            try await h.eventually("served") { try addresses(h, "svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"] }
+            await h.reconciler.healthChanged(Self.key("10.0.0.1"),
+                                             HealthReport(healthy: false, lastTransitionTime: "2026-11-24T23:00:00Z",
+                                                          lastError: "connection refused"))
+            try await h.eventually("dropped") { try addresses(h, "svc.g.example.com.") == ["10.0.0.2"] }
+            try await h.eventually("status") { try await h.condition("svc", .healthy)?.reason.rawValue == "SomeTargetsDown" }
+            let status = try #require(try await h.store.get("svc")?.status)
+            let a = try #require(status.targets.first { $0.address == "10.0.0.1" })
+            #expect(!a.healthy && a.lastError == "connection refused" && a.lastTransitionTime == "2026-11-24T23:00:00Z")
+            #expect(status.condition(.healthy)?.message.contains("a (10.0.0.1: connection refused)") == true)
+            await h.reconciler.healthChanged(Self.key("10.0.0.1"), HealthReport(healthy: true))
+            try await h.eventually("back") { try addresses(h, "svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"] }
+            try await h.eventually("healthy") { try await h.condition("svc", .healthy)?.reason.rawValue == "AllTargetsHealthy" }
+        }
+    }
+
+    @Test(arguments: [AllDownBehavior.failOpen, .failClosed])
+    func everyTargetDown(_ behaviour: AllDownBehavior) async throws {
+        try await withProbedHarness { h, _ in
+            _ = try await h.store.put(Self.probed("svc", fqdn: "svc.g.example.com", allDown: behaviour), ifVersion: nil)
+            try await h.eventually("served") { try addresses(h, "svc.g.example.com.").count == 2 }
+            for a in ["10.0.0.1", "10.0.0.2", "2001:db8::2"] {
+                await h.reconciler.healthChanged(Self.key(a), HealthReport(healthy: false, lastError: "timed out after 1s"))
+            }
+            try await h.eventually("Healthy=False") { try await h.condition("svc", .healthy)?.status == .false }
+            let status = try #require(try await h.store.get("svc")?.status)
+            #expect(status.condition(.healthy)?.reason.rawValue == "AllTargetsDown")
+            if behaviour == .failOpen {
+                #expect(try addresses(h, "svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"], "as if all were healthy")
+                #expect(status.condition(.healthy)?.message.contains("FailOpen") == true)
+                #expect(status.condition(.ready)?.status == .true)
+            } else {
+                let reply = try h.ask("svc.g.example.com.", .a)
+                #expect(reply.rcode == .noError && reply.answers.isEmpty)
+                #expect(status.condition(.ready)?.reason.rawValue == "AllTargetsDown")
+            }
+        }
+    }
+}
