@@ -16,8 +16,9 @@ import Darwin
 /// Confined to `loop`: `HealthChecker` holds it in a `NIOLoopBoundBox` and reaches it with
 /// `loop.execute`; its timers and futures use `assumeIsolated()`. No locks, no tasks.
 ///
-/// Each target has one timer at a time. Probe times are `first + k × interval` (fixed rate, so the
-/// stagger is kept); a timer that fires late records its drift, and probe times already past are
+/// Probe times are `first + k × interval` (fixed rate, so the stagger is kept), kept in a
+/// `DeadlineHeap` with one NIO timer armed for the earliest (see `DeadlineHeap` for why not one
+/// timer per target). A probe time handled late records its drift; probe times already past are
 /// skipped rather than bunched. A probe time that finds the previous probe of the target still in
 /// flight starts nothing and reports a skip. Outcomes are gathered for `batchDelay` and yielded to
 /// the checker in one element.
@@ -27,7 +28,6 @@ final class LoopProber {
         var address: SocketAddress
         var interval: TimeAmount
         var timeout: TimeAmount
-        var timer: Scheduled<Void>?
         var inFlight = false
     }
 
@@ -35,6 +35,8 @@ final class LoopProber {
     private let sink: AsyncStream<[ProbeReport]>.Continuation
     private let batchDelay: TimeAmount
     private var slots: [ProbeTarget: Slot] = [:]
+    private var due = DeadlineHeap()
+    private var timer: (deadline: NIODeadline, task: Scheduled<Void>)?
     private var batch: [ProbeReport] = []
     private var flushScheduled = false
 
@@ -45,56 +47,73 @@ final class LoopProber {
     }
 
     func apply(_ commands: ProbeCommands) {
-        for stop in commands.stops {
-            guard let slot = slots[stop.target], slot.token == stop.token else { continue }
-            slot.timer?.cancel()
-            slots[stop.target] = nil
+        for stop in commands.stops where slots[stop.target]?.token == stop.token {
+            slots[stop.target] = nil  // its heap entry is dropped when it comes out
         }
         let now = NIODeadline.now()
         for start in commands.starts {
-            slots[start.target]?.timer?.cancel()
             slots[start.target] = Slot(token: start.token, address: start.address,
                                        interval: TimeAmount(start.target.timing.interval),
                                        timeout: TimeAmount(start.target.timing.timeout))
-            schedule(start.target, token: start.token, at: now + TimeAmount(start.firstDelay))
+            due.insert(.init(deadline: now + TimeAmount(start.firstDelay), target: start.target, token: start.token))
         }
+        if slots.isEmpty { due.removeAll() }
+        arm()
     }
 
     /// Stops every probe (the checker is finishing). Probes in flight end on their own and their
     /// reports go nowhere.
     func stopAll() {
-        for slot in slots.values { slot.timer?.cancel() }
+        timer?.task.cancel()
+        timer = nil
         slots = [:]
+        due.removeAll()
         batch = []
     }
 
-    private func schedule(_ target: ProbeTarget, token: UInt64, at deadline: NIODeadline) {
-        let timer = loop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.fire(target, token: token, scheduled: deadline)
+    /// Keeps one timer armed for the earliest probe time.
+    private func arm() {
+        guard let first = due.first else {
+            timer?.task.cancel()
+            timer = nil
+            return
         }
-        slots[target]?.timer = timer
+        if let timer, timer.deadline <= first.deadline { return }
+        timer?.task.cancel()
+        let deadline = first.deadline
+        let task = loop.assumeIsolated().scheduleTask(deadline: deadline) { self.tick() }
+        timer = (deadline, task)
     }
 
-    private func fire(_ target: ProbeTarget, token: UInt64, scheduled: NIODeadline) {
-        guard let slot = slots[target], slot.token == token else { return }
+    private func tick() {
+        timer = nil
         let now = NIODeadline.now()
-        let drift = now - scheduled
-        var next = scheduled + slot.interval
+        while let first = due.first, first.deadline <= now {
+            _ = due.popFirst()
+            fire(first, now: now)
+        }
+        arm()
+    }
+
+    private func fire(_ entry: DeadlineHeap.Entry, now: NIODeadline) {
+        guard let slot = slots[entry.target], slot.token == entry.token else { return }  // stale
+        let drift = Duration(now - entry.deadline)
+        var next = entry.deadline + slot.interval
         if next <= now {
             // The loop stalled past whole intervals: skip the probe times already gone.
             let behind = (now - next).nanoseconds / slot.interval.nanoseconds + 1
             next = next + .nanoseconds(behind * slot.interval.nanoseconds)
         }
-        schedule(target, token: token, at: next)
+        due.insert(.init(deadline: next, target: entry.target, token: entry.token))
         if slot.inFlight {
-            enqueue(ProbeReport(target: target, token: token, outcome: nil, drift: Duration(drift), time: .now))
+            enqueue(ProbeReport(target: entry.target, token: entry.token, outcome: nil, drift: drift, time: .now))
             return
         }
-        slots[target]?.inFlight = true
-        probe(target, token: token, address: slot.address, timeout: slot.timeout, started: now, drift: Duration(drift))
+        slots[entry.target]?.inFlight = true
+        probe(entry.target, token: entry.token, address: slot.address, timeout: slot.timeout, started: now, drift: drift)
     }
 
-    /// One TCP connect, closed as soon as it is made (with an RST, SO_LINGER 0, so that probes leave
+/// One TCP connect, closed as soon as it is made (with an RST, SO_LINGER 0, so that probes leave
     /// no TIME_WAIT behind on our side).
     private func probe(_ target: ProbeTarget, token: UInt64, address: SocketAddress, timeout: TimeAmount,
                        started: NIODeadline, drift: Duration) {

@@ -134,12 +134,15 @@ actor TransitionLog {
     var count: Int { entries.count }
 }
 
-/// Runs a checker (no stagger, 2 ms batches) for the duration of `body`, its transitions logged.
-func withChecker<R: Sendable>(_ body: (HealthChecker, TransitionLog) async throws -> R) async throws -> R {
+/// Runs a checker (by default no stagger, 2 ms batches) for the duration of `body`, its transitions logged.
+func withChecker<R: Sendable>(
+    _ configuration: HealthCheckerConfiguration = HealthCheckerConfiguration(jitter: 0, seed: 1, batchDelay: .milliseconds(2)),
+    _ body: (HealthChecker, TransitionLog) async throws -> R
+) async throws -> R {
     var logger = Logger(label: "HealthCheckTests")
     logger.logLevel = .critical
     let checker = HealthChecker(group: MultiThreadedEventLoopGroup.singleton, logger: logger,
-                                configuration: HealthCheckerConfiguration(jitter: 0, seed: 1, batchDelay: .milliseconds(2)))
+                                configuration: configuration)
     let log = TransitionLog()
     let runner = Task { await checker.run() }
     let consumer = Task { for await t in checker.transitions { await log.add(t) } }
