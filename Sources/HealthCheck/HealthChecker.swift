@@ -133,6 +133,11 @@ public actor HealthChecker {
         transitionsContinuation.finish()
     }
 
+    /// For tests: returns once `run()` has started (probing begins then).
+    func waitUntilRunning() async {
+        while state == .idle { try? await Task.sleep(for: .milliseconds(1)) }
+    }
+
     private func start(_ target: ProbeTarget, token: UInt64) -> ProbeCommands.Start? {
         let address: SocketAddress
         do {

@@ -9,6 +9,10 @@ import Foundation
 import Glibc
 #endif
 
+/// The tests' own event loops: suites elsewhere keep the singleton's loops busy when the whole
+/// package is tested.
+let testGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
 /// Counts the connections accepted by a `CountingListener`.
 final class ConnectCounter: @unchecked Sendable {
     private let lock = NSLock()
@@ -25,7 +29,7 @@ struct CountingListener {
 
     static func start(host: String = "127.0.0.1", port: UInt16 = 0, counter: ConnectCounter = ConnectCounter()) async throws
         -> CountingListener {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ServerBootstrap(group: testGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
                 counter.add()
@@ -141,7 +145,7 @@ func withChecker<R: Sendable>(
 ) async throws -> R {
     var logger = Logger(label: "HealthCheckTests")
     logger.logLevel = .critical
-    let checker = HealthChecker(group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+    let checker = HealthChecker(group: testGroup, logger: logger,
                                 configuration: configuration)
     let log = TransitionLog()
     let runner = Task { await checker.run() }
@@ -150,6 +154,7 @@ func withChecker<R: Sendable>(
         runner.cancel()
         consumer.cancel()
     }
+    await checker.waitUntilRunning()
     let result = try await body(checker, log)
     runner.cancel()
     await runner.value
