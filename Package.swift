@@ -54,6 +54,17 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // TCP connect probes of target addresses with hysteresis and drains (issue 5's probing core).
+        .target(
+            name: "HealthCheck",
+            dependencies: [
+                "DNSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"]
+        ),
         // Folds NameServices and zones into the served plan; writes status conditions.
         .target(
             name: "Reconciler",
@@ -172,6 +183,15 @@ let package = Package(
             name: "TargetResolutionTests",
             dependencies: [
                 "TargetResolution", "DNSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "HealthCheckTests",
+            dependencies: [
+                "HealthCheck", "DNSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

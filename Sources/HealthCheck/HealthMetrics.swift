@@ -1,0 +1,72 @@
+/// Counters of one `HealthChecker` since it started, for the metrics endpoint.
+public struct HealthMetrics: Sendable, Hashable {
+    /// Probes by result.
+    public struct ProbeCounts: Sendable, Hashable {
+        public var success = 0
+        public var refused = 0
+        public var timeout = 0
+        public var unreachable = 0
+        public var other = 0
+        /// Probe times that came while the previous probe of the target was still in flight
+        /// (timeout ≥ interval, or a stalled loop): no probe was started.
+        public var skippedOverlap = 0
+
+        public init() {}
+
+        public var total: Int { success + refused + timeout + unreachable + other }
+
+        mutating func count(_ outcome: Result<Duration, ProbeError>) {
+            switch outcome {
+            case .success: success += 1
+            case .failure(let e) where e.code == .refused: refused += 1
+            case .failure(let e) where e.code == .timeout: timeout += 1
+            case .failure(let e) where e.code == .unreachable: unreachable += 1
+            case .failure: other += 1
+            }
+        }
+    }
+
+    public var probes = ProbeCounts()
+    /// Connect latency of successful probes.
+    public var latency = Histogram()
+    /// How late each probe time fired on its event loop (actual − scheduled start).
+    public var scheduleDrift = Histogram()
+    /// Targets wanted now, by verdict.
+    public var targetsUp = 0
+    public var targetsDown = 0
+    public var targetsUnknown = 0
+
+    public init() {}
+}
+
+/// A fixed-bucket histogram of durations, Prometheus-style bounds (`le`), counts per bucket
+/// (not cumulative); the last count is above the last bound (`+Inf`).
+public struct Histogram: Sendable, Hashable {
+    /// 0.5 ms … 10 s.
+    public static let defaultBounds: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+    ]
+
+    public let bounds: [Duration]
+    /// `bounds.count + 1` counts: `counts[i]` values ≤ `bounds[i]` and > `bounds[i-1]`.
+    public private(set) var counts: [Int]
+    public private(set) var count = 0
+    public private(set) var sum: Duration = .zero
+    public private(set) var max: Duration = .zero
+
+    public init(bounds: [Duration] = Histogram.defaultBounds) {
+        self.bounds = bounds.sorted()
+        counts = Array(repeating: 0, count: bounds.count + 1)
+    }
+
+    public mutating func record(_ value: Duration) {
+        var i = 0
+        while i < bounds.count && value > bounds[i] { i += 1 }
+        counts[i] += 1
+        count += 1
+        sum += value
+        if value > max { max = value }
+    }
+}
