@@ -91,7 +91,7 @@ let package = Package(
         .target(
             name: "GlobalDNSApp",
             dependencies: [
-                "DNSWire", "DNSZone", "GSLB", "TargetResolution", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
+                "DNSWire", "DNSZone", "GSLB", "TargetResolution", "HealthCheck", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,6 +2,7 @@ import DNSServer
 import DNSWire
 import DNSZone
 import GSLB
+import HealthCheck
 import HTTPAPI
 import Logging
 import NameServiceStore
@@ -152,9 +153,11 @@ public final class GlobalDNSServer: Sendable {
             logger.info("upstream resolvers for target FQDNs", metadata: [
                 "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
         }
+        let checker = HealthChecker(group: group, logger: logger)
+        let probes = ProbeRegistry(checker: checker)
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
-                                    externalResolver: tracker.map { TrackedNames(tracker: $0) })
+                                    externalResolver: tracker.map { TrackedNames(tracker: $0) }, prober: probes)
         let dns = DNSServerService(configuration: dnsConfiguration, responder: responderConfiguration,
                                    holder: holder, group: group, logger: logger)
         try await dns.start()
@@ -183,6 +186,7 @@ public final class GlobalDNSServer: Sendable {
         let reloader = ReloadService(server: self, reconciler: reconciler)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let tracker { services.append(.init(service: UpstreamService(tracker: tracker, reconciler: reconciler))) }
+        services.append(.init(service: HealthService(checker: checker, registry: probes, reconciler: reconciler)))
         services += [.init(service: ReconcilerService(reconciler: reconciler)), .init(service: dns),
                      .init(service: app), .init(service: reloader)]
         let serviceGroup = ServiceGroup(configuration: .init(

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain TCP listener on one loopback address (what a gateway VIP looks like to a probe).
+/// Connections wait in the backlog; nobody accepts them, which a TCP connect probe does not mind.
+final class LoopbackListener {
+    let address: String
+    let port: UInt16
+    private var fd: Int32 = -1
+
+    init(address: String, port: UInt16) throws {
+        self.address = address
+        self.port = port
+        try listen()
+    }
+
+    func listen() throws {
+        guard fd < 0 else { return }
+        let s = socket(AF_INET, sockStream, 0)
+        guard s >= 0 else { throw HarnessError("socket: errno \(errno)") }
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, address, &a.sin_addr) == 1, address.hasPrefix("127.") else {
+            closeSocket(s)
+            throw HarnessError("\(address) is not a loopback address")
+        }
+        let rc = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0, Glibc.listen(s, 128) == 0 else {
+            closeSocket(s)
+            throw HarnessError("bind/listen \(address):\(port): errno \(errno)")
+        }
+        fd = s
+    }
+
+    /// Stops listening: new connects get RST (connection refused).
+    func stop() {
+        guard fd >= 0 else { return }
+        closeSocket(fd)
+        fd = -1
+    }
+
+    deinit { stop() }
+}
+
+extension IntegrationSuite {
+    @Suite("Health checks") struct HealthChecks {
+        func short(_ server: RunningServer, _ name: String) async throws -> [String] {
+            let out = try await server.querier.run(.dig, [name, "A", "+short"])
+            return out.text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix(";") && !$0.isEmpty }.sorted()
+        }
+
+        /// Polls until dig prints `expected`; returns how long that took.
+        func waitFor(_ server: RunningServer, _ name: String, _ expected: [String], within: Duration) async throws -> Duration {
+            let start = ContinuousClock.now
+            var last: [String] = []
+            while ContinuousClock.now - start < within {
+                last = try await short(server, name)
+                if last == expected.sorted() { return ContinuousClock.now - start }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw HarnessError("\(name): expected \(expected.sorted()) within \(within), got \(last)\n\(server.log)")
+        }
+
+        @Test("a target whose listener stops leaves the answers within interval x failureThreshold + timeout + 1 s, and comes back")
+        func listenerStopsAndReturns() async throws {
+            let port = try TestEnvironment.freePort()
+            let a = try LoopbackListener(address: "127.0.0.21", port: port)
+            let b = try LoopbackListener(address: "127.0.0.22", port: port)
+            defer { a.stop(); b.stop() }
+            try await withGlobalDNS { server in
+                let code = try httpPut(port: server.apiPort, path: "/v1/nameservices/probed", yaml: """
+                    apiVersion: globaldns.io/v1alpha1
+                    kind: NameService
+                    metadata: {name: probed}
+                    spec:
+                      fqdn: probed.g.example.com
+                      healthCheck: {port: \(port), intervalSeconds: 2, timeoutSeconds: 1, failureThreshold: 2, successThreshold: 1}
+                      targets:
+                      - {name: a, addresses: [127.0.0.21]}
+                      - {name: b, addresses: [127.0.0.22]}
+
+                    """)
+                #expect(code / 100 == 2)
+                _ = try await waitFor(server, "probed.g.example.com", ["127.0.0.21", "127.0.0.22"], within: .seconds(5))
+                // Let both targets get their first verdict (up).
+                try await Task.sleep(for: .seconds(3))
+                b.stop()
+                let bound = Duration.seconds(2 * 2 + 1 + 1)
+                let down = try await waitFor(server, "probed.g.example.com", ["127.0.0.21"], within: bound + .seconds(2))
+                #expect(down <= bound, "detection took \(down), bound \(bound)")
+                let describe = try await runCommand(try TestEnvironment.executableNextToTests("globaldnsctl"),
+                                                    ["describe", "--server", server.apiURL, "probed"], scratch: server.scratch)
+                #expect(describe.stdout.contains("connection refused"), "\(describe.stdout)")
+                #expect(describe.stdout.contains("SomeTargetsDown"), "\(describe.stdout)")
+                try b.listen()
+                let up = try await waitFor(server, "probed.g.example.com", ["127.0.0.21", "127.0.0.22"], within: .seconds(2 * 1 + 1 + 1) + .seconds(2))
+                #expect(up <= .seconds(4), "recovery took \(up)")
+                print("health check: down detected in \(down), recovery in \(up)")
+            }
+        }
+    }
+}
