@@ -63,9 +63,13 @@ public actor HealthChecker {
     }
 
     deinit {
-        for prober in probers {
-            let box = prober.box
-            prober.loop.execute { box.value.stopAll() }
+        // After run() the probers are stopped already, and the loops may be shut down by now
+        // (scheduling on them would be an error).
+        if state != .finished {
+            for prober in probers {
+                let box = prober.box
+                prober.loop.execute { box.value.stopAll() }
+            }
         }
         transitionsContinuation.finish()
         reportsContinuation.finish()
