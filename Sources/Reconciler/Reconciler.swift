@@ -237,14 +237,15 @@ public actor Reconciler {
         let zoneChange = pendingZoneChange
         pendingZoneChange = false
 
+        var probesChanged = false
         for (name, event) in events {
             switch event.kind {
             case .deleted:
-                if let old = compiled[name] { unlink(name, old) }
+                if let old = compiled[name] { probesChanged = unlink(name, old) || probesChanged }
                 compiled[name] = nil
             case .added, .modified:
                 let firstSeen = compiled[name]?.firstSeen ?? event.revision
-                if let old = compiled[name] { unlink(name, old) }
+                if let old = compiled[name] { probesChanged = unlink(name, old) || probesChanged }
                 let refs = Self.references(of: event.object)
                 for r in refs { referrers[r, default: []].insert(name) }
                 claims[fqdnKey(event.object), default: []].insert(name)
@@ -274,16 +275,12 @@ public actor Reconciler {
         var decisions: [String: Decision] = [:]
         for name in affected { decisions[name] = decide(name) }
         var externalChanged = false
-        var probesChanged = false
         for (name, d) in decisions {
             compiled[name]!.entry = d.entry
             compiled[name]!.plan = d.plan
             let oldProbes = compiled[name]!.probes
             if oldProbes != d.probes {
-                for k in oldProbes.subtracting(d.probes) {
-                    probeUsers[k]?.remove(name)
-                    if probeUsers[k]?.isEmpty == true { probeUsers[k] = nil }
-                }
+                unlinkProbes(name, oldProbes.subtracting(d.probes))
                 for k in d.probes.subtracting(oldProbes) { probeUsers[k, default: []].insert(name) }
                 compiled[name]!.probes = d.probes
                 probesChanged = true
@@ -291,14 +288,6 @@ public actor Reconciler {
             if compiled[name]!.external != d.external {
                 compiled[name]!.external = d.external
                 externalChanged = true
-            }
-        }
-        for (name, event) in events where event.kind == .deleted {
-            // A deleted name's probes went with it (compiled[name] is gone): unlink them.
-            for (k, users) in probeUsers where users.contains(name) {
-                probeUsers[k]!.remove(name)
-                if probeUsers[k]!.isEmpty { probeUsers[k] = nil }
-                probesChanged = true
             }
         }
         if probesChanged, let prober {
@@ -620,13 +609,24 @@ public actor Reconciler {
         Set(ns.spec.targets.compactMap { t in t.fqdn.flatMap { try? DNSName($0) }?.lowercased().description })
     }
 
-    private func unlink(_ name: String, _ old: Compiled) {
+    /// Removes `name` from every index its old compiled form is in (references, claims,
+    /// probes); returns whether it used any probe.
+    private func unlink(_ name: String, _ old: Compiled) -> Bool {
         for r in old.references {
             referrers[r]?.remove(name)
             if referrers[r]?.isEmpty == true { referrers[r] = nil }
         }
         claims[old.fqdn]?.remove(name)
         if claims[old.fqdn]?.isEmpty == true { claims[old.fqdn] = nil }
+        unlinkProbes(name, old.probes)
+        return !old.probes.isEmpty
+    }
+
+    private func unlinkProbes(_ name: String, _ probes: Set<HealthKey>) {
+        for k in probes {
+            probeUsers[k]?.remove(name)
+            if probeUsers[k]?.isEmpty == true { probeUsers[k] = nil }
+        }
     }
 }
 

@@ -69,6 +69,18 @@ import Testing
         }
     }
 
+    @Test func changingAnAddressStopsItsOldProbe() async throws {
+        try await withProbedHarness { h, prober in
+            _ = try await h.store.put(Self.probed("svc", fqdn: "svc.g.example.com"), ifVersion: nil)
+            try await h.eventually("probes") { await prober.targets.count == 3 }
+            var svc = try #require(try await h.store.get("svc"))
+            svc.spec.targets[0].addresses = ["10.0.0.9"]
+            _ = try await h.store.put(svc, ifVersion: nil)
+            let expected: Set<HealthKey> = [Self.key("10.0.0.9"), Self.key("10.0.0.2"), Self.key("2001:db8::2")]
+            try await h.eventually("old probe stopped") { await prober.targets == expected }
+        }
+    }
+
     @Test func aDownVerdictDropsTheAddressAndTheStatusSaysWhy() async throws {
         try await withProbedHarness { h, _ in
             _ = try await h.store.put(Self.probed("svc", fqdn: "svc.g.example.com"), ifVersion: nil)
