@@ -182,6 +182,18 @@ struct NodeReader {
 
     /// The node at `a.b[2].c`, if the document has it.
     func node(atPath path: String, in root: Node) -> Node? {
+        let walk = walk(path, in: root)
+        return walk.complete ? walk.node : nil
+    }
+
+    /// The line of `a.b[2]` in the document, for errors found after reading: the deepest node of
+    /// the path the document has.
+    func line(ofPath path: String, in root: Node) -> Int? {
+        walk(path, in: root).node.mark?.line
+    }
+
+    /// Follows `a.b[2].c` from `root` as far as the document goes.
+    private func walk(_ path: String, in root: Node) -> (node: Node, complete: Bool) {
         var node = root
         for part in path.split(separator: ".") {
             var key = Substring(part)
@@ -191,32 +203,15 @@ struct NodeReader {
                 index = Int(part[part.index(after: open)..<close])
             }
             if !key.isEmpty {
-                guard case .mapping(let m) = node, let next = m[Node(String(key))] else { return nil }
+                guard case .mapping(let m) = node, let next = m[Node(String(key))] else { return (node, false) }
                 node = next
             }
             if let index {
-                guard case .sequence(let seq) = node, seq.indices.contains(index) else { return nil }
+                guard case .sequence(let seq) = node, seq.indices.contains(index) else { return (node, false) }
                 node = seq[index]
             }
         }
-        return node
-    }
-
-    /// The line of `a.b[2]` in the document, for errors found after reading.
-    func line(ofPath path: String, in root: Node) -> Int? {
-        var node = root
-        for part in path.split(separator: ".") {
-            var key = Substring(part)
-            var index: Int?
-            if let open = part.firstIndex(of: "["), let close = part.firstIndex(of: "]") {
-                key = part[..<open]
-                index = Int(part[part.index(after: open)..<close])
-            }
-            guard case .mapping(let m) = node, let next = m[Node(String(key))] else { return node.mark?.line }
-            node = next
-            if let index, case .sequence(let seq) = node, seq.indices.contains(index) { node = seq[index] }
-        }
-        return node.mark?.line
+        return (node, true)
     }
 }
 
