@@ -22,6 +22,16 @@ public struct NamePlan: Sendable {
         self.ipv6 = ipv6
     }
 
+    /// A spec's plan from its literal addresses, each address's health given by `isHealthy` (tests,
+    /// the fuzzer and tools; the reconciler also resolves target FQDNs and applies probe verdicts).
+    /// Nil for a policy word this server does not know.
+    public init?(spec: NameServiceSpec,
+                 isHealthy: (_ target: String, _ address: IPAddress) -> Bool = { _, _ in true }) {
+        guard let policy = spec.makePolicy() else { return nil }
+        self.init(policy: policy, ipv4: CandidateSet(spec: spec, family: .ipv4, isHealthy: isHealthy),
+                  ipv6: CandidateSet(spec: spec, family: .ipv6, isHealthy: isHealthy))
+    }
+
     /// The `GlobalNameTable` entry rendering exactly these candidates.
     public func tableEntry(fqdn: DNSName, ttl: UInt32, zone: DNSName) -> GlobalNameTable.Entry {
         GlobalNameTable.Entry(

@@ -60,8 +60,7 @@ import Testing
         var entries: [GlobalNameTable.Entry] = []
         var plans: [NamePlan] = []
         for spec in specs {
-            let plan = NamePlan(policy: try #require(spec.makePolicy()),
-                                ipv4: CandidateSet(spec: spec, family: .ipv4), ipv6: CandidateSet(spec: spec, family: .ipv6))
+            let plan = try #require(NamePlan(spec: spec))
             plans.append(plan)
             entries.append(plan.tableEntry(fqdn: try DNSName(spec.fqdn), ttl: UInt32(spec.ttl), zone: ServerZone.origin))
         }
@@ -225,9 +224,7 @@ import Testing
         let spec = NameServiceSpec(fqdn: "down.example.com.", allDown: behaviour,
                                    targets: [Target(name: "a", addresses: ["192.0.2.71"]),
                                              Target(name: "b", addresses: ["192.0.2.72"])])
-        let plan = NamePlan(policy: RoundRobinPolicy(),
-                            ipv4: CandidateSet(spec: spec, family: .ipv4, isHealthy: { _, _ in false }),
-                            ipv6: CandidateSet(spec: spec, family: .ipv6, isHealthy: { _, _ in false }))
+        let plan = try #require(NamePlan(spec: spec, isHealthy: { _, _ in false }))
         let r = try Self.responder([], extra: [(spec, plan)])
         let reply = try Self.ask(r, "down.example.com.")
         #expect(reply.message.rcode == .noError)
@@ -252,8 +249,7 @@ import Testing
         var entries: [GlobalNameTable.Entry] = []
         var plans: [NamePlan] = []
         let spec = Self.geo
-        let plan = NamePlan(policy: try #require(spec.makePolicy()), ipv4: CandidateSet(spec: spec, family: .ipv4),
-                            ipv6: CandidateSet(spec: spec, family: .ipv6))
+        let plan = try #require(NamePlan(spec: spec))
         plans.append(plan)
         entries.append(plan.tableEntry(fqdn: "geo.example.com.", ttl: 20, zone: ServerZone.origin))
         var b = ZoneBuilder(origin: ServerZone.origin)

@@ -43,16 +43,13 @@ import Testing
         var entries: [GlobalNameTable.Entry] = []
         var plans: [NamePlan] = []
         for spec in specs {
-            let plan = NamePlan(policy: spec.makePolicy()!, ipv4: CandidateSet(spec: spec, family: .ipv4),
-                                ipv6: CandidateSet(spec: spec, family: .ipv6))
+            let plan = NamePlan(spec: spec)!
             plans.append(plan)
             entries.append(plan.tableEntry(fqdn: try DNSName(spec.fqdn), ttl: 30, zone: origin))
         }
         let down = NameServiceSpec(fqdn: "down.example.com.", allDown: .failClosed,
                                    targets: [Target(name: "a", addresses: ["192.0.2.51"])])
-        let downPlan = NamePlan(policy: RoundRobinPolicy(),
-                                ipv4: CandidateSet(spec: down, family: .ipv4, isHealthy: { _, _ in false }),
-                                ipv6: CandidateSet(spec: down, family: .ipv6, isHealthy: { _, _ in false }))
+        let downPlan = NamePlan(spec: down, isHealthy: { _, _ in false })!
         plans.append(downPlan)
         entries.append(downPlan.tableEntry(fqdn: "down.example.com.", ttl: 30, zone: origin))
         let table = try LocalityTable(entries: [

@@ -43,16 +43,6 @@ import Testing
         try await body(h, prober)
     }
 
-    func addresses(_ h: ReconcilerTests.Harness, _ name: DNSName, _ type: RRType = .a) throws -> [String] {
-        try h.ask(name, type).answers.compactMap { rr in
-            switch rr.data {
-            case .a(let a): a.description
-            case .aaaa(let a): a.description
-            default: nil
-            }
-        }.sorted()
-    }
-
     @Test func probesAreRequestedSharedAndDropped() async throws {
         try await withProbedHarness { h, prober in
             _ = try await h.store.put(Self.probed("one", fqdn: "one.g.example.com"), ifVersion: nil)
@@ -60,7 +50,7 @@ import Testing
             let all: Set<HealthKey> = [Self.key("10.0.0.1"), Self.key("10.0.0.2"), Self.key("2001:db8::2")]
             try await h.eventually("probes") { await prober.targets == all }
             // Unknown verdicts count as healthy: everything answers.
-            #expect(try addresses(h, "one.g.example.com.") == ["10.0.0.1", "10.0.0.2"])
+            #expect(try h.addresses("one.g.example.com.") == ["10.0.0.1", "10.0.0.2"])
             try await h.store.delete("one", ifVersion: nil)
             try await Task.sleep(for: .milliseconds(100))
             #expect(await prober.targets == all, "still used by two")
@@ -84,18 +74,18 @@ import Testing
     @Test func aDownVerdictDropsTheAddressAndTheStatusSaysWhy() async throws {
         try await withProbedHarness { h, _ in
             _ = try await h.store.put(Self.probed("svc", fqdn: "svc.g.example.com"), ifVersion: nil)
-            try await h.eventually("served") { try addresses(h, "svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"] }
+            try await h.eventually("served") { try h.addresses("svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"] }
             await h.reconciler.healthChanged(Self.key("10.0.0.1"),
                                              HealthReport(healthy: false, lastTransitionTime: "2026-11-24T23:00:00Z",
                                                           lastError: "connection refused"))
-            try await h.eventually("dropped") { try addresses(h, "svc.g.example.com.") == ["10.0.0.2"] }
+            try await h.eventually("dropped") { try h.addresses("svc.g.example.com.") == ["10.0.0.2"] }
             try await h.eventually("status") { try await h.condition("svc", .healthy)?.reason.rawValue == "SomeTargetsDown" }
             let status = try #require(try await h.store.get("svc")?.status)
             let a = try #require(status.targets.first { $0.address == "10.0.0.1" })
             #expect(!a.healthy && a.lastError == "connection refused" && a.lastTransitionTime == "2026-11-24T23:00:00Z")
             #expect(status.condition(.healthy)?.message.contains("a (10.0.0.1: connection refused)") == true)
             await h.reconciler.healthChanged(Self.key("10.0.0.1"), HealthReport(healthy: true))
-            try await h.eventually("back") { try addresses(h, "svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"] }
+            try await h.eventually("back") { try h.addresses("svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"] }
             try await h.eventually("healthy") { try await h.condition("svc", .healthy)?.reason.rawValue == "AllTargetsHealthy" }
         }
     }
@@ -104,7 +94,7 @@ import Testing
     func everyTargetDown(_ behaviour: AllDownBehavior) async throws {
         try await withProbedHarness { h, _ in
             _ = try await h.store.put(Self.probed("svc", fqdn: "svc.g.example.com", allDown: behaviour), ifVersion: nil)
-            try await h.eventually("served") { try addresses(h, "svc.g.example.com.").count == 2 }
+            try await h.eventually("served") { try h.addresses("svc.g.example.com.").count == 2 }
             for a in ["10.0.0.1", "10.0.0.2", "2001:db8::2"] {
                 await h.reconciler.healthChanged(Self.key(a), HealthReport(healthy: false, lastError: "timed out after 1s"))
             }
@@ -112,7 +102,7 @@ import Testing
             let status = try #require(try await h.store.get("svc")?.status)
             #expect(status.condition(.healthy)?.reason.rawValue == "AllTargetsDown")
             if behaviour == .failOpen {
-                #expect(try addresses(h, "svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"], "as if all were healthy")
+                #expect(try h.addresses("svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"], "as if all were healthy")
                 #expect(status.condition(.healthy)?.message.contains("FailOpen") == true)
                 #expect(status.condition(.ready)?.status == .true)
             } else {

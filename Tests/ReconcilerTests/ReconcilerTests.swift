@@ -37,6 +37,17 @@ import Testing
         let task: Task<Void, Error>
         let responder: QueryResponder
 
+        /// The A/AAAA addresses answered for `name`, sorted.
+        func addresses(_ name: DNSName, _ type: RRType = .a) throws -> [String] {
+            try ask(name, type).answers.compactMap { rr in
+                switch rr.data {
+                case .a(let a): a.description
+                case .aaaa(let a): a.description
+                default: nil
+                }
+            }.sorted()
+        }
+
         func ask(_ name: DNSName, _ type: RRType) throws -> DNSMessage {
             guard let reply = responder.respond(to: DNSMessage.query(name, type).encode()) else { throw TestError("dropped") }
             return try DNSMessage(decoding: reply)

@@ -32,16 +32,6 @@ import Testing
         ])
     }
 
-    func addresses(_ h: ReconcilerTests.Harness, _ name: DNSName, _ type: RRType = .a) throws -> [String] {
-        try h.ask(name, type).answers.compactMap { rr in
-            switch rr.data {
-            case .a(let a): a.description
-            case .aaaa(let a): a.description
-            default: nil
-            }
-        }.sorted()
-    }
-
     @Test func targetsResolveFromTheZonesFollowingCNAMEs() async throws {
         try await ReconcilerTests().withHarness(zones: try Self.zonesWithGateways()) { h in
             _ = try await h.store.put(Self.byName("svc", fqdn: "svc.g.example.com", targets: [
@@ -49,8 +39,8 @@ import Testing
                 Target(name: "alias", fqdn: "GW-Alias.g.example.com."),
                 Target(name: "literal", addresses: ["10.0.0.9"]),
             ]), ifVersion: nil)
-            try await h.eventually("answers") { try addresses(h, "svc.g.example.com.") == ["10.0.0.9", "192.0.2.101"] }
-            #expect(try addresses(h, "svc.g.example.com.", .aaaa) == ["2001:db8::101"])
+            try await h.eventually("answers") { try h.addresses("svc.g.example.com.") == ["10.0.0.9", "192.0.2.101"] }
+            #expect(try h.addresses("svc.g.example.com.", .aaaa) == ["2001:db8::101"])
             try await h.eventually("Healthy") { try await h.condition("svc", .healthy)?.reason.rawValue == "SomeTargetsDown" }
             // The alias resolves to the same address as `direct`: it answers once, and the status says so.
             let status = try #require(try await h.store.get("svc")?.status)
@@ -67,7 +57,7 @@ import Testing
                 Target(name: "outside", fqdn: "gw.example.net"),
                 Target(name: "ok", addresses: ["10.0.0.1"]),
             ]), ifVersion: nil)
-            try await h.eventually("answer") { try addresses(h, "svc.g.example.com.") == ["10.0.0.1"] }
+            try await h.eventually("answer") { try h.addresses("svc.g.example.com.") == ["10.0.0.1"] }
             try await h.eventually("status") { try await h.condition("svc", .healthy)?.reason.rawValue == "SomeTargetsDown" }
             let status = try #require(try await h.store.get("svc")?.status)
             func error(_ t: String) -> String { status.targets.first { $0.name == t }?.lastError ?? "" }
@@ -103,15 +93,15 @@ import Testing
             _ = try await h.store.put(Self.byName("pool", fqdn: "pool.g.example.com", targets: [
                 Target(name: "a", addresses: ["10.1.0.1"]), Target(name: "b", addresses: ["10.1.0.2"]),
             ]), ifVersion: nil)
-            try await h.eventually("front follows pool") { try addresses(h, "front.g.example.com.") == ["10.1.0.1", "10.1.0.2"] }
+            try await h.eventually("front follows pool") { try h.addresses("front.g.example.com.") == ["10.1.0.1", "10.1.0.2"] }
             var pool = try #require(try await h.store.get("pool"))
             pool.spec.targets[1].addresses = ["10.1.0.3"]
             _ = try await h.store.put(pool, ifVersion: pool.metadata.resourceVersion)
             try await h.eventually("front follows the change") {
-                try addresses(h, "front.g.example.com.") == ["10.1.0.1", "10.1.0.3"]
+                try h.addresses("front.g.example.com.") == ["10.1.0.1", "10.1.0.3"]
             }
             try await h.store.delete("pool", ifVersion: nil)
-            try await h.eventually("front loses its addresses") { try addresses(h, "front.g.example.com.").isEmpty }
+            try await h.eventually("front loses its addresses") { try h.addresses("front.g.example.com.").isEmpty }
             try await h.eventually("and says why") {
                 try await h.store.get("front")?.status?.targets.first?.lastError?.contains("no such name") == true
             }
@@ -143,9 +133,9 @@ import Testing
                 try await h.store.get("svc")?.status?.targets.first?.lastError?.contains("waiting for the upstream resolvers") == true
             }
             await h.reconciler.resolved("gateway.example.net.", .success([.v4(IPv4Address(203, 0, 113, 7))]))
-            try await h.eventually("served") { try addresses(h, "svc.g.example.com.") == ["203.0.113.7"] }
+            try await h.eventually("served") { try h.addresses("svc.g.example.com.") == ["203.0.113.7"] }
             await h.reconciler.resolved("gateway.example.net.", .success([.v4(IPv4Address(203, 0, 113, 8))]))
-            try await h.eventually("address change followed") { try addresses(h, "svc.g.example.com.") == ["203.0.113.8"] }
+            try await h.eventually("address change followed") { try h.addresses("svc.g.example.com.") == ["203.0.113.8"] }
             await h.reconciler.resolved("gw.sub.g.example.com.", .failure(UpstreamFailure("NXDOMAIN from 127.0.0.1:53")))
             try await h.eventually("failure in status") {
                 try await h.store.get("svc")?.status?.targets.contains { $0.lastError?.contains("NXDOMAIN from 127.0.0.1:53") == true } == true

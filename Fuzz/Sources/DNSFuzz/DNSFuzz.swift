@@ -102,8 +102,7 @@ private func makeResponder() -> QueryResponder {
     var entries: [GlobalNameTable.Entry] = []
     var plans: [NamePlan] = []
     for spec in specs {
-        let plan = NamePlan(policy: spec.makePolicy()!, ipv4: CandidateSet(spec: spec, family: .ipv4),
-                            ipv6: CandidateSet(spec: spec, family: .ipv6))
+        let plan = NamePlan(spec: spec)!
         plans.append(plan)
         entries.append(plan.tableEntry(fqdn: DNSName(stringLiteral: spec.fqdn), ttl: UInt32(spec.ttl), zone: "example.com."))
     }
