@@ -550,19 +550,7 @@ public final class QueryResponder {
         if isName(QueryResponder.idServer, query) || isName(QueryResponder.hostnameBind, query) {
             guard !identityBytes.isEmpty else { return .refused }
             flags |= 0x0400
-            let rdlen = identityBytes.count + 1
-            guard w.remaining >= 12 + rdlen else {
-                w.truncated = true
-                return .noError
-            }
-            w.u16(0xC00C)
-            w.u16(RRType.txt.rawValue)
-            w.u16(RRClass.ch.rawValue)
-            w.u32(0)
-            w.u16(UInt16(rdlen))
-            w.u8(UInt8(identityBytes.count))
-            w.bytes(identityBytes)
-            w.answerCount += 1
+            _ = writeChaosTXT(identityBytes, &w)
             return .noError
         }
         return explain(&query, source: source, &w, &flags)
@@ -590,15 +578,36 @@ public final class QueryResponder {
             guard writeChaosTXT(strings.map { Array($0.utf8.prefix(255)) }, &w) else { return .noError }
         }
         if w.answerCount == 0 {
-            _ = writeChaosTXT([Array("no target has an address".utf8)], &w)
+            _ = writeChaosTXT(Array("no target has an address".utf8), &w)
         }
         return .noError
     }
 
-    /// One CH TXT record owned by the question name, TTL 0; false (and TC) when it does not fit.
+    /// One CH TXT record owned by the question name, TTL 0, holding `strings` (each at most 255
+    /// bytes); false (and TC) when it does not fit.
     private func writeChaosTXT(_ strings: [[UInt8]], _ w: inout Writer) -> Bool {
         let rdlen = strings.reduce(0) { $0 + 1 + $1.count }
-        guard rdlen <= 65535, w.remaining >= 12 + rdlen else {
+        guard beginChaosTXT(rdlength: rdlen, &w) else { return false }
+        for s in strings {
+            w.u8(UInt8(s.count))
+            w.bytes(s)
+        }
+        return true
+    }
+
+    /// The same with one string, without building an array (the CH identity answer is on the
+    /// allocation-free path).
+    private func writeChaosTXT(_ string: [UInt8], _ w: inout Writer) -> Bool {
+        guard beginChaosTXT(rdlength: string.count + 1, &w) else { return false }
+        w.u8(UInt8(string.count))
+        w.bytes(string)
+        return true
+    }
+
+    /// Writes a CH TXT record's fixed part and counts it; false (and TC) when `rdlength` bytes of
+    /// RDATA would not fit.
+    private func beginChaosTXT(rdlength: Int, _ w: inout Writer) -> Bool {
+        guard rdlength <= 65535, w.remaining >= 12 + rdlength else {
             w.truncated = true
             return false
         }
@@ -606,11 +615,7 @@ public final class QueryResponder {
         w.u16(RRType.txt.rawValue)
         w.u16(RRClass.ch.rawValue)
         w.u32(0)
-        w.u16(UInt16(rdlen))
-        for s in strings {
-            w.u8(UInt8(s.count))
-            w.bytes(s)
-        }
+        w.u16(UInt16(rdlength))
         w.answerCount += 1
         return true
     }
