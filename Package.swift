@@ -54,11 +54,11 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
-        // TCP connect probes of target addresses with hysteresis and drains (issue 5's probing core).
+        // TCP connect probes of target addresses with hysteresis (drains are the reconciler's).
         .target(
             name: "HealthCheck",
             dependencies: [
-                "DNSWire",
+                "DNSWire", "GSLB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -191,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "HealthCheckTests",
             dependencies: [
-                "HealthCheck", "DNSWire",
+                "HealthCheck", "DNSWire", "GSLB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

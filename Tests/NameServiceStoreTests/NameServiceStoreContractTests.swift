@@ -132,6 +132,56 @@ struct NameServiceStoreContractTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func drainsAreTheirOwnPartKeptAcrossPutAndStatus(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.put(nameService("d"), ifVersion: nil)  // revision 1
+            let since = WallTime(secondsSinceEpoch: 1_738_324_800)
+            let b = TargetDrain(target: "b", reason: "kernel upgrade", by: "bob", since: since, until: since + .seconds(3600))
+            let a = TargetDrain(target: "a", reason: "maintenance", by: "alice", since: since)
+            let drained = try await store.updateDrains("d", drains: [b, a], ifVersion: "1")
+            #expect(drained.drains == [a, b])  // sorted by target
+            #expect(drained.metadata.generation == 1)
+            #expect(drained.metadata.resourceVersion == "2")
+            #expect(try await store.get("d")?.drains == [a, b])
+
+            // The same drains again change nothing; a stale version conflicts and changes nothing.
+            #expect(try await store.updateDrains("d", drains: [a, b], ifVersion: nil) == drained)
+            #expect(try await store.revision() == 2)
+            await #expect(throws: StoreError(.conflict, "")) {
+                try await store.updateDrains("d", drains: [], ifVersion: "1")
+            }
+            await #expect(throws: StoreError(.invalid, "")) {
+                try await store.updateDrains("d", drains: [a, a], ifVersion: nil)
+            }
+            await #expect(throws: StoreError(.notFound, "")) {
+                try await store.updateDrains("missing", drains: [a], ifVersion: nil)
+            }
+
+            // A put (which may carry drains of its own) and a status write keep the stored drains.
+            var incoming = nameService("d", ttl: 99)
+            incoming.drains = [TargetDrain(target: "t1", reason: "bogus", by: "controller", since: since)]
+            let replaced = try await store.put(incoming, ifVersion: nil)
+            #expect(replaced.drains == [a, b])
+            #expect(replaced.metadata.generation == 2)
+            let withStatus = try await store.updateStatus("d", status: status("Valid", generation: 2), ifGeneration: 2)
+            #expect(withStatus.drains == [a, b])
+
+            // Watchers see the drain change as MODIFIED; undraining everything stores none.
+            let from = try await store.revision()
+            let undrained = try await store.updateDrains("d", drains: [], ifVersion: withStatus.metadata.resourceVersion)
+            #expect(undrained.drains.isEmpty)
+            var events = store.watch(fromRevision: from).makeAsyncIterator()
+            let event = try await events.next()
+            #expect(event?.kind == .modified && event?.object.drains == [])
+
+            // A re-created object starts without drains.
+            _ = try await store.updateDrains("d", drains: [a], ifVersion: nil)
+            _ = try await store.delete("d", ifVersion: nil)
+            #expect(try await store.put(nameService("d"), ifVersion: nil).drains.isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func putIfVersionConflicts(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             // A version for an object that does not exist.
