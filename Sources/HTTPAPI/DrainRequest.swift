@@ -33,7 +33,7 @@ struct DrainRequest: Decodable {
                 }
                 expiry = WallTime(secondsSinceEpoch: t.secondsSinceEpoch)
             } else {
-                problems.append(ValidationProblem(field: "until", message: "\"\(until)\" is not an RFC 3339 time such as 2026-11-25T06:00:00Z"))
+                problems.append(ValidationProblem(field: "until", message: "\"\(until)\" is not an RFC 3339 time such as 2026-11-25T06:00:00Z (years up to 2262)"))
             }
         } else if let durationSeconds {
             if durationSeconds < 1 || durationSeconds > 366 * 86_400 {
