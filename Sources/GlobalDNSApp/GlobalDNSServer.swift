@@ -170,7 +170,7 @@ public final class GlobalDNSServer: Sendable {
             configuration: APIConfiguration(tokens: tokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
                 reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
                     : (false, "waiting for the first plan from the store")
-            }),
+            }, liveStatus: { await probes.withLiveProbes($0) }),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
         if tokens.isEmpty {
