@@ -61,7 +61,8 @@ public struct WallTime: Sendable, Hashable, Comparable, Codable, CustomStringCon
 
     public var description: String { rfc3339 }
 
-    /// Parses RFC 3339 (`2025-01-31T12:00:00Z`, `2025-01-31t12:00:00.250+02:00`); nil if malformed.
+    /// Parses RFC 3339 (`2025-01-31T12:00:00Z`, `2025-01-31t12:00:00.250+02:00`); nil if malformed
+    /// or outside the years 1677–2262 (what nanoseconds in an `Int64` cover).
     public init?(rfc3339 text: String) {
         let b = Array(text.utf8)
         guard b.count >= 20 else { return nil }
@@ -103,7 +104,11 @@ public struct WallTime: Sendable, Hashable, Comparable, Codable, CustomStringCon
             offset = (oh * 3600 + om * 60) * (b[i] == UInt8(ascii: "-") ? -1 : 1)
         }
         let seconds = Self.days(fromCivil: y, mo, d) * 86_400 + h * 3600 + mi * 60 + min(s, 59) - offset
-        nanosecondsSinceEpoch = seconds * 1_000_000_000 + nanos
+        // Nanoseconds in an Int64 reach from 1677 to 2262: a time outside is not representable.
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflow2) = scaled.addingReportingOverflow(nanos)
+        guard !overflow, !overflow2 else { return nil }
+        nanosecondsSinceEpoch = total
     }
 
     public init(from decoder: any Decoder) throws {
