@@ -104,7 +104,8 @@ let package = Package(
         .target(
             name: "GlobalDNSApp",
             dependencies: [
-                "DNSWire", "DNSZone", "GSLB", "TargetResolution", "HealthCheck", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
+                "DNSWire", "DNSZone", "GSLB", "TargetResolution", "HealthCheck", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore",
+                "NameServiceStoreEtcd", "Reconciler",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -116,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "globaldns",
             dependencies: [
-                "GlobalDNSApp",
+                "GlobalDNSApp", "NameServiceStore", "NameServiceStoreEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
