@@ -223,6 +223,6 @@ let package = Package(
             dependencies: ["CMallocCounter", "DNSServer", "DNSZone", "DNSWire", "GSLB"]
         ),
         .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "globaldns", "globaldnsctl"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "EtcdTestSupport", "globaldns", "globaldnsctl"]),
     ]
 )
