@@ -199,7 +199,7 @@ public final class GlobalDNSServer: Sendable {
                 }
                 return reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
                     : (false, "waiting for the first plan from the store")
-            }),
+            }, liveStatus: { await probes.withLiveProbes($0) }),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
         if tokens.isEmpty {

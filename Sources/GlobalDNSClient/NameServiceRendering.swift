@@ -83,9 +83,17 @@ public enum NameServiceRendering {
             out.append("Target Health:      <none>")
         } else {
             out.append("Target Health:")
-            out.append(TextTable(header: ["TARGET", "ADDRESS", "HEALTHY", "LAST-TRANSITION", "LAST-ERROR"], rows: status.targets.map { t in
-                [t.name, t.address.isEmpty ? "-" : t.address, t.healthy ? "True" : "False",
-                 t.lastTransitionTime ?? "-", t.lastError ?? "-"]
+            out.append(TextTable(header: ["TARGET", "ADDRESS", "HEALTHY", "LAST-TRANSITION", "LAST-PROBE", "LATENCY", "LAST-ERROR"],
+                                 rows: status.targets.map { t in
+                [t.name, t.address.isEmpty ? "-" : t.address, t.drain != nil ? "Drained" : (t.healthy ? "True" : "False"),
+                 t.lastTransitionTime ?? "-", t.lastProbeTime ?? "-", t.lastProbeLatencyMilliseconds.map { "\($0)ms" } ?? "-",
+                 t.lastError ?? "-"]
+            }, indent: "  ").render())
+        }
+        if !ns.drains.isEmpty {
+            out.append("Drains:")
+            out.append(TextTable(header: ["TARGET", "REASON", "BY", "SINCE", "UNTIL"], rows: ns.drains.map { d in
+                [d.target, d.reason, d.by, d.since.rfc3339, d.until?.rfc3339 ?? "until undrained"]
             }, indent: "  ").render())
         }
         return out.joined(separator: "\n")
