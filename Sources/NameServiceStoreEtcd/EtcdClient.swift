@@ -181,6 +181,9 @@ final class EtcdClient: Sendable {
     static func storeError(_ error: EtcdWire.ErrorBody, path: String, endpoint: EtcdEndpoint) -> StoreError {
         let text = error.text
         if text.contains("compacted") { return StoreError(.compacted, "etcd: \(text)") }
+        if error.code == 16 || error.code == 7 || text.contains("user name is empty") || text.contains("auth") {
+            return StoreError(.unavailable, "etcd at \(endpoint) refused access: \(text) (check store.etcd.username and its password)")
+        }
         switch error.code {
         case 3, 11: return StoreError(.invalid, "etcd \(path) at \(endpoint) refused the request: \(text)")
         default: return StoreError(.unavailable, "etcd \(path) at \(endpoint) failed: \(text)")
