@@ -222,7 +222,7 @@ let package = Package(
             name: "QueryPathAllocationTests",
             dependencies: ["CMallocCounter", "DNSServer", "DNSZone", "DNSWire", "GSLB"]
         ),
-        .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire"]),
+        .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire", "GSLB"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "EtcdTestSupport", "globaldns", "globaldnsctl"]),
     ]
 )

@@ -80,6 +80,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var defaultLocality: String?
     public var explain = Explain()
     public var upstream = Upstream()
+    /// Defaults for the timing fields a NameService's `spec.healthCheck` leaves out.
+    public var healthCheck = HealthCheckDefaults.standard
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
@@ -189,6 +191,16 @@ extension GlobalDNSConfiguration {
         }
         guard upstream.retryAfterFailureSeconds >= 1 else {
             throw ConfigurationError(keyPath: "upstream.retryAfterFailureSeconds", message: "must be at least 1, not \(upstream.retryAfterFailureSeconds)")
+        }
+        let hc = healthCheck
+        for (key, value, least) in [("intervalSeconds", hc.intervalSeconds, 1), ("timeoutSeconds", hc.timeoutSeconds, 1),
+                                    ("failureThreshold", hc.failureThreshold, 1), ("successThreshold", hc.successThreshold, 1),
+                                    ("initialDelaySeconds", hc.initialDelaySeconds, 0)] where value < least {
+            throw ConfigurationError(keyPath: "healthCheck.\(key)", message: "must be at least \(least), not \(value)")
+        }
+        guard hc.timeoutSeconds < hc.intervalSeconds else {
+            throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
+                                     message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds)) so probes of one address never overlap, not \(hc.timeoutSeconds)")
         }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")

@@ -26,7 +26,8 @@ public enum ConfigurationReader {
         guard let root else { return config }
         let r = NodeReader(file: file)
         let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "api", "state", "log", "localities",
-                                                       "defaultLocality", "explain", "upstream", "store", "replica"])
+                                                       "defaultLocality", "explain", "upstream", "healthCheck", "store",
+                                                       "replica"])
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
         try r.readStore(top, into: &config)
         if let v = top["localities"] {
@@ -57,6 +58,17 @@ public enum ConfigurationReader {
             if let v = m["maxRefreshSeconds"] { config.upstream.maxRefreshSeconds = try r.double(v, path: "upstream.maxRefreshSeconds") }
             if let v = m["retryAfterFailureSeconds"] {
                 config.upstream.retryAfterFailureSeconds = try r.double(v, path: "upstream.retryAfterFailureSeconds")
+            }
+        }
+        if let hc = top["healthCheck"] {
+            let m = try r.mapping(hc, path: "healthCheck", keys: ["intervalSeconds", "timeoutSeconds", "failureThreshold",
+                                                                 "successThreshold", "initialDelaySeconds"])
+            if let v = m["intervalSeconds"] { config.healthCheck.intervalSeconds = try r.int(v, path: "healthCheck.intervalSeconds") }
+            if let v = m["timeoutSeconds"] { config.healthCheck.timeoutSeconds = try r.int(v, path: "healthCheck.timeoutSeconds") }
+            if let v = m["failureThreshold"] { config.healthCheck.failureThreshold = try r.int(v, path: "healthCheck.failureThreshold") }
+            if let v = m["successThreshold"] { config.healthCheck.successThreshold = try r.int(v, path: "healthCheck.successThreshold") }
+            if let v = m["initialDelaySeconds"] {
+                config.healthCheck.initialDelaySeconds = try r.int(v, path: "healthCheck.initialDelaySeconds")
             }
         }
         if let dns = top["dns"] {

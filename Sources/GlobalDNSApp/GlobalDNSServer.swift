@@ -180,8 +180,11 @@ public final class GlobalDNSServer: Sendable {
                 "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
         }
         let checker = HealthChecker(group: group, logger: logger)
-        let probes = ProbeRegistry(checker: checker)
+        let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck)
+        var reconcilerConfiguration = Reconciler.Configuration()
+        reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
+                                    configuration: reconcilerConfiguration,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
                                     externalResolver: tracker.map { TrackedNames(tracker: $0) }, prober: probes)
         let dns = DNSServerService(configuration: dnsConfiguration, responder: responderConfiguration,
@@ -199,7 +202,7 @@ public final class GlobalDNSServer: Sendable {
                 }
                 return reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
                     : (false, "waiting for the first plan from the store")
-            }, liveStatus: { await probes.withLiveProbes($0) }),
+            }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
         if tokens.isEmpty {

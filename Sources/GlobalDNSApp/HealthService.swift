@@ -8,9 +8,13 @@ import ServiceLifecycle
 /// Keeps the mapping from probes back to the reconciler's keys for the verdicts.
 actor ProbeRegistry: TargetProber {
     let checker: HealthChecker
+    let defaults: HealthCheckDefaults
     private var keys: [ProbeTarget: HealthKey] = [:]
 
-    init(checker: HealthChecker) { self.checker = checker }
+    init(checker: HealthChecker, defaults: HealthCheckDefaults) {
+        self.checker = checker
+        self.defaults = defaults
+    }
 
     static func target(_ key: HealthKey) -> ProbeTarget {
         let c = key.check
@@ -35,7 +39,8 @@ actor ProbeRegistry: TargetProber {
         guard items.contains(where: { $0.spec.healthCheck != nil && !($0.status?.targets.isEmpty ?? true) }) else { return items }
         let all = await checker.allHealth()
         return items.map { ns in
-            guard let check = ns.spec.healthCheck, let port = UInt16(exactly: check.port), var status = ns.status else { return ns }
+            guard let check = ns.spec.healthCheck?.resolved(defaults), let port = UInt16(exactly: check.port),
+                  var status = ns.status else { return ns }
             for i in status.targets.indices {
                 guard let address = IPAddress(status.targets[i].address),
                       let health = all[Self.target(HealthKey(address: address, port: port, check: check))] else { continue }

@@ -45,7 +45,9 @@ public enum NameServiceRendering {
         if let k = spec.maxAnswers { field("Max Answers", "\(k)", indent: "  ") }
         field("All Down", spec.allDown.rawValue, indent: "  ")
         if let hc = spec.healthCheck {
-            field("Health Check", "tcp/\(hc.port) every \(hc.intervalSeconds)s, timeout \(hc.timeoutSeconds)s, down after \(hc.failureThreshold) failures, up after \(hc.successThreshold) successes", indent: "  ")
+            func or(_ v: Int?, _ unit: String = "") -> String { v.map { "\($0)\(unit)" } ?? "default" }
+            field("Health Check", "tcp/\(hc.port) every \(or(hc.intervalSeconds, "s")), timeout \(or(hc.timeoutSeconds, "s")), down after \(or(hc.failureThreshold)) failures, up after \(or(hc.successThreshold)) successes"
+                + (hc.initialDelaySeconds.map { ", first after \($0)s" } ?? ""), indent: "  ")
         } else {
             field("Health Check", "<none> (every target counts as healthy)", indent: "  ")
         }

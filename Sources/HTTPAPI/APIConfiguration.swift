@@ -16,14 +16,19 @@ public struct APIConfiguration: Sendable {
     /// Fills in what changes too often to store (the last probe time and latency per target) on
     /// objects being read; nil: objects are answered as stored.
     public var liveStatus: (@Sendable ([NameService]) async -> [NameService])?
+    /// What a NameService's `spec.healthCheck` leaves out, for validating writes as the
+    /// reconciler will compile them.
+    public var healthCheckDefaults: HealthCheckDefaults
 
     public init(tokens: [String: String] = [:], maxBodyBytes: Int = APIConfiguration.defaultMaxBodyBytes,
                 readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") },
-                liveStatus: (@Sendable ([NameService]) async -> [NameService])? = nil) {
+                liveStatus: (@Sendable ([NameService]) async -> [NameService])? = nil,
+                healthCheckDefaults: HealthCheckDefaults = .standard) {
         self.tokens = tokens
         self.maxBodyBytes = maxBodyBytes
         self.readiness = readiness
         self.liveStatus = liveStatus
+        self.healthCheckDefaults = healthCheckDefaults
     }
 
     /// True when writes need `Authorization: Bearer <token>`.

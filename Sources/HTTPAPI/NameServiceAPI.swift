@@ -138,7 +138,7 @@ public struct NameServiceAPI: Sendable {
             problems.append(ValidationProblem(field: "metadata.name",
                                               message: "\"\(ns.metadata.name)\" does not match the name in the URL path \"\(name)\""))
         }
-        problems += ns.validate()
+        problems += ns.validate(healthCheckDefaults: configuration.healthCheckDefaults)
         guard problems.isEmpty else { throw APIStatus.invalid(name, problems) }
 
         let ifVersion = ns.metadata.resourceVersion.flatMap { $0.isEmpty ? nil : $0 }

@@ -32,6 +32,8 @@ public actor Reconciler {
         public var retryDelay: Duration = .milliseconds(500)
         /// The wall clock drains expire by (tests move it).
         public var now: @Sendable () -> WallTime = { .now }
+        /// What a NameService's `healthCheck` leaves out (configuration key `healthCheck`).
+        public var healthCheckDefaults = HealthCheckDefaults.standard
         public init() {}
     }
 
@@ -498,7 +500,7 @@ public actor Reconciler {
         func refuse(_ reason: ConditionReason, _ message: String) -> Decision {
             Decision(entry: nil, plan: nil, accepted: (.false, reason, message), targets: [])
         }
-        let problems = ns.validate()
+        let problems = ns.validate(healthCheckDefaults: configuration.healthCheckDefaults)
         if !problems.isEmpty {
             return refuse(.invalidSpec, problems.map(\.description).joined(separator: "; "))
         }
@@ -554,7 +556,8 @@ public actor Reconciler {
             var probeErrors: [String] = []
             for a in addresses {
                 var report: HealthReport?
-                if let check = ns.spec.healthCheck, let port = UInt16(exactly: check.port) {
+                if let check = ns.spec.healthCheck?.resolved(configuration.healthCheckDefaults),
+                   let port = UInt16(exactly: check.port) {
                     let key = HealthKey(address: a, port: port, check: check)
                     decision.probes.insert(key)
                     report = health[key]
@@ -626,7 +629,7 @@ public actor Reconciler {
             }
             // Static data wins: a NameService claiming a name with static records is refused.
             guard let records = zoneAddresses[name] else {
-                if let owner = owner(ofFQDN: key), owner.object.validate().isEmpty {
+                if let owner = owner(ofFQDN: key), owner.object.validate(healthCheckDefaults: configuration.healthCheckDefaults).isEmpty {
                     return resolveOwner(owner, name, visiting: &visiting, external: &external, depth: depth)
                 }
                 return .failed("\(name): no such name in zone \(zone.origin)")
@@ -742,9 +745,10 @@ public protocol ExternalNameResolver: Sendable {
 public struct HealthKey: Sendable, Hashable {
     public var address: IPAddress
     public var port: UInt16
-    public var check: HealthCheckSpec
+    /// The NameService's health check with the configured defaults filled in.
+    public var check: HealthCheckSettings
 
-    public init(address: IPAddress, port: UInt16, check: HealthCheckSpec) {
+    public init(address: IPAddress, port: UInt16, check: HealthCheckSettings) {
         self.address = address
         self.port = port
         self.check = check

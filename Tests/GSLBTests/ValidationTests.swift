@@ -77,8 +77,15 @@ struct ValidationTests {
         Case("port 65536", ["spec.healthCheck.port: 65536 is not a TCP port (1...65535)"]) { $0.spec.healthCheck?.port = 65_536 },
         Case("interval 0", ["spec.healthCheck.intervalSeconds: 0 must be at least 1"]) { $0.spec.healthCheck?.intervalSeconds = 0 },
         Case("timeout 0", ["spec.healthCheck.timeoutSeconds: 0 must be at least 1"]) { $0.spec.healthCheck?.timeoutSeconds = 0 },
-        Case("timeout equals interval", ["spec.healthCheck.timeoutSeconds: 4 must be less than intervalSeconds (4) so probes of one address never overlap"]) {
+        Case("timeout equals the default interval", ["spec.healthCheck.timeoutSeconds: 4 must be less than intervalSeconds (4 (the server's default)) so probes of one address never overlap"]) {
             $0.spec.healthCheck?.timeoutSeconds = 4
+        },
+        Case("timeout equals interval", ["spec.healthCheck.timeoutSeconds: 5 must be less than intervalSeconds (5) so probes of one address never overlap"]) {
+            $0.spec.healthCheck?.timeoutSeconds = 5
+            $0.spec.healthCheck?.intervalSeconds = 5
+        },
+        Case("interval below the default timeout", ["spec.healthCheck.timeoutSeconds: 3 (the server's default) must be less than intervalSeconds (2) so probes of one address never overlap"]) {
+            $0.spec.healthCheck?.intervalSeconds = 2
         },
         Case("failureThreshold 0", ["spec.healthCheck.failureThreshold: 0 must be at least 1"]) { $0.spec.healthCheck?.failureThreshold = 0 },
         Case("successThreshold 0", ["spec.healthCheck.successThreshold: 0 must be at least 1"]) { $0.spec.healthCheck?.successThreshold = 0 },

@@ -2,6 +2,7 @@ import DNSWire
 import Foundation
 import DNSServer
 import GlobalDNSApp
+import GSLB
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -62,6 +63,11 @@ import Testing
         Bad(yaml: "log:\n  level: loud\n", keyPath: "log.level", line: 2, fragment: "not one of"),
         Bad(yaml: "log:\n  format: xml\n", keyPath: "log.format", line: 2, fragment: "logfmt, json"),
         Bad(yaml: "- a\n- b\n", keyPath: "", line: 1, fragment: "must be a mapping"),
+        Bad(yaml: "healthCheck:\n  intervalSecs: 2\n", keyPath: "healthCheck.intervalSecs", line: 2, fragment: "unknown key"),
+        Bad(yaml: "healthCheck:\n  timeoutSeconds: 4\n", keyPath: "healthCheck.timeoutSeconds", line: 2,
+            fragment: "less than healthCheck.intervalSeconds (4)"),
+        Bad(yaml: "healthCheck:\n  failureThreshold: 0\n", keyPath: "healthCheck.failureThreshold", line: 2, fragment: "at least 1"),
+        Bad(yaml: "healthCheck:\n  intervalSeconds: often\n", keyPath: "healthCheck.intervalSeconds", line: 2, fragment: "integer"),
         Bad(yaml: "api:\n  listen: 0.0.0.0:8080\n", keyPath: "api.listen", line: 2, fragment: "no API token is configured"),
         Bad(yaml: "api:\n  tokens: {ci: short}\n", keyPath: "api.tokens.ci", line: 2, fragment: "at least 16 characters"),
         Bad(yaml: "api:\n  listen: nowhere\n", keyPath: "api.listen", line: 2, fragment: "not ADDR:PORT"),
@@ -106,6 +112,10 @@ import Testing
         #expect(policy.mapping.defaultLocality?.description == "us-east")
         #expect(policy.explainAllow.contains(.v4(IPv4Address(10, 1, 2, 3))))
         #expect(!policy.explainAllow.contains(.v4(IPv4Address(127, 0, 0, 1))))
+        let hc = try ConfigurationReader.parse("healthCheck: {intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5, successThreshold: 2, initialDelaySeconds: 3}\n")
+        #expect(hc.healthCheck == HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5,
+                                                       successThreshold: 2, initialDelaySeconds: 3))
+        #expect(GlobalDNSConfiguration().healthCheck == .standard)
         // Defaults: no table, loopback may explain.
         let d = try GlobalDNSConfiguration().loadClientPolicy(base: ".")
         #expect(d.mapping.table.count == 0 && d.mapping.defaultLocality == nil)

@@ -71,7 +71,8 @@ import Yams
         let ns = NameService(
             metadata: ObjectMeta(name: "n", labels: ["a": "b"], generation: 1, resourceVersion: "1"),
             spec: NameServiceSpec(fqdn: "n.example.com", maxAnswers: 2, failover: [FailoverRule(from: "a", to: "b")],
-                                  healthCheck: HealthCheckSpec(port: 443),
+                                  healthCheck: HealthCheckSpec(port: 443, intervalSeconds: 4, timeoutSeconds: 3, failureThreshold: 3,
+                                                              successThreshold: 1, initialDelaySeconds: 0),
                                   targets: [Target(name: "t", addresses: ["10.0.0.1"], fqdn: "t.example.com", locality: "a/b", ratio: 2)]),
             status: status, drains: [drain])
         let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(ns)) as? [String: Any])
