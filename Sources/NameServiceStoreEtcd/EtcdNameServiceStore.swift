@@ -136,42 +136,44 @@ public final class EtcdNameServiceStore: NameServiceStore {
     }
 
     public func delete(_ name: String, ifVersion: String?) async throws(StoreError) -> NameService {
-        try StoreRules.checkName(name)
-        let key = key(name)
-        var current = try await client.range(.init(key: key)).kvs?.first
-        for _ in 0..<Self.maxRaces {
-            var object = try StoreRules.checkDelete(name: name, existing: current.map(decodeObject), ifVersion: ifVersion)
-            let txn = try await client.txn(.init(
-                compare: [.modified(key, at: current?.modRevision?.value ?? 0)],
-                success: [.init(requestDeleteRange: .init(key: key))],
-                failure: [.init(requestRange: .init(key: key))]))
-            if txn.succeeded == true {
-                object.metadata.resourceVersion = String(txn.header?.rev ?? 0)
-                return object
-            }
-            current = txn.responses?.first?.responseRange?.kvs?.first
+        try await guardedWrite(name) { existing throws(StoreError) in
+            (.delete, try StoreRules.checkDelete(name: name, existing: existing, ifVersion: ifVersion))
         }
-        throw lostTooManyRaces(name)
     }
 
     /// Reads the object, applies `change` (a `StoreRules` rule: nil means "nothing to write"), and
-    /// commits with a Txn guarded by the `mod_revision` read; on a lost race, again with what won.
+    /// commits it with a put.
     private func readModifyWrite(_ name: String,
                                  _ change: (NameService?) throws(StoreError) -> NameService?) async throws(StoreError) -> NameService {
+        try await guardedWrite(name) { existing throws(StoreError) in
+            guard let object = try change(existing) else { return nil }
+            return (.put, object)
+        }
+    }
+
+    private enum Write { case put, delete }
+
+    /// Reads the key, asks `decide` what to do over the object there (nil: nothing, return it
+    /// unchanged; the rules return nil only over an existing object), and commits that with a Txn
+    /// guarded by the `mod_revision` read (`create_revision == 0` when there was none). On a lost
+    /// race, decides again over what won. Returns the object with the Txn's revision.
+    private func guardedWrite(_ name: String,
+                              _ decide: (NameService?) throws(StoreError) -> (Write, NameService)?) async throws(StoreError) -> NameService {
         try StoreRules.checkName(name)
         let key = key(name)
         var current = try await client.range(.init(key: key)).kvs?.first
         for _ in 0..<Self.maxRaces {
             let existing = try current.map(decodeObject)
-            guard var object = try change(existing) else {
-                return existing!  // the rules return nil only over an existing object
-            }
+            guard let (write, decided) = try decide(existing) else { return existing! }
+            var object = decided
             object.metadata.resourceVersion = nil
-            let guardCompare: EtcdWire.Compare = current.map { .modified(key, at: $0.modRevision?.value ?? 0) } ?? .absent(key)
+            let op: EtcdWire.RequestOp = switch write {
+            case .put: .init(requestPut: .init(key: key, value: try encode(object)))
+            case .delete: .init(requestDeleteRange: .init(key: key))
+            }
             let txn = try await client.txn(.init(
-                compare: [guardCompare],
-                success: [.init(requestPut: .init(key: key, value: try encode(object)))],
-                failure: [.init(requestRange: .init(key: key))]))
+                compare: [current.map { .modified(key, at: $0.modRevision?.value ?? 0) } ?? .absent(key)],
+                success: [op], failure: [.init(requestRange: .init(key: key))]))
             if txn.succeeded == true {
                 object.metadata.resourceVersion = String(txn.header?.rev ?? 0)
                 return object

@@ -90,30 +90,38 @@ public final class EtcdCluster: @unchecked Sendable {
     }
 
     /// SIGKILL to member `i` (as a crash), waiting until it is gone.
-    public func kill(_ i: Int) { signal(i, SIGKILL) }
+    public func kill(_ i: Int) async { await signal(i, SIGKILL) }
 
     /// SIGTERM to member `i`, waiting until it exited.
-    public func stop(_ i: Int) { signal(i, SIGTERM) }
+    public func stop(_ i: Int) async { await signal(i, SIGTERM) }
 
-    public func stopAll() { for i in members.indices { stop(i) } }
+    public func stopAll() async { for i in members.indices { await stop(i) } }
 
     public func startAll() throws { for i in members.indices where !isRunning(i) { try start(i) } }
 
     public func isRunning(_ i: Int) -> Bool { lock.withLock { processes[i]?.isRunning ?? false } }
 
-    private func signal(_ i: Int, _ sig: Int32) {
+    /// Polls without blocking a thread of the (two-thread) cooperative pool.
+    private func signal(_ i: Int, _ sig: Int32) async {
         guard let p = lock.withLock({ processes[i] }), p.isRunning else { return }
         _ = Glibc.kill(p.processIdentifier, sig)
-        let deadline = Date().addingTimeInterval(10)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { _ = Glibc.kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while p.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        if p.isRunning { _ = Glibc.kill(p.processIdentifier, SIGKILL) }
         EtcdProcessRegistry.remove(p.processIdentifier)
         lock.withLock { processes[i] = nil }
     }
 
-    /// Kills every member and removes the data directory.
+    /// SIGKILL to every member (without waiting) and the data directory removed.
     public func shutdown() {
-        for i in members.indices { kill(i) }
+        let running = lock.withLock { () -> [Process] in
+            defer { processes = processes.map { _ in nil } }
+            return processes.compactMap { $0 }
+        }
+        for p in running where p.isRunning {
+            _ = Glibc.kill(p.processIdentifier, SIGKILL)
+            EtcdProcessRegistry.remove(p.processIdentifier)
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -137,7 +137,7 @@ extension IntegrationSuite {
         func faults() async throws {
             try await withReplicas { cluster, a, b in
                 for i in 0..<10 { #expect(try put(i % 2 == 0 ? a : b, "n\(i)", "192.0.2.\(i + 1)").status == 201) }
-                cluster.kill(0)
+                await cluster.kill(0)
                 for i in 10..<20 {
                     let w = try put(i % 2 == 0 ? a : b, "n\(i)", "192.0.2.\(i + 1)")
                     #expect(w.status == 201, "write \(i) after killing one member: \(w.body)")
@@ -150,7 +150,7 @@ extension IntegrationSuite {
                 }
 
                 // All of etcd down.
-                cluster.stopAll()
+                await cluster.stopAll()
                 let refused = try put(a, "during", "192.0.2.200")
                 #expect(refused.status == 503, "\(refused)")
                 #expect(refused.body.contains("etcd unreachable at"), "\(refused.body)")

@@ -59,7 +59,8 @@ struct EtcdNameServiceStoreTests {
             #expect(error.message.hasPrefix("etcd unreachable at http://127.0.0.1:1,http://127.0.0.1:2: "), "\(error.message)")
             #expect(error.message.contains("refused"), "\(error.message)")
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // Refused at once: no timeout is involved (the bound is loose for a loaded two-core machine).
+        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(store.reachability.reachable == false)
         #expect(throws: StoreError(.invalid, "")) { try EtcdNameServiceStore(configuration: EtcdConfiguration(endpoints: ["nowhere"])) }
     }
@@ -91,7 +92,7 @@ struct EtcdNameServiceStoreTests {
         for i in 0..<10 { _ = try await writer.put(nameService("n\(i)"), ifVersion: nil) }
         var events = stream.makeAsyncIterator()
         for _ in 0..<10 { _ = try await events.next() }
-        cluster.kill(0)
+        await cluster.kill(0)
         for i in 10..<20 { _ = try await writer.put(nameService("n\(i)"), ifVersion: nil) }
         var later: [Int64] = []
         for _ in 0..<10 { if let e = try await events.next() { later.append(e.revision) } }
