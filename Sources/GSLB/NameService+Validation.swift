@@ -96,22 +96,34 @@ extension NameService {
         }
     }
 
+    /// The shortest probe interval accepted, and the shortest timeout.
+    public static let minProbeIntervalSeconds = 0.5
+    public static let minProbeTimeoutSeconds = 0.05
+
     private func validateHealthCheck(_ spec: HealthCheckSpec, _ defaults: HealthCheckDefaults,
                                      _ report: (String, String) -> Void) {
         let p = "spec.healthCheck"
         let hc = spec.resolved(defaults)
         /// `3` as written, or `3 (the server's default)` for a field left out.
-        func shown(_ value: Int, _ written: Int?) -> String { written == nil ? "\(value) (the server's default)" : "\(value)" }
+        func shown(_ value: some CustomStringConvertible, _ written: Any?) -> String {
+            let text = (value as? Double)?.secondsText ?? value.description
+            return written == nil ? "\(text) (the server's default)" : text
+        }
+        let minInterval = NameService.minProbeIntervalSeconds, minTimeout = NameService.minProbeTimeoutSeconds
         if hc.port < 1 || hc.port > 65535 { report("\(p).port", "\(hc.port) is not a TCP port (1...65535)") }
-        if hc.intervalSeconds < 1 { report("\(p).intervalSeconds", "\(shown(hc.intervalSeconds, spec.intervalSeconds)) must be at least 1") }
-        if hc.timeoutSeconds < 1 {
-            report("\(p).timeoutSeconds", "\(shown(hc.timeoutSeconds, spec.timeoutSeconds)) must be at least 1")
-        } else if hc.intervalSeconds >= 1 && hc.timeoutSeconds >= hc.intervalSeconds {
+        if !(hc.intervalSeconds >= minInterval && hc.intervalSeconds <= 3600) {
+            report("\(p).intervalSeconds", "\(shown(hc.intervalSeconds, spec.intervalSeconds)) must be between \(minInterval.secondsText) and 3600")
+        }
+        if !(hc.timeoutSeconds >= minTimeout) {
+            report("\(p).timeoutSeconds", "\(shown(hc.timeoutSeconds, spec.timeoutSeconds)) must be at least \(minTimeout.secondsText)")
+        } else if hc.intervalSeconds >= minInterval && hc.timeoutSeconds >= hc.intervalSeconds {
             report("\(p).timeoutSeconds", "\(shown(hc.timeoutSeconds, spec.timeoutSeconds)) must be less than intervalSeconds (\(shown(hc.intervalSeconds, spec.intervalSeconds))) so probes of one address never overlap")
         }
         if hc.failureThreshold < 1 { report("\(p).failureThreshold", "\(shown(hc.failureThreshold, spec.failureThreshold)) must be at least 1") }
         if hc.successThreshold < 1 { report("\(p).successThreshold", "\(shown(hc.successThreshold, spec.successThreshold)) must be at least 1") }
-        if hc.initialDelaySeconds < 0 { report("\(p).initialDelaySeconds", "\(shown(hc.initialDelaySeconds, spec.initialDelaySeconds)) must not be negative") }
+        if !(hc.initialDelaySeconds >= 0 && hc.initialDelaySeconds <= 3600) {
+            report("\(p).initialDelaySeconds", "\(shown(hc.initialDelaySeconds, spec.initialDelaySeconds)) must be between 0 and 3600")
+        }
     }
 
     private func validateTargets(_ spec: NameServiceSpec, _ report: (String, String) -> Void) {

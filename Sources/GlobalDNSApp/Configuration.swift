@@ -193,14 +193,22 @@ extension GlobalDNSConfiguration {
             throw ConfigurationError(keyPath: "upstream.retryAfterFailureSeconds", message: "must be at least 1, not \(upstream.retryAfterFailureSeconds)")
         }
         let hc = healthCheck
-        for (key, value, least) in [("intervalSeconds", hc.intervalSeconds, 1), ("timeoutSeconds", hc.timeoutSeconds, 1),
-                                    ("failureThreshold", hc.failureThreshold, 1), ("successThreshold", hc.successThreshold, 1),
-                                    ("initialDelaySeconds", hc.initialDelaySeconds, 0)] where value < least {
-            throw ConfigurationError(keyPath: "healthCheck.\(key)", message: "must be at least \(least), not \(value)")
+        let minInterval = NameService.minProbeIntervalSeconds, minTimeout = NameService.minProbeTimeoutSeconds
+        if !(hc.intervalSeconds >= minInterval && hc.intervalSeconds <= 3600) {
+            throw ConfigurationError(keyPath: "healthCheck.intervalSeconds", message: "must be between \(minInterval.secondsText) and 3600, not \(hc.intervalSeconds.secondsText)")
+        }
+        if !(hc.timeoutSeconds >= minTimeout) {
+            throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds", message: "must be at least \(minTimeout.secondsText), not \(hc.timeoutSeconds.secondsText)")
+        }
+        for (key, value) in [("failureThreshold", hc.failureThreshold), ("successThreshold", hc.successThreshold)] where value < 1 {
+            throw ConfigurationError(keyPath: "healthCheck.\(key)", message: "must be at least 1, not \(value)")
+        }
+        if !(hc.initialDelaySeconds >= 0 && hc.initialDelaySeconds <= 3600) {
+            throw ConfigurationError(keyPath: "healthCheck.initialDelaySeconds", message: "must be between 0 and 3600, not \(hc.initialDelaySeconds.secondsText)")
         }
         guard hc.timeoutSeconds < hc.intervalSeconds else {
             throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
-                                     message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds)) so probes of one address never overlap, not \(hc.timeoutSeconds)")
+                                     message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds.secondsText)) so probes of one address never overlap, not \(hc.timeoutSeconds.secondsText)")
         }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")

@@ -63,12 +63,12 @@ public enum ConfigurationReader {
         if let hc = top["healthCheck"] {
             let m = try r.mapping(hc, path: "healthCheck", keys: ["intervalSeconds", "timeoutSeconds", "failureThreshold",
                                                                  "successThreshold", "initialDelaySeconds"])
-            if let v = m["intervalSeconds"] { config.healthCheck.intervalSeconds = try r.int(v, path: "healthCheck.intervalSeconds") }
-            if let v = m["timeoutSeconds"] { config.healthCheck.timeoutSeconds = try r.int(v, path: "healthCheck.timeoutSeconds") }
+            if let v = m["intervalSeconds"] { config.healthCheck.intervalSeconds = try r.double(v, path: "healthCheck.intervalSeconds") }
+            if let v = m["timeoutSeconds"] { config.healthCheck.timeoutSeconds = try r.double(v, path: "healthCheck.timeoutSeconds") }
             if let v = m["failureThreshold"] { config.healthCheck.failureThreshold = try r.int(v, path: "healthCheck.failureThreshold") }
             if let v = m["successThreshold"] { config.healthCheck.successThreshold = try r.int(v, path: "healthCheck.successThreshold") }
             if let v = m["initialDelaySeconds"] {
-                config.healthCheck.initialDelaySeconds = try r.int(v, path: "healthCheck.initialDelaySeconds")
+                config.healthCheck.initialDelaySeconds = try r.double(v, path: "healthCheck.initialDelaySeconds")
             }
         }
         if let dns = top["dns"] {

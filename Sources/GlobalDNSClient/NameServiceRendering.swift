@@ -45,9 +45,10 @@ public enum NameServiceRendering {
         if let k = spec.maxAnswers { field("Max Answers", "\(k)", indent: "  ") }
         field("All Down", spec.allDown.rawValue, indent: "  ")
         if let hc = spec.healthCheck {
-            func or(_ v: Int?, _ unit: String = "") -> String { v.map { "\($0)\(unit)" } ?? "default" }
+            func or(_ v: Int?) -> String { v.map { "\($0)" } ?? "default" }
+            func or(_ v: Double?, _ unit: String) -> String { v.map { "\($0.secondsText)\(unit)" } ?? "default" }
             field("Health Check", "tcp/\(hc.port) every \(or(hc.intervalSeconds, "s")), timeout \(or(hc.timeoutSeconds, "s")), down after \(or(hc.failureThreshold)) failures, up after \(or(hc.successThreshold)) successes"
-                + (hc.initialDelaySeconds.map { ", first after \($0)s" } ?? ""), indent: "  ")
+                + (hc.initialDelaySeconds.map { ", first after \($0.secondsText)s" } ?? ""), indent: "  ")
         } else {
             field("Health Check", "<none> (every target counts as healthy)", indent: "  ")
         }
