@@ -5,9 +5,11 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
 # Debian packages the build and the tests need: ldns (ZoneFile), dig, kdig, knotd (the reference
-# server of the differential test), dnsperf (benchmarks). The tests start their own knotd on
-# loopback; the packaged knot service is switched off where systemd would have started it.
-DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config
+# server of the differential test), dnsperf (benchmarks), etcd and etcdctl (the etcd store's tests
+# start three-member clusters on loopback). The tests start their own knotd and etcd; the packaged
+# knot and etcd services are switched off where systemd would have started them (etcd would hold
+# 2379).
+DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config etcd-server etcd-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= config/globaldns.yaml
 
@@ -25,6 +27,7 @@ deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 		if [ -d /run/systemd/system ]; then \
 			$(SUDO) systemctl disable --now knot >/dev/null 2>&1 || true; \
+			$(SUDO) systemctl disable --now etcd >/dev/null 2>&1 || true; \
 		fi; \
 	fi
 

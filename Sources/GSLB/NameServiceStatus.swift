@@ -4,20 +4,34 @@ public struct NameServiceStatus: Sendable, Hashable, Codable {
     public var observedGeneration: Int64
     public var conditions: [Condition]
     public var targets: [TargetStatus]
+    /// With many replicas on one store (etcd): each replica's own view, sorted by replica name;
+    /// `conditions` and `targets` above aggregate them (see `merging`). Empty with one replica.
+    public var replicas: [ReplicaStatus]
 
-    public init(observedGeneration: Int64 = 0, conditions: [Condition] = [], targets: [TargetStatus] = []) {
+    public init(observedGeneration: Int64 = 0, conditions: [Condition] = [], targets: [TargetStatus] = [],
+                replicas: [ReplicaStatus] = []) {
         self.observedGeneration = observedGeneration
         self.conditions = conditions
         self.targets = targets
+        self.replicas = replicas
     }
 
-    private enum CodingKeys: String, CodingKey { case observedGeneration, conditions, targets }
+    private enum CodingKeys: String, CodingKey { case observedGeneration, conditions, targets, replicas }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(observedGeneration, forKey: .observedGeneration)
+        try c.encode(conditions, forKey: .conditions)
+        try c.encode(targets, forKey: .targets)
+        if !replicas.isEmpty { try c.encode(replicas, forKey: .replicas) }
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         observedGeneration = try c.decodeIfPresent(Int64.self, forKey: .observedGeneration) ?? 0
         conditions = try c.decodeIfPresent([Condition].self, forKey: .conditions) ?? []
         targets = try c.decodeIfPresent([TargetStatus].self, forKey: .targets) ?? []
+        replicas = try c.decodeIfPresent([ReplicaStatus].self, forKey: .replicas) ?? []
     }
 
     /// The condition of `type`, if present.

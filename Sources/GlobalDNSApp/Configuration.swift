@@ -86,6 +86,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var zones = Zones()
     public var api = API()
     public var state = State()
+    public var store = Store()
+    public var replica = Replica()
     public var log = Log()
 
     public init() {}
@@ -162,6 +164,7 @@ extension GlobalDNSConfiguration {
         guard !state.directory.isEmpty else {
             throw ConfigurationError(keyPath: "state.directory", message: "must not be empty")
         }
+        try validateStore()
         if let d = defaultLocality {
             do { _ = try Locality(d) } catch {
                 throw ConfigurationError(keyPath: "defaultLocality", message: error.message)

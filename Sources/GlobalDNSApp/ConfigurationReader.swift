@@ -26,8 +26,10 @@ public enum ConfigurationReader {
         guard let root else { return config }
         let r = NodeReader(file: file)
         let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "api", "state", "log", "localities",
-                                                       "defaultLocality", "explain", "upstream", "healthCheck"])
+                                                       "defaultLocality", "explain", "upstream", "healthCheck", "store",
+                                                       "replica"])
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
+        try r.readStore(top, into: &config)
         if let v = top["localities"] {
             if case .scalar(let path) = v {
                 config.localities = .file(path.string)
