@@ -179,7 +179,7 @@ public final class GlobalDNSServer: Sendable {
             logger.info("upstream resolvers for target FQDNs", metadata: [
                 "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
         }
-        let checker = HealthChecker(group: group, logger: logger)
+        let checker = HealthChecker(logger: logger)
         let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck)
         var reconcilerConfiguration = Reconciler.Configuration()
         reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck
