@@ -62,7 +62,8 @@ public enum ConfigurationReader {
         }
         if let hc = top["healthCheck"] {
             let m = try r.mapping(hc, path: "healthCheck", keys: ["intervalSeconds", "timeoutSeconds", "failureThreshold",
-                                                                 "successThreshold", "initialDelaySeconds"])
+                                                                 "successThreshold", "initialDelaySeconds", "threads",
+                                                                 "summarySeconds"])
             if let v = m["intervalSeconds"] { config.healthCheck.intervalSeconds = try r.double(v, path: "healthCheck.intervalSeconds") }
             if let v = m["timeoutSeconds"] { config.healthCheck.timeoutSeconds = try r.double(v, path: "healthCheck.timeoutSeconds") }
             if let v = m["failureThreshold"] { config.healthCheck.failureThreshold = try r.int(v, path: "healthCheck.failureThreshold") }
@@ -70,6 +71,8 @@ public enum ConfigurationReader {
             if let v = m["initialDelaySeconds"] {
                 config.healthCheck.initialDelaySeconds = try r.double(v, path: "healthCheck.initialDelaySeconds")
             }
+            if let v = m["threads"] { config.probing.threads = try r.int(v, path: "healthCheck.threads") }
+            if let v = m["summarySeconds"] { config.probing.summarySeconds = try r.double(v, path: "healthCheck.summarySeconds") }
         }
         if let dns = top["dns"] {
             let m = try r.mapping(dns, path: "dns", keys: ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds",
