@@ -31,6 +31,9 @@ final class ProbeLoop: @unchecked Sendable {
     static let wakeTag = UInt64.max
     /// Reports handed over at once when this many gathered before `batchDelay` ran out.
     static let maxBatch = 1024
+    /// Probes started in one pass at most, so that a thread that fell behind (or 10,000 targets
+    /// added with no stagger) still gets back to its events between starts.
+    static let maxStartsPerPass = 256
     private static let eventCapacity = 256
 
     static let openSocket: @Sendable (Int32) -> Int32 = { family in
@@ -97,16 +100,28 @@ final class ProbeLoop: @unchecked Sendable {
                                 metadata: ["error": "\(ProbeError(errno: e, timeout: .zero).message)"])
                 return
             }
-            let now = monotonicNanoseconds()
             var commands = false
-            for k in 0..<Int(n) {
-                let data = events[k].data.u64
-                if data == Self.wakeTag { commands = true } else { complete(data, now: now) }
+            var ready = n
+            // Every ready event is taken before any timeout is looked at (a full buffer is
+            // followed by another, non-blocking, wait).
+            for _ in 0..<64 {
+                let now = monotonicNanoseconds()
+                for k in 0..<Int(ready) {
+                    let data = events[k].data.u64
+                    if data == Self.wakeTag {
+                        commands = true
+                    } else {
+                        complete(slot: Int(data >> 32), sequence: UInt32(truncatingIfNeeded: data), now: now)
+                    }
+                }
+                guard ready == Int32(Self.eventCapacity) else { break }
+                ready = epoll_wait(epollFD, events, Int32(Self.eventCapacity), 0)
+                guard ready > 0 else { break }
             }
             if commands && !applyCommands() { return }
-            let later = monotonicNanoseconds()
-            expireTimeouts(now: later)
-            fireProbeTimes(now: later)
+            let now = monotonicNanoseconds()
+            expireTimeouts(now: now)
+            fireProbeTimes(now: now)
             if !batch.isEmpty && monotonicNanoseconds() >= flushAt { flush() }
         }
     }
@@ -206,10 +221,12 @@ final class ProbeLoop: @unchecked Sendable {
     // MARK: Probe times
 
     private func fireProbeTimes(now: Int64) {
-        // Bounded by the `now` of this pass: a thread that falls behind still gets back to its
-        // events and timeouts.
-        while let entry = due.popFirst(dueBy: now) {
+        // Bounded by the `now` of this pass and by `maxStartsPerPass`: a thread that falls behind
+        // still gets back to its events and timeouts between starts.
+        var fired = 0
+        while fired < Self.maxStartsPerPass, let entry = due.popFirst(dueBy: now) {
             guard isLive(probeTime: entry) else { continue }  // removed or restarted
+            fired += 1
             let i = Int(entry.slot)
             let start = monotonicNanoseconds()
             let interval = slots[i].interval
@@ -285,10 +302,10 @@ final class ProbeLoop: @unchecked Sendable {
 
     // MARK: Outcomes
 
-    /// An epoll event for a probe: connected or failed, by `SO_ERROR`.
-    private func complete(_ data: UInt64, now: Int64) {
-        let i = Int(data >> 32)
-        guard i < slots.count, slots[i].fd >= 0, slots[i].sequence == UInt32(truncatingIfNeeded: data) else { return }
+    /// A probe's socket is ready (an epoll event, or found so at its deadline): connected or
+    /// failed, by `SO_ERROR`.
+    private func complete(slot i: Int, sequence: UInt32, now: Int64) {
+        guard i < slots.count, slots[i].fd >= 0, slots[i].sequence == sequence else { return }
         let fd = slots[i].fd
         var error: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
@@ -305,6 +322,13 @@ final class ProbeLoop: @unchecked Sendable {
         while let entry = timeouts.popFirst(dueBy: now) {
             guard isLive(timeout: entry) else { continue }  // ended already
             let i = Int(entry.slot)
+            // Connected or refused, but its event not taken yet (this thread was late): not a
+            // timeout of the target's.
+            var ready = pollfd(fd: slots[i].fd, events: Int16(POLLOUT), revents: 0)
+            if poll(&ready, 1, 0) == 1 {
+                complete(slot: i, sequence: slots[i].sequence, now: now)
+                continue
+            }
             close(slots[i].fd)
             slots[i].fd = -1
             enqueue(slots[i], outcome: .failure(.timedOut(after: slots[i].target.timing.timeout)), drift: slots[i].drift, now: now)

@@ -56,7 +56,7 @@ final class ProbeThread: @unchecked Sendable {
         queue = CommandQueue(wakeFD: wakeFD)
         let loop = ProbeLoop(epollFD: epollFD, queue: queue, sink: sink, batchDelay: batchDelay, logger: logger,
                              openSocket: openSocket)
-        let body = Unmanaged.passRetained(ThreadBody(name: "probe-\(index)", run: loop.run)).toOpaque()
+        let body = Unmanaged.passRetained(ThreadBody(name: "health-probe-\(index)", run: loop.run)).toOpaque()
         var handle = pthread_t()
         let rc = pthread_create(&handle, nil, { argument in
             let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()

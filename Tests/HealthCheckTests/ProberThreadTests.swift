@@ -102,6 +102,33 @@ import Glibc
         await runner.value
     }
 
+    /// The prober thread exists while run() runs, and is gone (joined) once it returns.
+    @Test func runEndsItsThreads() async throws {
+        let seen = ThreadIDs()
+        let openSocket: @Sendable (Int32) -> Int32 = { family in
+            seen.add(currentThreadID())
+            return ProbeLoop.openSocket(family)
+        }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let checker = HealthChecker(logger: logger, configuration: HealthCheckerConfiguration(jitter: 0, threads: 2),
+                                    openSocket: openSocket)
+        let timing = ProbeTiming(interval: .milliseconds(20), timeout: .milliseconds(15))
+        let port = try closedPort()
+        await checker.setTargets([loopback(port, timing: timing),
+                                  loopback(port, timing: ProbeTiming(interval: .milliseconds(21), timeout: .milliseconds(15)))])
+        let runner = Task { await checker.run() }
+        let clock = ContinuousClock()
+        let start = clock.now
+        while seen.all.count < 2 && clock.now - start < .seconds(5) { try await Task.sleep(for: .milliseconds(5)) }
+        let threads = seen.all
+        #expect(threads.count == 2)  // one target on each thread
+        for tid in threads { #expect(access("/proc/self/task/\(tid)", F_OK) == 0) }
+        runner.cancel()
+        await runner.value
+        for tid in threads { #expect(access("/proc/self/task/\(tid)", F_OK) != 0, "thread \(tid) still there") }
+    }
+
     @Test func summaryLine() async throws {
         let logs = CapturedLogs()
         let checker = HealthChecker(logger: Logger(label: "test") { _ in CapturingLogHandler(logs: logs) },
@@ -162,4 +189,21 @@ struct CapturingLogHandler: LogHandler {
         let all = metadata.merging(explicit ?? [:]) { $1 }
         logs.add(.init(level: level, message: message.description, metadata: all.mapValues { "\($0)" }))
     }
+}
+
+/// Kernel thread ids seen by an `openSocket` hook (which runs on the prober threads).
+final class ThreadIDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids = Set<Int>()
+    func add(_ id: Int) { lock.withLock { _ = ids.insert(id) } }
+    var all: Set<Int> { lock.withLock { ids } }
+}
+
+/// The calling thread's kernel id, from the /proc/thread-self link ("PID/task/TID").
+func currentThreadID() -> Int {
+    var buffer = [CChar](repeating: 0, count: 64)
+    let n = readlink("/proc/thread-self", &buffer, buffer.count - 1)
+    guard n > 0 else { return -1 }
+    let link = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return Int(link.split(separator: "/").last ?? "") ?? -1
 }
