@@ -158,6 +158,11 @@ drift_from_log() {
 }
 metric() { { curl -fs "$API/metrics" 2>/dev/null || true; } | awk -v m="$1" '$1 == m {print $2}'; }
 downs() { grep -c 'msg="target down"' "$OUT/server.log" || true; }
+# Busy and total jiffies of the whole machine (/proc/stat), for "machine busy" over a run.
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+machine_busy() {
+    awk -v a="$1" -v b="$2" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f%% of %d CPUs", (y[1] - x[1]) * 100 / (y[2] - x[2]), n }'
+}
 qps() {
     "${CLIENT_CPU[@]}" dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$OUT/queries.txt" -l "$DURATION" -c 20 -q 100 \
         >"$OUT/dnsperf-$1.log" 2>&1
@@ -201,21 +206,21 @@ fi
 
 for ((r = 1; r <= ROUNDS; r++)); do
     apply plain; sleep 3
-    cpu_sample >"$OUT/cpu0-off-$r.txt"
+    cpu_sample >"$OUT/cpu0-off-$r.txt"; m0=$(machine_ticks)
     off=$(qps "off-$r")
-    cpu_sample >"$OUT/cpu1-off-$r.txt"
+    cpu_sample >"$OUT/cpu1-off-$r.txt"; m1=$(machine_ticks)
     cpu_delta "off-$r" "$DURATION"
-    say "  server CPU during the run without probing: $(awk '$1 == "TOTAL" { printf "%s%% (user %s, system %s)", $2, $3, $4 }' "$OUT/cpu-off-$r.txt"); $(cpu_threads "off-$r")"
+    say "  server CPU during the run without probing: $(awk '$1 == "TOTAL" { printf "%s%% (user %s, system %s)", $2, $3, $4 }' "$OUT/cpu-off-$r.txt"); $(cpu_threads "off-$r"); machine busy $(machine_busy "$m0" "$m1")"
     apply probed; sleep 5
     d0=$(downs)
     l0=$(log_lines)
-    cpu_sample >"$OUT/cpu0-on-$r.txt"
+    cpu_sample >"$OUT/cpu0-on-$r.txt"; m0=$(machine_ticks)
     on=$(qps "on-$r")
-    cpu_sample >"$OUT/cpu1-on-$r.txt"
+    cpu_sample >"$OUT/cpu1-on-$r.txt"; m1=$(machine_ticks)
     say "  target-down transitions during the loaded run: $(( $(downs) - d0 ))"
     say "  probe-schedule drift during the loaded run: $(drift_from_log "$l0")"
     cpu_delta "on-$r" "$DURATION"
-    say "  server CPU during the loaded run: $(awk '$1 == "TOTAL" { printf "%s%% (user %s, system %s)", $2, $3, $4 }' "$OUT/cpu-on-$r.txt"); $(cpu_threads "on-$r")"
+    say "  server CPU during the loaded run: $(awk '$1 == "TOTAL" { printf "%s%% (user %s, system %s)", $2, $3, $4 }' "$OUT/cpu-on-$r.txt"); $(cpu_threads "on-$r"); machine busy $(machine_busy "$m0" "$m1")"
     say "round $r: QPS without probing $off, with $((ADDRS * PORTS)) probed targets $on, ratio $(awk -v a="$on" -v b="$off" 'BEGIN{printf "%.3f", a / b}')"
     echo "$off $on" >>"$OUT/qps.txt"
 done
