@@ -18,6 +18,10 @@
 # probes. The server runs with one event loop pinned to CPU 0 (the prober thread shares that CPU
 # with the DNS loop, which is the cost being measured); dnsperf and tcp-sink run on CPU 1.
 #
+# Every apply of the probed NameServices brings 10,000 unknown -> up verdicts, which the reconciler
+# answers with re-compiles and status writes for a few seconds; each measurement waits (settle, at
+# most 30 s) until that is over, so that it measures probing rather than that one-off reaction.
+#
 # UNPINNED=1: nothing is pinned and the server runs two DNS event loops (dns.threads: 2), as it
 # would on a 2-core host. Pinned, the kernel's work for both ends of every loopback connect (the
 # SYN, SYN-ACK, ACK and RST are all processed in the softirq of the sending thread, i.e. ours) is
@@ -139,6 +143,18 @@ cpu_delta() {
             for (g in du) printf "%s %.1f %.1f %.1f\n", g, (du[g] + ds[g]) * 100 / hz / s, du[g] * 100 / hz / s, ds[g] * 100 / hz / s
         }' "$OUT/cpu0-$1.txt" "$OUT/cpu1-$1.txt" | sort >"$OUT/cpu-$1.txt"
 }
+# After an apply, waits (at most 30 s) until the rest of the server (neither prober threads nor DNS
+# loops: the reconciler re-compiling and writing status after 10,000 new verdicts) is below 5 % of
+# a core, so that a dnsperf run measures probing, not that one-off reaction; prints the wait.
+settle() {
+    local i
+    for ((i = 1; i <= 30; i++)); do
+        cpu_sample >"$OUT/cpu0-settle.txt"; sleep 1; cpu_sample >"$OUT/cpu1-settle.txt"
+        cpu_delta settle 1
+        awk '$1 == "other" { exit !($2 < 5) }' "$OUT/cpu-settle.txt" && break
+    done
+    echo "$i s"
+}
 cpu_threads() {
     awk '$1 != "TOTAL" { printf "%s%s %s%% (user %s, system %s)", sep, $1, $2, $3, $4; sep = "; " }' "$OUT/cpu-$1.txt"
 }
@@ -176,6 +192,7 @@ say "server CPU idle (NameServices without healthCheck): $idle"
 
 apply probed
 sleep 5   # every probe has started (stagger <= one interval) and has had its first verdicts
+say "settled (rest of the server below 5% of a core) after $(settle)"
 up=$(metric 'globaldns_targets{state="up"}')
 probes0=$(metric 'globaldns_probes_total{result="success"}')
 drift_count0=$(metric globaldns_probe_schedule_drift_seconds_count)
@@ -206,12 +223,14 @@ fi
 
 for ((r = 1; r <= ROUNDS; r++)); do
     apply plain; sleep 3
+    say "  settled (rest of the server below 5% of a core) after $(settle)"
     cpu_sample >"$OUT/cpu0-off-$r.txt"; m0=$(machine_ticks)
     off=$(qps "off-$r")
     cpu_sample >"$OUT/cpu1-off-$r.txt"; m1=$(machine_ticks)
     cpu_delta "off-$r" "$DURATION"
     say "  server CPU during the run without probing: $(awk '$1 == "TOTAL" { printf "%s%% (user %s, system %s)", $2, $3, $4 }' "$OUT/cpu-off-$r.txt"); $(cpu_threads "off-$r"); machine busy $(machine_busy "$m0" "$m1")"
     apply probed; sleep 5
+    say "  settled (rest of the server below 5% of a core) after $(settle)"
     d0=$(downs)
     l0=$(log_lines)
     cpu_sample >"$OUT/cpu0-on-$r.txt"; m0=$(machine_ticks)
