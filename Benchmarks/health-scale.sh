@@ -169,6 +169,16 @@ cpu_threads() {
 # The checker's "health probes" lines after line $1 of the log: probe times, weighted mean drift,
 # the largest per-period p99 bucket bound and the max.
 log_lines() { wc -l <"$OUT/server.log"; }
+# Returns once the checker has logged its next summary, so that the following ones cover only
+# time after this point (each covers the 5 s before it).
+next_summary() {
+    local n0 i
+    n0=$(grep -c 'msg="health probes"' "$OUT/server.log" || true)
+    for ((i = 0; i < 100; i++)); do
+        (( $(grep -c 'msg="health probes"' "$OUT/server.log" || true) > n0 )) && return
+        sleep 0.1
+    done
+}
 drift_from_log() {
     tail -n +"$(($1 + 1))" "$OUT/server.log" | grep 'msg="health probes"' | awk '
         { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -201,6 +211,7 @@ say "server CPU idle (NameServices without healthCheck): $idle"
 apply probed
 sleep 5   # every probe has started (stagger <= one interval) and has had its first verdicts
 say "settled (rest of the server below 5% of a core) after $(settle)"
+next_summary
 up=$(metric 'globaldns_targets{state="up"}')
 probes0=$(metric 'globaldns_probes_total{result="success"}')
 drift_count0=$(metric globaldns_probe_schedule_drift_seconds_count)
@@ -239,6 +250,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     say "  server CPU during the run without probing: $(awk '$1 == "TOTAL" { printf "%s%% (user %s, system %s)", $2, $3, $4 }' "$OUT/cpu-off-$r.txt"); $(cpu_threads "off-$r"); machine busy $(machine_busy "$m0" "$m1")"
     apply probed; sleep 5
     say "  settled (rest of the server below 5% of a core) after $(settle)"
+    next_summary
     d0=$(downs)
     l0=$(log_lines)
     cpu_sample >"$OUT/cpu0-on-$r.txt"; m0=$(machine_ticks)
