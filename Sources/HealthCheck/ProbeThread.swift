@@ -75,8 +75,11 @@ final class ProbeThread: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Hands `command` to the thread and wakes it.
-    func send(_ command: Command) { queue.send(command) }
+    /// Hands `command` to the thread and wakes it; nothing once stopped (its eventfd is closed).
+    func send(_ command: Command) {
+        guard thread != nil else { return }
+        queue.send(command)
+    }
 
     /// Ends the thread and waits for it; closes its epoll instance and eventfd. Idempotent.
     func stop() {
