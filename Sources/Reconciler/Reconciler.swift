@@ -84,6 +84,7 @@ public actor Reconciler {
     private var pendingZoneChange = false
     private var servedFirstPlan = false
     private var revision: Int64 = 0
+    private var publicationObserver: (@Sendable (PlanPublication) -> Void)?
 
     public init(store: any NameServiceStore, holder: ServingStateHolder, zones: ZoneSet, logger: Logger,
                 configuration: Configuration = .init(), clients: ClientMapping = .empty,
@@ -112,6 +113,15 @@ public actor Reconciler {
     private nonisolated let readyFlag = ManagedAtomic(false)
 
     public var nameCount: Int { compiled.count }
+
+    /// NameServices whose change waits for the next compile (the reconcile queue).
+    public var queueDepth: Int { pending.count }
+
+    /// Calls `observer` after every plan this reconciler publishes from a flush (the metrics
+    /// exporter times compiles with it). Replaces any earlier observer.
+    public func observePublications(_ observer: @escaping @Sendable (PlanPublication) -> Void) {
+        publicationObserver = observer
+    }
 
     /// Runs until cancelled: list, publish, then follow the watch (relisting when needed).
     public func run() async throws {
@@ -324,6 +334,8 @@ public actor Reconciler {
         let elapsed = ContinuousClock.now - started
         logger.debug("plan published", metadata: ["plan": "\(generation)", "names": "\(entries.count)",
                                                   "changed": "\(events.count)", "compile": "\(elapsed)"])
+        publicationObserver?(PlanPublication(generation: generation, names: entries.count, changed: events.count,
+                                             compileDuration: elapsed))
 
         for (name, d) in decisions {
             guard let c = compiled[name] else { continue }
@@ -688,4 +700,24 @@ public struct UpstreamFailure: Error, Sendable, Hashable, CustomStringConvertibl
 /// RFC 3339 UTC time, seconds precision, as Kubernetes writes condition times.
 func rfc3339Now() -> String {
     Date().ISO8601Format()
+}
+
+/// One plan published by a flush of the reconciler.
+public struct PlanPublication: Sendable, Hashable {
+    /// The serving snapshot's generation.
+    public var generation: UInt64
+    /// Global names in the plan.
+    public var names: Int
+    /// NameService events the flush applied.
+    public var changed: Int
+    /// From the start of the flush to the swap of the new plan (re-validation, placement,
+    /// rendering and building the lookup table).
+    public var compileDuration: Duration
+
+    public init(generation: UInt64, names: Int, changed: Int, compileDuration: Duration) {
+        self.generation = generation
+        self.names = names
+        self.changed = changed
+        self.compileDuration = compileDuration
+    }
 }
