@@ -11,12 +11,16 @@ public struct APIConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// What `/readyz` reports: 200 when ready, else 503 with the reason.
     public var readiness: @Sendable () -> (ready: Bool, reason: String)
+    /// What `GET /metrics` serves: Prometheus text (format 0.0.4). Nil (metrics disabled): 404.
+    public var metrics: (@Sendable () async -> String)?
 
     public init(tokens: [String: String] = [:], maxBodyBytes: Int = APIConfiguration.defaultMaxBodyBytes,
-                readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") }) {
+                readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") },
+                metrics: (@Sendable () async -> String)? = nil) {
         self.tokens = tokens
         self.maxBodyBytes = maxBodyBytes
         self.readiness = readiness
+        self.metrics = metrics
     }
 
     /// True when writes need `Authorization: Bearer <token>`.

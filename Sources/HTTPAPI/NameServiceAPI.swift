@@ -15,6 +15,7 @@ import NIOCore
 /// - `GET /v1/nameservices[?labelSelector=]`: a `NameServiceList`; with `watch=true` a stream of
 ///   newline-delimited `{"type":…,"object":…}` events (see `WatchStream`).
 /// - `GET /healthz`, `GET /readyz`.
+/// - `GET /metrics`: Prometheus text from `APIConfiguration.metrics` (404 when it is nil).
 ///
 /// Writes need `Authorization: Bearer <token>` when tokens are configured; reads are open. Every
 /// error is a Kubernetes `Status` body (`APIStatus`).
@@ -33,6 +34,7 @@ public struct NameServiceAPI: Sendable {
     public static let routes: [Route] = [
         Route(method: .get, path: "/healthz"),
         Route(method: .get, path: "/readyz"),
+        Route(method: .get, path: "/metrics"),
         Route(method: .get, path: "/v1/nameservices"),
         Route(method: .get, path: "/v1/nameservices/{name}"),
         Route(method: .put, path: "/v1/nameservices/{name}"),
@@ -87,6 +89,12 @@ public struct NameServiceAPI: Sendable {
             let (ready, reason) = configuration.readiness()
             guard ready else { return APIStatus(code: 503, reason: "ServiceUnavailable", message: "not ready: \(reason)").response() }
             return text("ok\n")
+        case (.get, "/metrics"):
+            guard let metrics = configuration.metrics else {
+                throw APIStatus(code: 404, reason: "NotFound", message: "metrics are disabled (metrics.enabled: false)")
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: await metrics())))
         case (.get, "/v1/nameservices"):
             return try await listOrWatch(request, context)
         case (.get, "/v1/nameservices/{name}"):
