@@ -29,18 +29,18 @@ public struct ResponderStats: Sendable, Equatable {
     static let droppedIndex = 7
 
     /// Queries by transport × qtype × rcode; read with `queries(transport:qtype:rcode:)`.
-    public internal(set) var queries: [UInt64]
+    public var queries: [UInt64]
     /// Queries answered from a zone (`static`) or by a global name's policy, by `policies`.
-    public internal(set) var answers: [UInt64]
+    public var answers: [UInt64]
     /// Replies sent with TC=1, by transport.
-    public internal(set) var truncated: [UInt64]
+    public var truncated: [UInt64]
     /// Replies by size, per transport `responseSizeBounds.count + 1` counts (each bucket on its own,
     /// not cumulative); read with `responseSizes(transport:)`.
-    public internal(set) var responseSizeCounts: [UInt64]
+    public var responseSizeCounts: [UInt64]
     /// Bytes of all replies, by transport (the histogram's sum).
-    public internal(set) var responseBytes: [UInt64]
+    public var responseBytes: [UInt64]
     /// Explain queries (CH TXT for a global name) from clients outside the allow-list.
-    public internal(set) var explainRefused: UInt64
+    public var explainRefused: UInt64
 
     public init() {
         queries = Array(repeating: 0, count: Self.transportCount * Self.qtypeCount * Self.rcodeCount)

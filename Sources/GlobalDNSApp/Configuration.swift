@@ -72,6 +72,17 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var retryAfterFailureSeconds: Double = 10
     }
 
+    public struct Metrics: Sendable, Equatable {
+        /// Prometheus metrics at `/metrics` on the API listener, and the per-query counters behind
+        /// them. Off: `/metrics` answers 404 and queries are not counted (to measure the cost).
+        public var enabled = true
+    }
+
+    public struct QueryLog: Sendable, Equatable {
+        /// The share of DNS queries logged, one info line each: 0 (off) … 1 (every query).
+        public var sampleRate: Double = 0
+    }
+
     /// Server identity: NSID, CH TXT id.server/hostname.bind. Default: the host name.
     public var identity: String = ""
     /// CIDR → `region/zone/subzone`, longest prefix wins. Reloaded on SIGHUP.
@@ -85,6 +96,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var api = API()
     public var state = State()
     public var log = Log()
+    public var metrics = Metrics()
+    public var queryLog = QueryLog()
 
     public init() {}
 }
@@ -187,6 +200,9 @@ extension GlobalDNSConfiguration {
         guard upstream.retryAfterFailureSeconds >= 1 else {
             throw ConfigurationError(keyPath: "upstream.retryAfterFailureSeconds", message: "must be at least 1, not \(upstream.retryAfterFailureSeconds)")
         }
+        guard queryLog.sampleRate >= 0, queryLog.sampleRate <= 1 else {
+            throw ConfigurationError(keyPath: "queryLog.sampleRate", message: "must be between 0 (off) and 1 (every query), not \(queryLog.sampleRate)")
+        }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")
         }
@@ -196,7 +212,8 @@ extension GlobalDNSConfiguration {
             tcpMaxConnections: dns.tcpMaxConnections,
             drainTimeout: .nanoseconds(Int64(dns.drainTimeoutSeconds * 1e9)))
         let responder = ResponderConfiguration(identity: identity, maxUDPPayload: dns.udpPayloadSize,
-                                               maxCNAMEChain: dns.maxCNAMEChain)
+                                               maxCNAMEChain: dns.maxCNAMEChain, countsQueries: metrics.enabled,
+                                               queryLogSampleRate: queryLog.sampleRate)
         return (server, responder)
     }
 }

@@ -26,7 +26,7 @@ public enum ConfigurationReader {
         guard let root else { return config }
         let r = NodeReader(file: file)
         let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "api", "state", "log", "localities",
-                                                       "defaultLocality", "explain", "upstream"])
+                                                       "defaultLocality", "explain", "upstream", "metrics", "queryLog"])
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
         if let v = top["localities"] {
             if case .scalar(let path) = v {
@@ -108,6 +108,14 @@ public enum ConfigurationReader {
                 config.log.format = format
             }
         }
+        if let metrics = top["metrics"] {
+            let m = try r.mapping(metrics, path: "metrics", keys: ["enabled"])
+            if let v = m["enabled"] { config.metrics.enabled = try r.bool(v, path: "metrics.enabled") }
+        }
+        if let queryLog = top["queryLog"] {
+            let m = try r.mapping(queryLog, path: "queryLog", keys: ["sampleRate"])
+            if let v = m["sampleRate"] { config.queryLog.sampleRate = try r.double(v, path: "queryLog.sampleRate") }
+        }
         // Values are checked here too, so a bad file fails with its line.
         do {
             _ = try config.validated()
@@ -155,6 +163,13 @@ struct NodeReader {
     func double(_ node: Node, path: String) throws(ConfigurationError) -> Double {
         guard case .scalar(let s) = node, let v = Double(s.string) else { throw error(node, path, "must be a number") }
         return v
+    }
+
+    func bool(_ node: Node, path: String) throws(ConfigurationError) -> Bool {
+        guard case .scalar(let s) = node, s.string == "true" || s.string == "false" else {
+            throw error(node, path, "must be true or false")
+        }
+        return s.string == "true"
     }
 
     func strings(_ node: Node, path: String) throws(ConfigurationError) -> [String] {

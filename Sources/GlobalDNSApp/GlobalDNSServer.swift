@@ -9,6 +9,7 @@ import NameServiceStore
 import Reconciler
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import TargetResolution
 import UnixSignals
@@ -33,6 +34,8 @@ public final class GlobalDNSServer: Sendable {
     public let logger: Logger
     let dnsConfiguration: DNSServerConfiguration
     let responderConfiguration: ResponderConfiguration
+    /// Behind `/metrics` (see GlobalDNSServer+Metrics.swift).
+    let metricsRegistry = PrometheusCollectorRegistry()
 
     /// Loads everything; throws on a bad configuration or a broken zone, before anything listens.
     public init(configuration: GlobalDNSConfiguration, baseDirectory: String, configurationFile: String? = nil,
@@ -143,7 +146,7 @@ public final class GlobalDNSServer: Sendable {
 
     /// Runs until SIGTERM/SIGINT. `onListening` gets the bound DNS addresses once the sockets are up.
     public func run(onListening: (@Sendable ([SocketAddress]) -> Void)? = nil) async throws {
-        let store = try openStore()
+        let store = instrumented(try openStore())
         let threads = configuration.dns.threads == 0 ? usableCPUCount() : configuration.dns.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var tracker: ResolutionTracker?
@@ -162,6 +165,7 @@ public final class GlobalDNSServer: Sendable {
                                    holder: holder, group: group, logger: logger)
         try await dns.start()
         onListening?(dns.boundAddresses)
+        let metrics = await makeMetricsEndpoint(dns: dns, checker: checker, reconciler: reconciler)
 
         // The command line folds GLOBALDNS_API_TOKEN in as the token named "env".
         let tokens = configuration.api.tokens
@@ -170,7 +174,7 @@ public final class GlobalDNSServer: Sendable {
             configuration: APIConfiguration(tokens: tokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
                 reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
                     : (false, "waiting for the first plan from the store")
-            }),
+            }, metrics: metrics),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
         if tokens.isEmpty {

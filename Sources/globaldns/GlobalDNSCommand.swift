@@ -111,6 +111,7 @@ struct GlobalDNSCommand: AsyncParsableCommand {
             print("configuration and zones OK")
             return
         }
+        server.bootstrapMetricsSystem()
         do {
             try await server.run()
         } catch {

@@ -41,6 +41,15 @@ import Testing
         #expect(c.log.format == .json)
     }
 
+    @Test func metricsAndQueryLogReachTheResponder() throws {
+        let defaults = try GlobalDNSConfiguration().validated().responder
+        #expect(defaults.countsQueries && defaults.queryLogSampleRate == 0)
+        let c = try ConfigurationReader.parse("metrics: {enabled: false}\nqueryLog: {sampleRate: 0.01}\n")
+        #expect(!c.metrics.enabled && c.queryLog.sampleRate == 0.01)
+        let responder = try c.validated().responder
+        #expect(!responder.countsQueries && responder.queryLogSampleRate == 0.01)
+    }
+
     struct Bad: Sendable, CustomStringConvertible {
         let yaml: String
         let keyPath: String
@@ -52,6 +61,10 @@ import Testing
     static let bad: [Bad] = [
         Bad(yaml: "dns:\n  lisen: [\"127.0.0.1:53\"]\n", keyPath: "dns.lisen", line: 2, fragment: "unknown key"),
         Bad(yaml: "zone: {}\n", keyPath: "zone", line: 1, fragment: "unknown key"),
+        Bad(yaml: "queryLog:\n  sampleRate: 1.5\n", keyPath: "queryLog.sampleRate", line: 2, fragment: "between 0 (off) and 1"),
+        Bad(yaml: "queryLog:\n  sampleRate: often\n", keyPath: "queryLog.sampleRate", line: 2, fragment: "number"),
+        Bad(yaml: "metrics:\n  enabled: yes\n", keyPath: "metrics.enabled", line: 2, fragment: "true or false"),
+        Bad(yaml: "metrics:\n  path: /m\n", keyPath: "metrics.path", line: 2, fragment: "unknown key"),
         Bad(yaml: "dns:\n  listen: [\"127.0.0.1\"]\n", keyPath: "dns.listen[0]", line: 2, fragment: "not ADDR:PORT"),
         Bad(yaml: "dns:\n  listen:\n    - 127.0.0.1:53\n    - 127.0.0.1:99999\n", keyPath: "dns.listen[1]", line: 4, fragment: "not a port"),
         Bad(yaml: "dns:\n  listen: [\"300.1.1.1:53\"]\n", keyPath: "dns.listen[0]", line: 2, fragment: "not an IPv4 or IPv6 address"),
