@@ -58,16 +58,22 @@ public struct LineLogHandler: LogHandler {
 func logfmtValue(_ v: String) -> String {
     let needsQuotes = v.isEmpty || v.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\n" })
     guard needsQuotes else { return v }
-    var s = "\""
+    return "\"" + backslashEscaped(v) + "\""
+}
+
+/// `\` → `\\`, newline → `\n` and (with `quotes`) `"` → `\"`: what logfmt values and Prometheus
+/// label values (and, without quotes, HELP text) need.
+func backslashEscaped(_ v: String, quotes: Bool = true) -> String {
+    var s = ""
     for c in v {
         switch c {
-        case "\"": s += "\\\""
+        case "\"" where quotes: s += "\\\""
         case "\\": s += "\\\\"
         case "\n": s += "\\n"
         default: s.append(c)
         }
     }
-    return s + "\""
+    return s
 }
 
 func jsonString(_ v: String) -> String {

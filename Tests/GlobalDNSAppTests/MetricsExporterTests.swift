@@ -179,6 +179,14 @@ import Testing
         #expect(m["globaldns_store_errors_total{operation=\"put\",code=\"conflict\"}"] == 1)
     }
 
+    @Test func labelValuesAndHelpAreEscapedAsTheTextFormatSays() {
+        #expect(PrometheusText.labelSet([("a", "x\"y\\z\nw"), ("b", "")]) == "{a=\"x\\\"y\\\\z\\nw\",b=\"\"}")
+        #expect(PrometheusText.labelSet([]) == "")
+        #expect(PrometheusText.escapeHelp("a \"b\" \\ c\nd") == "a \"b\" \\\\ c\\nd")
+        #expect(logfmtValue("say \"hi\"\n") == "\"say \\\"hi\\\"\\n\"")
+        #expect(PrometheusText.seconds(.microseconds(500)) == "0.0005" && PrometheusText.seconds(.seconds(10)) == "10.0")
+    }
+
     /// Prometheus conventions, and the README's "Operations → Metrics" table lists every family a
     /// scrape shows (and nothing that does not exist).
     @Test func everyFamilyFollowsTheConventionsAndIsDocumented() async throws {

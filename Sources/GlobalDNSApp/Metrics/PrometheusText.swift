@@ -42,28 +42,7 @@ enum PrometheusText {
         return "\(Double(s) + Double(atto) / 1e18)"
     }
 
-    static func escapeLabelValue(_ v: String) -> String {
-        var out = ""
-        for c in v {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escapeLabelValue(_ v: String) -> String { backslashEscaped(v) }
 
-    static func escapeHelp(_ v: String) -> String {
-        var out = ""
-        for c in v {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escapeHelp(_ v: String) -> String { backslashEscaped(v, quotes: false) }
 }
