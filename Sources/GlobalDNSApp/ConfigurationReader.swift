@@ -5,6 +5,37 @@ import Yams
 /// Reads `globaldns.yaml` strictly: unknown keys, wrong types and bad values are errors that name
 /// the key path and the line, before anything listens.
 public enum ConfigurationReader {
+    /// Every key the reader accepts, by section ("" is the top level). A top-level key that is
+    /// not a section here holds a value. `config/globaldns.yaml` documents exactly these (a test
+    /// checks it).
+    public static let sections: [String: [String]] = [
+        "": ["identity", "localities", "defaultLocality", "explain", "upstream", "dns", "zones", "api", "state", "log"],
+        "explain": ["allow"],
+        "upstream": ["resolvers", "timeoutSeconds", "attempts", "minRefreshSeconds", "maxRefreshSeconds",
+                     "retryAfterFailureSeconds"],
+        "dns": ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds", "tcpMaxConnections", "threads",
+                "drainTimeoutSeconds", "maxCNAMEChain"],
+        "zones": ["directory", "files"],
+        "api": ["listen", "tokens", "maxBodyBytes"],
+        "state": ["directory"],
+        "log": ["level", "format"],
+    ]
+
+    /// Every accepted key path: `identity`, `dns.listen`, … (sections themselves are not listed).
+    public static var keyPaths: Set<String> {
+        var out = Set<String>()
+        for key in sections[""]! {
+            if let inner = sections[key] {
+                for k in inner { out.insert(key + "." + k) }
+            } else {
+                out.insert(key)
+            }
+        }
+        return out
+    }
+
+    private static func keys(_ section: String) -> Set<String> { Set(sections[section]!) }
+
     public static func read(file: String) throws(ConfigurationError) -> GlobalDNSConfiguration {
         let text: String
         do {
@@ -25,8 +56,7 @@ public enum ConfigurationReader {
         var config = GlobalDNSConfiguration()
         guard let root else { return config }
         let r = NodeReader(file: file)
-        let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "api", "state", "log", "localities",
-                                                       "defaultLocality", "explain", "upstream"])
+        let top = try r.mapping(root, path: "", keys: keys(""))
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
         if let v = top["localities"] {
             if case .scalar(let path) = v {
@@ -42,13 +72,11 @@ public enum ConfigurationReader {
         }
         if let v = top["defaultLocality"] { config.defaultLocality = try r.string(v, path: "defaultLocality") }
         if let explain = top["explain"] {
-            let m = try r.mapping(explain, path: "explain", keys: ["allow"])
+            let m = try r.mapping(explain, path: "explain", keys: keys("explain"))
             if let v = m["allow"] { config.explain.allow = try r.strings(v, path: "explain.allow") }
         }
         if let upstream = top["upstream"] {
-            let m = try r.mapping(upstream, path: "upstream", keys: ["resolvers", "timeoutSeconds", "attempts",
-                                                                     "minRefreshSeconds", "maxRefreshSeconds",
-                                                                     "retryAfterFailureSeconds"])
+            let m = try r.mapping(upstream, path: "upstream", keys: keys("upstream"))
             if let v = m["resolvers"] { config.upstream.resolvers = try r.strings(v, path: "upstream.resolvers") }
             if let v = m["timeoutSeconds"] { config.upstream.timeoutSeconds = try r.double(v, path: "upstream.timeoutSeconds") }
             if let v = m["attempts"] { config.upstream.attempts = try r.int(v, path: "upstream.attempts") }
@@ -59,9 +87,7 @@ public enum ConfigurationReader {
             }
         }
         if let dns = top["dns"] {
-            let m = try r.mapping(dns, path: "dns", keys: ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds",
-                                                           "tcpMaxConnections", "threads", "drainTimeoutSeconds",
-                                                           "maxCNAMEChain"])
+            let m = try r.mapping(dns, path: "dns", keys: keys("dns"))
             if let v = m["listen"] { config.dns.listen = try r.strings(v, path: "dns.listen") }
             if let v = m["udpPayloadSize"] { config.dns.udpPayloadSize = try r.int(v, path: "dns.udpPayloadSize") }
             if let v = m["tcpIdleTimeoutSeconds"] { config.dns.tcpIdleTimeoutSeconds = try r.double(v, path: "dns.tcpIdleTimeoutSeconds") }
@@ -71,12 +97,12 @@ public enum ConfigurationReader {
             if let v = m["maxCNAMEChain"] { config.dns.maxCNAMEChain = try r.int(v, path: "dns.maxCNAMEChain") }
         }
         if let zones = top["zones"] {
-            let m = try r.mapping(zones, path: "zones", keys: ["directory", "files"])
+            let m = try r.mapping(zones, path: "zones", keys: keys("zones"))
             if let v = m["directory"] { config.zones.directory = try r.string(v, path: "zones.directory") }
             if let v = m["files"] { config.zones.files = try r.strings(v, path: "zones.files") }
         }
         if let api = top["api"] {
-            let m = try r.mapping(api, path: "api", keys: ["listen", "tokens", "maxBodyBytes"])
+            let m = try r.mapping(api, path: "api", keys: keys("api"))
             if let v = m["listen"] { config.api.listen = try r.string(v, path: "api.listen") }
             if let v = m["maxBodyBytes"] { config.api.maxBodyBytes = try r.int(v, path: "api.maxBodyBytes") }
             if let v = m["tokens"] {
@@ -88,11 +114,11 @@ public enum ConfigurationReader {
             }
         }
         if let state = top["state"] {
-            let m = try r.mapping(state, path: "state", keys: ["directory"])
+            let m = try r.mapping(state, path: "state", keys: keys("state"))
             if let v = m["directory"] { config.state.directory = try r.string(v, path: "state.directory") }
         }
         if let log = top["log"] {
-            let m = try r.mapping(log, path: "log", keys: ["level", "format"])
+            let m = try r.mapping(log, path: "log", keys: keys("log"))
             if let v = m["level"] {
                 let s = try r.string(v, path: "log.level")
                 guard let level = Logger.Level(rawValue: s) else {
