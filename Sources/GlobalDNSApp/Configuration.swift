@@ -33,7 +33,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public struct API: Sendable, Equatable {
         /// The NameService HTTP API's listener.
         public var listen: String = "127.0.0.1:8080"
-        /// Bearer tokens allowed to write, by name (the name is logged with each write).
+        /// Bearer tokens allowed to write, by name (the name is logged with each write), already
+        /// read from where the file says (`{env: VARIABLE}`, `{file: PATH}` or inline).
         /// `GLOBALDNS_API_TOKEN` adds one named `env`. Without any, the API only listens on loopback.
         public var tokens: [String: String] = [:]
         /// Request bodies larger than this get 413.

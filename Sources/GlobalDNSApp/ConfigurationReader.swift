@@ -36,17 +36,34 @@ public enum ConfigurationReader {
 
     private static func keys(_ section: String) -> Set<String> { Set(sections[section]!) }
 
-    public static func read(file: String) throws(ConfigurationError) -> GlobalDNSConfiguration {
+    /// Looks up an environment variable (the process environment unless a test injects one).
+    public typealias Environment = (String) -> String?
+
+    /// The process environment.
+    public static func processEnvironment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    /// The directory relative paths in `file` are resolved from ("." without a file).
+    public static func directory(of file: String?) -> String {
+        guard let file, let slash = file.lastIndex(of: "/") else { return "." }
+        let dir = String(file[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    public static func read(file: String, environment: Environment = processEnvironment) throws(ConfigurationError) -> GlobalDNSConfiguration {
         let text: String
         do {
             text = try readTextFile(file)
         } catch {
             throw ConfigurationError(file: file, keyPath: "", message: "cannot read: \(error)")
         }
-        return try parse(text, file: file)
+        return try parse(text, file: file, environment: environment)
     }
 
-    public static func parse(_ text: String, file: String? = nil) throws(ConfigurationError) -> GlobalDNSConfiguration {
+    /// `environment` supplies the secrets named by `{env: VARIABLE}`.
+    public static func parse(_ text: String, file: String? = nil,
+                             environment: Environment = processEnvironment) throws(ConfigurationError) -> GlobalDNSConfiguration {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -106,10 +123,13 @@ public enum ConfigurationReader {
             if let v = m["listen"] { config.api.listen = try r.string(v, path: "api.listen") }
             if let v = m["maxBodyBytes"] { config.api.maxBodyBytes = try r.int(v, path: "api.maxBodyBytes") }
             if let v = m["tokens"] {
-                guard case .mapping(let tokens) = v else { throw r.error(v, "api.tokens", "must be a mapping of name: token") }
+                guard case .mapping(let tokens) = v else {
+                    throw r.error(v, "api.tokens", "must be a mapping of name: token, {env: VARIABLE} or {file: PATH}")
+                }
                 for (k, t) in tokens {
                     guard case .scalar(let key) = k else { throw r.error(k, "api.tokens", "names must be strings") }
-                    config.api.tokens[key.string] = try r.string(t, path: "api.tokens.\(key.string)")
+                    config.api.tokens[key.string] = try r.secret(t, path: "api.tokens.\(key.string)",
+                                                                 base: directory(of: file), environment: environment)
                 }
             }
         }
@@ -188,6 +208,34 @@ struct NodeReader {
         var out: [String] = []
         for (i, item) in seq.enumerated() { out.append(try string(item, path: "\(path)[\(i)]")) }
         return out
+    }
+
+    /// A secret such as an API token: written inline, `{env: VARIABLE}` (from the environment) or
+    /// `{file: PATH}` (the file's contents less trailing white space, as Docker and Kubernetes
+    /// mount secrets; relative to `base`). A missing or empty source is an error naming the key
+    /// path; the value itself never appears in an error.
+    func secret(_ node: Node, path: String, base: String,
+                environment: ConfigurationReader.Environment) throws(ConfigurationError) -> String {
+        if case .scalar(let s) = node { return s.string }
+        let m = try mapping(node, path: path, keys: ["env", "file"])
+        guard m.count == 1 else { throw error(node, path, "give exactly one of env: VARIABLE or file: PATH") }
+        if let v = m["env"] {
+            let name = try string(v, path: path + ".env")
+            guard let value = environment(name), !value.isEmpty else {
+                throw error(v, path + ".env", "the environment variable \(name) is not set or empty")
+            }
+            return value
+        }
+        let v = m["file"]!
+        let name = try string(v, path: path + ".file")
+        let full = GlobalDNSServer.resolve(name, base: base)
+        let text: String
+        do { text = try readTextFile(full) } catch {
+            throw self.error(v, path + ".file", "cannot read \(full): \(error)")
+        }
+        let value = String(text.reversed().drop(while: { $0.isWhitespace }).reversed())
+        guard !value.isEmpty else { throw error(v, path + ".file", "\(full) is empty") }
+        return value
     }
 
     /// A list of `{cidr: ..., locality: ...}` mappings.

@@ -63,8 +63,7 @@ struct GlobalDNSCommand: AsyncParsableCommand {
         do {
             if let config {
                 cfg = try ConfigurationReader.read(file: config)
-                if let slash = config.lastIndex(of: "/") { base = String(config[..<slash]) }
-                if base.isEmpty { base = "/" }
+                base = ConfigurationReader.directory(of: config)
             }
             if !dnsListen.isEmpty { cfg.dns.listen = dnsListen }
             if let zones {

@@ -66,6 +66,12 @@ import Testing
         Bad(yaml: "api:\n  tokens: {ci: short}\n", keyPath: "api.tokens.ci", line: 2, fragment: "at least 16 characters"),
         Bad(yaml: "api:\n  listen: nowhere\n", keyPath: "api.listen", line: 2, fragment: "not ADDR:PORT"),
         Bad(yaml: "api:\n  tokens: [a, b]\n", keyPath: "api.tokens", line: 2, fragment: "mapping of name: token"),
+        Bad(yaml: "api:\n  tokens:\n    ci: {env: GLOBALDNS_TEST_SURELY_UNSET}\n", keyPath: "api.tokens.ci.env", line: 3,
+            fragment: "GLOBALDNS_TEST_SURELY_UNSET is not set"),
+        Bad(yaml: "api:\n  tokens:\n    ci: {env: A, file: b}\n", keyPath: "api.tokens.ci", line: 3, fragment: "exactly one"),
+        Bad(yaml: "api:\n  tokens:\n    ci: {vault: x}\n", keyPath: "api.tokens.ci.vault", line: 3, fragment: "unknown key"),
+        Bad(yaml: "api:\n  tokens:\n    ci: {file: /nonexistent/token}\n", keyPath: "api.tokens.ci.file", line: 3,
+            fragment: "cannot read /nonexistent/token"),
         Bad(yaml: "state:\n  dir: /tmp\n", keyPath: "state.dir", line: 2, fragment: "unknown key"),
         Bad(yaml: "localities:\n  - {cidr: 10.0.0.0/8, locality: us-west}\n  - {cidr: 10.0.0.0/33, locality: us-east}\n",
             keyPath: "localities[1].cidr", line: 3, fragment: "prefix length must be 0...32"),
@@ -155,6 +161,37 @@ import Testing
         var open = c
         open.api.tokens = [:]
         #expect(throws: ConfigurationError.self) { try open.validated() }
+    }
+
+    @Test func tokensFromTheEnvironmentAndFromFiles() throws {
+        let dir = "/tmp/globaldns-config-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(dir, 0o700)
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        // Secrets mounted as files usually end with a newline.
+        FileManager.default.createFile(atPath: dir + "/ci.token", contents: Data("from-a-file-0123456789\n".utf8))
+        let env = ["GLOBALDNS_TOKEN_CONTROLLER": "from-the-environment-0123"]
+        let c = try ConfigurationReader.parse("""
+            api:
+              listen: 0.0.0.0:8080
+              tokens:
+                controller: {env: GLOBALDNS_TOKEN_CONTROLLER}
+                ci: {file: ci.token}
+                inline: "written-in-the-file-0123"
+            """, file: dir + "/globaldns.yaml", environment: { env[$0] })
+        #expect(c.api.tokens == ["controller": "from-the-environment-0123", "ci": "from-a-file-0123456789",
+                                 "inline": "written-in-the-file-0123"])
+        // A short secret is refused by name, and the error does not show it.
+        do {
+            _ = try ConfigurationReader.parse("api:\n  tokens:\n    c: {env: T}\n", environment: { _ in "short-secret" })
+            Issue.record("a 12-character token was accepted")
+        } catch {
+            #expect(error.keyPath == "api.tokens.c")
+            #expect(!error.description.contains("short-secret"))
+        }
+        // An empty variable counts as unset.
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationReader.parse("api:\n  tokens:\n    c: {env: T}\n", environment: { _ in "" })
+        }
     }
 
     @Test(arguments: bad)

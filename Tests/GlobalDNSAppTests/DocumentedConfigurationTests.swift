@@ -30,13 +30,15 @@ import Testing
             api:
               tokens: {}
               #   ci-controller: {env: X}
+              #   operators: {file: token}
             """
         #expect(Self.keyPaths(in: text) == ["identity", "defaultLocality", "dns.listen", "dns.threads",
                                            "zones.directory", "zones.files", "api.tokens"])
     }
 
     /// Key paths of a commented YAML file: `key:` lines, set or commented out (`# key: …` at the
-    /// key's own indentation), nested by indentation; sections are not listed themselves.
+    /// key's own indentation), nested by indentation, at most two levels (`section.key`); sections
+    /// are not listed themselves.
     static func keyPaths(in text: String) -> Set<String> {
         var stack: [(indent: Int, path: String)] = []
         var paths = Set<String>()
@@ -59,8 +61,10 @@ import Testing
                   after.isEmpty || after.first == " " else { continue }
             while let top = stack.last, top.indent >= indent { stack.removeLast() }
             let path = stack.last.map { $0.path + "." + key } ?? String(key)
-            if let parent = stack.last { paths.remove(parent.path) }
             stack.append((indent, path))
+            // Sections are one level deep; below a key are names the user picks (api.tokens.NAME).
+            guard stack.count <= 2 else { continue }
+            if stack.count == 2 { paths.remove(stack[0].path) }
             paths.insert(path)
         }
         return paths
