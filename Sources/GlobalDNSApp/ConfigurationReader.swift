@@ -51,19 +51,23 @@ public enum ConfigurationReader {
         return dir.isEmpty ? "/" : dir
     }
 
-    public static func read(file: String, environment: Environment = processEnvironment) throws(ConfigurationError) -> GlobalDNSConfiguration {
+    /// Reads `file`; `overrides` (the command line) are applied before the values are checked, so
+    /// a flag can fix what the file alone would not allow (GLOBALDNS_API_TOKEN for an API beyond
+    /// loopback).
+    public static func read(file: String, environment: Environment = processEnvironment,
+                            overrides: ConfigurationOverrides = .init()) throws(ConfigurationError) -> GlobalDNSConfiguration {
         let text: String
         do {
             text = try readTextFile(file)
         } catch {
             throw ConfigurationError(file: file, keyPath: "", message: "cannot read: \(error)")
         }
-        return try parse(text, file: file, environment: environment)
+        return try parse(text, file: file, environment: environment, overrides: overrides)
     }
 
     /// `environment` supplies the secrets named by `{env: VARIABLE}`.
-    public static func parse(_ text: String, file: String? = nil,
-                             environment: Environment = processEnvironment) throws(ConfigurationError) -> GlobalDNSConfiguration {
+    public static func parse(_ text: String, file: String? = nil, environment: Environment = processEnvironment,
+                             overrides: ConfigurationOverrides = .init()) throws(ConfigurationError) -> GlobalDNSConfiguration {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -71,7 +75,11 @@ public enum ConfigurationReader {
             throw ConfigurationError(file: file, keyPath: "", message: "not valid YAML: \(error)")
         }
         var config = GlobalDNSConfiguration()
-        guard let root else { return config }
+        guard let root else {
+            overrides.apply(to: &config)
+            _ = try config.validated()
+            return config
+        }
         let r = NodeReader(file: file)
         let top = try r.mapping(root, path: "", keys: keys(""))
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
@@ -154,10 +162,12 @@ public enum ConfigurationReader {
                 config.log.format = format
             }
         }
-        // Values are checked here too, so a bad file fails with its line.
+        overrides.apply(to: &config)
+        // Values are checked here too, so a bad file fails with its line (a bad flag without one).
         do {
             _ = try config.validated()
         } catch {
+            if overrides.overrides(keyPath: error.keyPath) { throw error }
             let line = r.line(ofPath: error.keyPath, in: root)
             throw ConfigurationError(file: file, line: line, keyPath: error.keyPath, message: error.message)
         }

@@ -1,5 +1,6 @@
 import DNSServer
 import DNSWire
+import NIOConcurrencyHelpers
 import DNSZone
 import GSLB
 import HealthCheck
@@ -21,28 +22,37 @@ import Glibc
 /// Wires the server: loads zones, builds the first serving snapshot, and runs the DNS listeners and
 /// the SIGHUP reloader in one `ServiceGroup` (SIGTERM/SIGINT: graceful shutdown).
 public final class GlobalDNSServer: Sendable {
+    /// The configuration the server started with.
     public let configuration: GlobalDNSConfiguration
     /// Where relative paths in the configuration are resolved (the config file's directory, or the
     /// working directory without a file).
     public let baseDirectory: String
-    /// The configuration file, re-read on SIGHUP for `localities`, `defaultLocality` and `explain`.
+    /// The configuration file, re-read on SIGHUP for the keys that can change live.
     public let configurationFile: String?
+    /// The command line's overrides, applied again to every re-read of the file.
+    public let overrides: ConfigurationOverrides
     public let holder: ServingStateHolder
     /// The client policy being served at start (SIGHUP replaces the served one).
     public let clientPolicy: ClientPolicy
     public let logger: Logger
+    /// The log level and format SIGHUP changes (nil: logging is not the server's).
+    let logSettings: LogSettings?
     let dnsConfiguration: DNSServerConfiguration
     let responderConfiguration: ResponderConfiguration
+    private let running: NIOLockedValueBox<GlobalDNSConfiguration>
 
     /// Loads everything; throws on a bad configuration or a broken zone, before anything listens.
     public init(configuration: GlobalDNSConfiguration, baseDirectory: String, configurationFile: String? = nil,
-                logger: Logger) throws {
+                overrides: ConfigurationOverrides = .init(), logSettings: LogSettings? = nil, logger: Logger) throws {
         var configuration = configuration
         if configuration.identity.isEmpty { configuration.identity = hostName() }
         let (dns, responder) = try configuration.validated()
         self.configuration = configuration
+        running = NIOLockedValueBox(configuration)
         self.baseDirectory = baseDirectory
         self.configurationFile = configurationFile
+        self.overrides = overrides
+        self.logSettings = logSettings
         self.logger = logger
         self.dnsConfiguration = dns
         self.responderConfiguration = responder
@@ -79,13 +89,54 @@ public final class GlobalDNSServer: Sendable {
         return ZoneSet(zones: loaded)
     }
 
-    /// Re-reads every zone. On any error the serving zones stay as they are and the error is
-    /// returned (and logged); on success the reconciler re-places every NameService against the
-    /// new zones and publishes one snapshot (it is the only publisher).
+    /// The configuration being served: the start configuration with what SIGHUP applied since.
+    public var currentConfiguration: GlobalDNSConfiguration { running.withLockedValue { $0 } }
+
+    /// SIGHUP: re-reads the configuration file (when there is one) and applies the keys that can
+    /// change live (`GlobalDNSConfiguration.liveKeyPaths`): the log level and format, the zones
+    /// (always re-read), the localities table, the default locality and the explain allow-list.
+    /// A key that only a restart applies is logged as an error and keeps its running value; a
+    /// broken file, zone or table keeps what is served. Nothing here stops the server.
+    public func reload(reconciler: Reconciler) async {
+        var config = currentConfiguration
+        if let file = configurationFile {
+            do {
+                var fresh = try ConfigurationReader.read(file: file, overrides: overrides)
+                if fresh.identity.isEmpty { fresh.identity = hostName() }
+                let reload = config.reloaded(from: fresh)
+                for key in reload.needsRestart {
+                    logger.error("configuration reload: this key only changes with a restart; the running value stays",
+                                 metadata: ["key": "\(key)", "file": "\(file)"])
+                }
+                logger.info("configuration reloaded", metadata: [
+                    "file": "\(file)", "changed": "\(reload.changed.isEmpty ? "none" : reload.changed.joined(separator: ","))"])
+                config = reload.applied
+            } catch {
+                logger.error("configuration reload failed; keeping the running configuration",
+                             metadata: ["error": "\(error)"])
+            }
+        }
+        if let logSettings {
+            logSettings.level = config.log.level
+            logSettings.format = config.log.format
+        }
+        let served = currentConfiguration
+        if await reloadZones(config.zones, reconciler: reconciler) != nil { config.zones = served.zones }
+        if await reloadClientPolicy(config, reconciler: reconciler) != nil {
+            config.localities = served.localities
+            config.defaultLocality = served.defaultLocality
+            config.explain = served.explain
+        }
+        running.withLockedValue { $0 = config }
+    }
+
+    /// Re-reads every zone of `zones`. On any error the serving zones stay as they are and the
+    /// error is returned (and logged); on success the reconciler re-places every NameService
+    /// against the new zones and publishes one snapshot (it is the only publisher).
     @discardableResult
-    public func reloadZones(reconciler: Reconciler) async -> ZoneFileError? {
+    public func reloadZones(_ zones: GlobalDNSConfiguration.Zones, reconciler: Reconciler) async -> ZoneFileError? {
         do {
-            let zones = try Self.loadZones(configuration.zones, base: baseDirectory)
+            let zones = try Self.loadZones(zones, base: baseDirectory)
             let old = holder.load()
             await reconciler.setZones(zones)
             for zone in zones.zones {
@@ -109,19 +160,12 @@ public final class GlobalDNSServer: Sendable {
                                "explain_allow": "\(p.explainAllow)"])
     }
 
-    /// Re-reads the localities table, default locality and explain allow-list (from the
-    /// configuration file when there is one). On any error the served ones stay and the error is
-    /// returned.
+    /// Builds the localities table, default locality and explain allow-list of `config` (a
+    /// localities file is read again) and serves them. On any error the served ones stay and the
+    /// error is returned.
     @discardableResult
-    public func reloadClientPolicy(reconciler: Reconciler) async -> ConfigurationError? {
+    public func reloadClientPolicy(_ config: GlobalDNSConfiguration, reconciler: Reconciler) async -> ConfigurationError? {
         do {
-            var config = configuration
-            if let file = configurationFile {
-                let fresh = try ConfigurationReader.read(file: file)
-                config.localities = fresh.localities
-                config.defaultLocality = fresh.defaultLocality
-                config.explain = fresh.explain
-            }
             let policy = try config.loadClientPolicy(base: baseDirectory, configurationFile: configurationFile)
             await reconciler.setClientPolicy(policy.mapping, explainAllow: policy.explainAllow)
             Self.logClientPolicy(policy, logger: logger, reloaded: true)
@@ -204,7 +248,8 @@ public final class GlobalDNSServer: Sendable {
     }
 }
 
-/// SIGHUP → reload zones (a broken zone keeps the old one and logs why).
+/// SIGHUP → `GlobalDNSServer.reload`: the live configuration keys, the zones and the localities
+/// (anything broken keeps what is served and logs why).
 struct ReloadService: Service {
     let server: GlobalDNSServer
     let reconciler: Reconciler
@@ -212,9 +257,8 @@ struct ReloadService: Service {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
-            server.logger.info("SIGHUP: reloading zones and localities")
-            await server.reloadZones(reconciler: reconciler)
-            await server.reloadClientPolicy(reconciler: reconciler)
+            server.logger.info("SIGHUP: reloading the configuration, zones and localities")
+            await server.reload(reconciler: reconciler)
         }
     }
 }
