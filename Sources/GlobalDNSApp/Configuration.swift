@@ -73,6 +73,11 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var retryAfterFailureSeconds: Double = 10
     }
 
+    /// What the server does when one of its components fails.
+    public struct Lifecycle: Sendable, Equatable {
+        public var onComponentFailure: ComponentFailurePolicy = .keepServing
+    }
+
     /// Server identity: NSID, CH TXT id.server/hostname.bind. Default: the host name.
     public var identity: String = ""
     /// CIDR → `region/zone/subzone`, longest prefix wins. Reloaded on SIGHUP.
@@ -86,8 +91,19 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var api = API()
     public var state = State()
     public var log = Log()
+    public var lifecycle = Lifecycle()
 
     public init() {}
+}
+
+/// `lifecycle.onComponentFailure`: what a failure of the API listener, the store watch, the
+/// health checker, upstream resolution or the SIGHUP reloader does. The DNS listeners are the
+/// server itself: they are never left behind.
+public enum ComponentFailurePolicy: String, Sendable, Equatable, CaseIterable {
+    /// Log it, report not ready on `/readyz`, and keep answering DNS from the last plan.
+    case keepServing
+    /// Log it, stop gracefully (drain TCP) and exit with code 3, for a supervisor to restart.
+    case exit
 }
 
 public enum LogFormat: String, Sendable, Equatable, CaseIterable {

@@ -9,7 +9,8 @@ public enum ConfigurationReader {
     /// not a section here holds a value. `config/globaldns.yaml` documents exactly these (a test
     /// checks it).
     public static let sections: [String: [String]] = [
-        "": ["identity", "localities", "defaultLocality", "explain", "upstream", "dns", "zones", "api", "state", "log"],
+        "": ["identity", "localities", "defaultLocality", "explain", "upstream", "dns", "zones", "api", "state", "log",
+             "lifecycle"],
         "explain": ["allow"],
         "upstream": ["resolvers", "timeoutSeconds", "attempts", "minRefreshSeconds", "maxRefreshSeconds",
                      "retryAfterFailureSeconds"],
@@ -19,6 +20,7 @@ public enum ConfigurationReader {
         "api": ["listen", "tokens", "maxBodyBytes"],
         "state": ["directory"],
         "log": ["level", "format"],
+        "lifecycle": ["onComponentFailure"],
     ]
 
     /// Every accepted key path: `identity`, `dns.listen`, … (sections themselves are not listed).
@@ -160,6 +162,16 @@ public enum ConfigurationReader {
                     throw r.error(v, "log.format", "'\(s)' is not one of logfmt, json")
                 }
                 config.log.format = format
+            }
+        }
+        if let lifecycle = top["lifecycle"] {
+            let m = try r.mapping(lifecycle, path: "lifecycle", keys: keys("lifecycle"))
+            if let v = m["onComponentFailure"] {
+                let s = try r.string(v, path: "lifecycle.onComponentFailure")
+                guard let policy = ComponentFailurePolicy(rawValue: s) else {
+                    throw r.error(v, "lifecycle.onComponentFailure", "'\(s)' is not one of keepServing, exit")
+                }
+                config.lifecycle.onComponentFailure = policy
             }
         }
         overrides.apply(to: &config)

@@ -40,6 +40,8 @@ public final class GlobalDNSServer: Sendable {
     let dnsConfiguration: DNSServerConfiguration
     let responderConfiguration: ResponderConfiguration
     private let running: NIOLockedValueBox<GlobalDNSConfiguration>
+    /// Components that failed while running (`lifecycle.onComponentFailure: keepServing`).
+    public let componentFailures = ComponentFailures()
 
     /// Loads everything; throws on a bad configuration or a broken zone, before anything listens.
     public init(configuration: GlobalDNSConfiguration, baseDirectory: String, configurationFile: String? = nil,
@@ -199,7 +201,11 @@ public final class GlobalDNSServer: Sendable {
         }
         let checker = HealthChecker(group: group, logger: logger)
         let probes = ProbeRegistry(checker: checker)
+        let policy = configuration.lifecycle.onComponentFailure
+        var reconcilerConfiguration = Reconciler.Configuration()
+        reconcilerConfiguration.stopOnStoreFailure = policy == .exit
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
+                                    configuration: reconcilerConfiguration,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
                                     externalResolver: tracker.map { TrackedNames(tracker: $0) }, prober: probes)
         let dns = DNSServerService(configuration: dnsConfiguration, responder: responderConfiguration,
@@ -209,10 +215,18 @@ public final class GlobalDNSServer: Sendable {
 
         // The command line folds GLOBALDNS_API_TOKEN in as the token named "env".
         let tokens = configuration.api.tokens
+        let failures = componentFailures
         let api = NameServiceAPI(
             store: store,
             configuration: APIConfiguration(tokens: tokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
-                reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
+                let failed = failures.all
+                if !failed.isEmpty {
+                    return (false, "component failed (DNS answers from the last plan): \(failed.joined(separator: "; "))")
+                }
+                if reconciler.isStoreFailing {
+                    return (false, "the NameService store is failing, retrying (DNS answers from the last plan)")
+                }
+                return reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
                     : (false, "waiting for the first plan from the store")
             }),
             logger: logger)
@@ -227,12 +241,18 @@ public final class GlobalDNSServer: Sendable {
             logger.info("api listening", metadata: ["address": "\(channel.localAddress.map(describe) ?? "?")",
                                                     "auth": "\(tokens.isEmpty ? "none (loopback only)" : "bearer tokens: \(tokens.keys.sorted().joined(separator: ","))")"])
         })
-        let reloader = ReloadService(server: self, reconciler: reconciler)
+        // The order is the dependency graph; graceful shutdown runs it in reverse, so the reloader
+        // and the API stop first and the DNS listeners drain before the reconciler stops.
+        func supervised(_ component: String, _ service: any Service) -> ServiceGroupConfiguration.ServiceConfiguration {
+            Supervised(component: component, service: service, policy: policy, failures: failures, logger: logger).configuration
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let tracker { services.append(.init(service: UpstreamService(tracker: tracker, reconciler: reconciler))) }
-        services.append(.init(service: HealthService(checker: checker, registry: probes, reconciler: reconciler)))
-        services += [.init(service: ReconcilerService(reconciler: reconciler)), .init(service: dns),
-                     .init(service: app), .init(service: reloader)]
+        if let tracker { services.append(supervised("upstream", UpstreamService(tracker: tracker, reconciler: reconciler))) }
+        services.append(supervised("health-checker", HealthService(checker: checker, registry: probes, reconciler: reconciler)))
+        services.append(supervised("store-watch", ReconcilerService(reconciler: reconciler)))
+        services.append(.init(service: dns, failureTerminationBehavior: .gracefullyShutdownGroup))
+        services.append(supervised("api", app))
+        services.append(supervised("reloader", ReloadService(server: self, reconciler: reconciler)))
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -27,6 +27,9 @@ public actor Reconciler {
     public struct Configuration: Sendable {
         /// Delay before retrying the watch after the store failed.
         public var retryDelay: Duration = .milliseconds(500)
+        /// When true, a store failure ends `run()` with the error instead of being retried (the
+        /// server's `lifecycle.onComponentFailure: exit`). A compacted watch is always relisted.
+        public var stopOnStoreFailure = false
         public init() {}
     }
 
@@ -111,6 +114,11 @@ public actor Reconciler {
     public nonisolated var isReadyNow: Bool { readyFlag.load(ordering: .acquiring) }
     private nonisolated let readyFlag = ManagedAtomic(false)
 
+    /// True from a failed store list or watch until the next list succeeds (for `/readyz`: the
+    /// DNS path keeps answering from the last plan meanwhile).
+    public nonisolated var isStoreFailing: Bool { storeFailingFlag.load(ordering: .acquiring) }
+    private nonisolated let storeFailingFlag = ManagedAtomic(false)
+
     public var nameCount: Int { compiled.count }
 
     /// Runs until cancelled: list, publish, then follow the watch (relisting when needed).
@@ -118,6 +126,7 @@ public actor Reconciler {
         while !Task.isCancelled {
             do {
                 let (items, rev) = try await store.list(selector: nil)
+                storeFailingFlag.store(false, ordering: .releasing)
                 relist(items, revision: rev)
                 await flush()
                 let events = store.watch(fromRevision: rev)
@@ -131,6 +140,8 @@ public actor Reconciler {
             } catch is CancellationError {
                 return
             } catch {
+                storeFailingFlag.store(true, ordering: .releasing)
+                if configuration.stopOnStoreFailure { throw error }
                 logger.error("store watch failed; DNS keeps answering from the last plan",
                              metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: configuration.retryDelay)

@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// `globaldns --config FILE [overrides]`. Exit codes: 0 after a graceful stop, 1 when zones cannot
-/// be loaded or a listener cannot be bound, 2 for a configuration or usage error.
+/// be loaded or a listener cannot be bound, 2 for a configuration or usage error, 3 when a
+/// component failed under `lifecycle.onComponentFailure: exit`.
 @main
 struct GlobalDNSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -107,6 +108,8 @@ struct GlobalDNSCommand: AsyncParsableCommand {
         }
         do {
             try await server.run()
+        } catch let error as ComponentFailure {
+            fail("stopped: \(error) (lifecycle.onComponentFailure: exit)", code: 3)
         } catch {
             fail("stopped with an error: \(error)", code: 1)
         }

@@ -32,6 +32,7 @@ import Testing
             zones:
               files: [a.zone, b.zone]
             log: {level: debug, format: json}
+            lifecycle: {onComponentFailure: exit}
             """)
         #expect(c.identity == "ns-a")
         #expect(c.dns.udpPayloadSize == 4096)
@@ -39,6 +40,7 @@ import Testing
         #expect(c.zones.files == ["a.zone", "b.zone"])
         #expect(c.log.level == .debug)
         #expect(c.log.format == .json)
+        #expect(c.lifecycle.onComponentFailure == .exit)
     }
 
     struct Bad: Sendable, CustomStringConvertible {
@@ -61,6 +63,8 @@ import Testing
         Bad(yaml: "dns:\n  listen: 127.0.0.1:53\n", keyPath: "dns.listen", line: 2, fragment: "must be a list"),
         Bad(yaml: "log:\n  level: loud\n", keyPath: "log.level", line: 2, fragment: "not one of"),
         Bad(yaml: "log:\n  format: xml\n", keyPath: "log.format", line: 2, fragment: "logfmt, json"),
+        Bad(yaml: "lifecycle:\n  onComponentFailure: restart\n", keyPath: "lifecycle.onComponentFailure", line: 2,
+            fragment: "keepServing, exit"),
         Bad(yaml: "- a\n- b\n", keyPath: "", line: 1, fragment: "must be a mapping"),
         Bad(yaml: "api:\n  listen: 0.0.0.0:8080\n", keyPath: "api.listen", line: 2, fragment: "no API token is configured"),
         Bad(yaml: "api:\n  tokens: {ci: short}\n", keyPath: "api.tokens.ci", line: 2, fragment: "at least 16 characters"),
