@@ -206,7 +206,12 @@ let package = Package(
             name: "QueryPathAllocationTests",
             dependencies: ["CMallocCounter", "DNSServer", "DNSZone", "DNSWire", "GSLB"]
         ),
-        .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire"]),
+        .testTarget(
+            name: "GlobalDNSAppTests",
+            dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "globaldns", "globaldnsctl"]),
     ]
 )

@@ -178,6 +178,16 @@ public final class GlobalDNSServer: Sendable {
         }
     }
 
+    /// What `/readyz` says: not ready while a component has failed (keepServing), while the store
+    /// fails, or before the first plan from the store is served.
+    static func readiness(failed: [String], storeFailing: Bool, planServed: Bool) -> (ready: Bool, reason: String) {
+        if !failed.isEmpty {
+            return (false, "component failed (DNS answers from the last plan): \(failed.joined(separator: "; "))")
+        }
+        if storeFailing { return (false, "the NameService store is failing, retrying (DNS answers from the last plan)") }
+        return planServed ? (true, "zones loaded, store loaded, plan served") : (false, "waiting for the first plan from the store")
+    }
+
     /// Opens the NameService store in the state directory (created if missing).
     public func openStore() throws -> SQLiteNameServiceStore {
         let dir = Self.resolve(configuration.state.directory, base: baseDirectory)
@@ -219,15 +229,8 @@ public final class GlobalDNSServer: Sendable {
         let api = NameServiceAPI(
             store: store,
             configuration: APIConfiguration(tokens: tokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
-                let failed = failures.all
-                if !failed.isEmpty {
-                    return (false, "component failed (DNS answers from the last plan): \(failed.joined(separator: "; "))")
-                }
-                if reconciler.isStoreFailing {
-                    return (false, "the NameService store is failing, retrying (DNS answers from the last plan)")
-                }
-                return reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
-                    : (false, "waiting for the first plan from the store")
+                Self.readiness(failed: failures.all, storeFailing: reconciler.isStoreFailing,
+                               planServed: reconciler.isReadyNow)
             }),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
