@@ -106,6 +106,9 @@ public final class GlobalDNSServer: Sendable {
                 var fresh = try ConfigurationReader.read(file: file, overrides: overrides)
                 if fresh.identity.isEmpty { fresh.identity = hostName() }
                 let reload = config.reloaded(from: fresh)
+                // The new level and format first, so this reload's own lines already follow them.
+                logSettings?.level = reload.applied.log.level
+                logSettings?.format = reload.applied.log.format
                 for key in reload.needsRestart {
                     logger.error("configuration reload: this key only changes with a restart; the running value stays",
                                  metadata: ["key": "\(key)", "file": "\(file)"])
@@ -117,10 +120,6 @@ public final class GlobalDNSServer: Sendable {
                 logger.error("configuration reload failed; keeping the running configuration",
                              metadata: ["error": "\(error)"])
             }
-        }
-        if let logSettings {
-            logSettings.level = config.log.level
-            logSettings.format = config.log.format
         }
         let served = currentConfiguration
         if await reloadZones(config.zones, reconciler: reconciler) != nil { config.zones = served.zones }
