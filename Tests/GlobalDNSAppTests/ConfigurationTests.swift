@@ -20,6 +20,24 @@ import Testing
         #expect(c.identity == "globaldns-dev-1")
     }
 
+    /// The container image's configuration: every address on port 53, the API beyond loopback with
+    /// its token from the environment, which it cannot start without.
+    @Test func containerConfigurationIsValid() throws {
+        let file = repositoryRoot() + "/docker/globaldns.yaml"
+        let env = ["GLOBALDNS_TOKEN_OPERATORS": "a-long-random-operator-token"]
+        let c = try ConfigurationReader.read(file: file, environment: { env[$0] })
+        #expect(c.dns.listen == ["0.0.0.0:53", "[::]:53"])
+        #expect(c.api.listen == "0.0.0.0:8080" && c.api.tokens == ["operators": "a-long-random-operator-token"])
+        #expect(c.state.directory == "/var/lib/globaldns" && c.log.format == .json)
+        #expect(c.lifecycle.onComponentFailure == .exit)
+        do {
+            _ = try ConfigurationReader.read(file: file, environment: { _ in nil })
+            Issue.record("started without GLOBALDNS_TOKEN_OPERATORS")
+        } catch {
+            #expect(error.keyPath == "api.tokens.operators.env")
+        }
+    }
+
     @Test func fullDocument() throws {
         let c = try ConfigurationReader.parse("""
             identity: ns-a
