@@ -86,23 +86,12 @@ extension IntegrationSuite {
             }
         }
 
-        static let pool = """
-            apiVersion: globaldns.io/v1alpha1
-            kind: NameService
-            metadata: {name: pool}
-            spec:
-              fqdn: pool.g.example.com
-              targets:
-              - {name: a, addresses: [192.0.2.61]}
-
-            """
-
         @Test("SIGHUP applies the log level and format and the explain allow-list live, and names a listener change it cannot apply")
         func sighupReloadsLiveKeys() async throws {
             var options = try GlobalDNSOptions()
             options.extraConfig = "explain:\n  allow: [127.0.0.1/32]\n"
             try await withGlobalDNS(options) { server in
-                let code = try httpPut(port: server.apiPort, path: "/v1/nameservices/pool", yaml: Self.pool)
+                let code = try httpPut(port: server.apiPort, path: "/v1/nameservices/pool", yaml: GSLBAnswering.roundRobin)
                 #expect(code / 100 == 2, "PUT pool: HTTP \(code)")
                 func explain() async throws -> DigMessage {
                     try await server.querier.query("pool.g.example.com.", "TXT", ["-c", "CH"])
