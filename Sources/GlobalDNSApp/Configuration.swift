@@ -86,19 +86,24 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var defaultLocality: String?
     public var explain = Explain()
     public var upstream = Upstream()
+    /// Defaults for the timing fields a NameService's `spec.healthCheck` leaves out.
+    public var healthCheck = HealthCheckDefaults.standard
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
     public var state = State()
+    public var store = Store()
+    public var replica = Replica()
     public var log = Log()
     public var lifecycle = Lifecycle()
 
     public init() {}
 }
 
-/// `lifecycle.onComponentFailure`: what a failure of the API listener, the store watch, the
-/// health checker, upstream resolution or the SIGHUP reloader does. The DNS listeners are the
-/// server itself: they are never left behind.
+/// `lifecycle.onComponentFailure`: what a failure of the API listener, the health checker,
+/// upstream resolution or the SIGHUP reloader does. The DNS listeners are the server itself:
+/// they are never left behind. The store watch retries by itself under both (a restart would
+/// not mend the store and would lose the plan being served).
 public enum ComponentFailurePolicy: String, Sendable, Equatable, CaseIterable {
     /// Log it, report not ready on `/readyz`, and keep answering DNS from the last plan.
     case keepServing
@@ -177,6 +182,7 @@ extension GlobalDNSConfiguration {
         guard !state.directory.isEmpty else {
             throw ConfigurationError(keyPath: "state.directory", message: "must not be empty")
         }
+        try validateStore()
         if let d = defaultLocality {
             do { _ = try Locality(d) } catch {
                 throw ConfigurationError(keyPath: "defaultLocality", message: error.message)
@@ -203,6 +209,24 @@ extension GlobalDNSConfiguration {
         }
         guard upstream.retryAfterFailureSeconds >= 1 else {
             throw ConfigurationError(keyPath: "upstream.retryAfterFailureSeconds", message: "must be at least 1, not \(upstream.retryAfterFailureSeconds)")
+        }
+        let hc = healthCheck
+        let minInterval = NameService.minProbeIntervalSeconds, minTimeout = NameService.minProbeTimeoutSeconds
+        if !(hc.intervalSeconds >= minInterval && hc.intervalSeconds <= 3600) {
+            throw ConfigurationError(keyPath: "healthCheck.intervalSeconds", message: "must be between \(minInterval.secondsText) and 3600, not \(hc.intervalSeconds.secondsText)")
+        }
+        if !(hc.timeoutSeconds >= minTimeout) {
+            throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds", message: "must be at least \(minTimeout.secondsText), not \(hc.timeoutSeconds.secondsText)")
+        }
+        for (key, value) in [("failureThreshold", hc.failureThreshold), ("successThreshold", hc.successThreshold)] where value < 1 {
+            throw ConfigurationError(keyPath: "healthCheck.\(key)", message: "must be at least 1, not \(value)")
+        }
+        if !(hc.initialDelaySeconds >= 0 && hc.initialDelaySeconds <= 3600) {
+            throw ConfigurationError(keyPath: "healthCheck.initialDelaySeconds", message: "must be between 0 and 3600, not \(hc.initialDelaySeconds.secondsText)")
+        }
+        guard hc.timeoutSeconds < hc.intervalSeconds else {
+            throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
+                                     message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds.secondsText)) so probes of one address never overlap, not \(hc.timeoutSeconds.secondsText)")
         }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")

@@ -9,34 +9,40 @@ public enum ConfigurationReader {
     /// not a section here holds a value. `config/globaldns.yaml` documents exactly these (a test
     /// checks it).
     public static let sections: [String: [String]] = [
-        "": ["identity", "localities", "defaultLocality", "explain", "upstream", "dns", "zones", "api", "state", "log",
-             "lifecycle"],
+        "": ["identity", "localities", "defaultLocality", "explain", "upstream", "healthCheck", "dns", "zones", "api",
+             "state", "store", "replica", "log", "lifecycle"],
         "explain": ["allow"],
         "upstream": ["resolvers", "timeoutSeconds", "attempts", "minRefreshSeconds", "maxRefreshSeconds",
                      "retryAfterFailureSeconds"],
+        "healthCheck": ["intervalSeconds", "timeoutSeconds", "failureThreshold", "successThreshold", "initialDelaySeconds"],
         "dns": ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds", "tcpMaxConnections", "threads",
                 "drainTimeoutSeconds", "maxCNAMEChain"],
         "zones": ["directory", "files"],
         "api": ["listen", "tokens", "maxBodyBytes"],
         "state": ["directory"],
+        "store": ["type", "sqlite", "etcd"],
+        "store.sqlite": ["path"],
+        "store.etcd": ["endpoints", "prefix", "dialTimeoutSeconds", "requestTimeoutSeconds", "keepaliveSeconds", "username",
+                       "tls"],
+        "store.etcd.tls": ["caFile", "certFile", "keyFile", "serverName"],
+        "replica": ["name"],
         "log": ["level", "format"],
         "lifecycle": ["onComponentFailure"],
     ]
 
-    /// Every accepted key path: `identity`, `dns.listen`, … (sections themselves are not listed).
+    /// Every accepted key path: `identity`, `dns.listen`, `store.etcd.tls.caFile`, … (sections
+    /// themselves are not listed).
     public static var keyPaths: Set<String> {
-        var out = Set<String>()
-        for key in sections[""]! {
-            if let inner = sections[key] {
-                for k in inner { out.insert(key + "." + k) }
-            } else {
-                out.insert(key)
+        func expand(_ section: String) -> [String] {
+            sections[section]!.flatMap { key -> [String] in
+                let path = section.isEmpty ? key : section + "." + key
+                return sections[path] != nil ? expand(path) : [path]
             }
         }
-        return out
+        return Set(expand(""))
     }
 
-    private static func keys(_ section: String) -> Set<String> { Set(sections[section]!) }
+    static func keys(_ section: String) -> Set<String> { Set(sections[section]!) }
 
     /// Looks up an environment variable (the process environment unless a test injects one).
     public typealias Environment = (String) -> String?
@@ -85,6 +91,7 @@ public enum ConfigurationReader {
         let r = NodeReader(file: file)
         let top = try r.mapping(root, path: "", keys: keys(""))
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
+        try r.readStore(top, into: &config)
         if let v = top["localities"] {
             if case .scalar(let path) = v {
                 config.localities = .file(path.string)
@@ -111,6 +118,16 @@ public enum ConfigurationReader {
             if let v = m["maxRefreshSeconds"] { config.upstream.maxRefreshSeconds = try r.double(v, path: "upstream.maxRefreshSeconds") }
             if let v = m["retryAfterFailureSeconds"] {
                 config.upstream.retryAfterFailureSeconds = try r.double(v, path: "upstream.retryAfterFailureSeconds")
+            }
+        }
+        if let hc = top["healthCheck"] {
+            let m = try r.mapping(hc, path: "healthCheck", keys: keys("healthCheck"))
+            if let v = m["intervalSeconds"] { config.healthCheck.intervalSeconds = try r.double(v, path: "healthCheck.intervalSeconds") }
+            if let v = m["timeoutSeconds"] { config.healthCheck.timeoutSeconds = try r.double(v, path: "healthCheck.timeoutSeconds") }
+            if let v = m["failureThreshold"] { config.healthCheck.failureThreshold = try r.int(v, path: "healthCheck.failureThreshold") }
+            if let v = m["successThreshold"] { config.healthCheck.successThreshold = try r.int(v, path: "healthCheck.successThreshold") }
+            if let v = m["initialDelaySeconds"] {
+                config.healthCheck.initialDelaySeconds = try r.double(v, path: "healthCheck.initialDelaySeconds")
             }
         }
         if let dns = top["dns"] {

@@ -38,17 +38,26 @@ extension GlobalDNSConfiguration {
     /// checks that this gives exactly `ConfigurationReader.keyPaths`).
     public func valuesByKeyPath() -> [String: Any] {
         var out: [String: Any] = [:]
-        for child in Mirror(reflecting: self).children {
-            guard let label = child.label else { continue }
-            if ConfigurationReader.sections[label] != nil {
-                for inner in Mirror(reflecting: child.value).children {
-                    guard let key = inner.label else { continue }
-                    out[label + "." + key] = inner.value
+        func walk(_ value: Any, section: String) {
+            for child in Mirror(reflecting: value).children {
+                guard let key = child.label else { continue }
+                let path = section.isEmpty ? key : section + "." + key
+                guard ConfigurationReader.sections[path] != nil else {
+                    out[path] = child.value
+                    continue
                 }
-            } else {
-                out[label] = child.value
+                let mirror = Mirror(reflecting: child.value)
+                if mirror.displayStyle != .optional {
+                    walk(child.value, section: path)
+                } else if let wrapped = mirror.children.first?.value {
+                    walk(wrapped, section: path)
+                } else {
+                    // An absent optional section (store.etcd.tls): each of its keys compares as absent.
+                    for keyPath in ConfigurationReader.keyPaths where keyPath.hasPrefix(path + ".") { out[keyPath] = child.value }
+                }
             }
         }
+        walk(self, section: "")
         return out
     }
 

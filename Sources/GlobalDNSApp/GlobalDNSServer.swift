@@ -7,6 +7,7 @@ import HealthCheck
 import HTTPAPI
 import Logging
 import NameServiceStore
+import NameServiceStoreEtcd
 import Reconciler
 import NIOCore
 import NIOPosix
@@ -178,27 +179,52 @@ public final class GlobalDNSServer: Sendable {
     }
 
     /// What `/readyz` says: not ready while a component has failed (keepServing), while the store
-    /// fails, or before the first plan from the store is served.
-    static func readiness(failed: [String], storeFailing: Bool, planServed: Bool) -> (ready: Bool, reason: String) {
+    /// is unreachable or failing, or before the first plan from the store is served.
+    static func readiness(failed: [String], storeProblem: String?, planServed: Bool) -> (ready: Bool, reason: String) {
         if !failed.isEmpty {
             return (false, "component failed (DNS answers from the last plan): \(failed.joined(separator: "; "))")
         }
-        if storeFailing { return (false, "the NameService store is failing, retrying (DNS answers from the last plan)") }
+        if let storeProblem { return (false, "\(storeProblem) (DNS answers from the last plan)") }
         return planServed ? (true, "zones loaded, store loaded, plan served") : (false, "waiting for the first plan from the store")
     }
 
-    /// Opens the NameService store in the state directory (created if missing).
-    public func openStore() throws -> SQLiteNameServiceStore {
-        let dir = Self.resolve(configuration.state.directory, base: baseDirectory)
-        if mkdir(dir, 0o700) != 0 && errno != EEXIST {
-            throw StoreError(.unavailable, "cannot create state directory \(dir): \(String(cString: strerror(errno)))")
+    /// Opens the configured NameService store: the SQLite file (its directory created if
+    /// missing) or the etcd cluster (nothing is contacted yet: the reconciler and the API retry
+    /// until etcd answers).
+    public func openStore() throws -> OpenedStore {
+        switch configuration.store.type {
+        case .sqlite:
+            var path = configuration.store.sqlite.path
+            if path.isEmpty {
+                let dir = Self.resolve(configuration.state.directory, base: baseDirectory)
+                if mkdir(dir, 0o700) != 0 && errno != EEXIST {
+                    throw StoreError(.unavailable, "cannot create state directory \(dir): \(String(cString: strerror(errno)))")
+                }
+                path = dir + "/" + SQLiteNameServiceStore.fileName
+            } else {
+                path = Self.resolve(path, base: baseDirectory)
+            }
+            return OpenedStore(store: try SQLiteNameServiceStore(path: path), description: "sqlite \(path)", reachability: nil)
+        case .etcd:
+            var etcd = configuration.etcdConfiguration()
+            if var tls = etcd.tls {
+                tls.caFile = tls.caFile.map { Self.resolve($0, base: baseDirectory) }
+                tls.certFile = tls.certFile.map { Self.resolve($0, base: baseDirectory) }
+                tls.keyFile = tls.keyFile.map { Self.resolve($0, base: baseDirectory) }
+                etcd.tls = tls
+            }
+            let replica = configuration.replica.name.isEmpty ? configuration.identity : configuration.replica.name
+            let store = try EtcdNameServiceStore(configuration: etcd, replica: replica)
+            return OpenedStore(store: store, description: "etcd \(store.endpointList) prefix \(etcd.prefix) as replica \(replica)",
+                               reachability: { store.reachability })
         }
-        return try SQLiteNameServiceStore(path: dir + "/nameservices.db")
     }
 
     /// Runs until SIGTERM/SIGINT. `onListening` gets the bound DNS addresses once the sockets are up.
     public func run(onListening: (@Sendable ([SocketAddress]) -> Void)? = nil) async throws {
-        let store = try openStore()
+        let opened = try openStore()
+        let store = opened.store
+        logger.info("nameservice store", metadata: ["store": "\(opened.description)"])
         let threads = configuration.dns.threads == 0 ? usableCPUCount() : configuration.dns.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var tracker: ResolutionTracker?
@@ -209,10 +235,10 @@ public final class GlobalDNSServer: Sendable {
                 "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
         }
         let checker = HealthChecker(group: group, logger: logger)
-        let probes = ProbeRegistry(checker: checker)
+        let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck)
         let policy = configuration.lifecycle.onComponentFailure
         var reconcilerConfiguration = Reconciler.Configuration()
-        reconcilerConfiguration.stopOnStoreFailure = policy == .exit
+        reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
                                     configuration: reconcilerConfiguration,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
@@ -228,9 +254,14 @@ public final class GlobalDNSServer: Sendable {
         let api = NameServiceAPI(
             store: store,
             configuration: APIConfiguration(tokens: tokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
-                Self.readiness(failed: failures.all, storeFailing: reconciler.isStoreFailing,
-                               planServed: reconciler.isReadyNow)
-            }),
+                var storeProblem: String?
+                if let (reachable, reason) = opened.reachability?(), !reachable {
+                    storeProblem = "the NameService store is unreachable: \(reason)"
+                } else if reconciler.isStoreFailing {
+                    storeProblem = "the NameService store is failing, retrying"
+                }
+                return Self.readiness(failed: failures.all, storeProblem: storeProblem, planServed: reconciler.isReadyNow)
+            }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
         if tokens.isEmpty {
@@ -268,6 +299,13 @@ public final class GlobalDNSServer: Sendable {
         try await group.shutdownGracefully()
         logger.info("stopped")
     }
+}
+
+/// The NameService store the server runs on, and how to tell whether it is reachable (etcd).
+public struct OpenedStore: Sendable {
+    public var store: any NameServiceStore
+    public var description: String
+    public var reachability: (@Sendable () -> (reachable: Bool, reason: String))?
 }
 
 /// SIGHUP → `GlobalDNSServer.reload`: the live configuration keys, the zones and the localities

@@ -26,8 +26,9 @@ public struct ComponentFailure: Error, CustomStringConvertible {
     public var description: String { "component \(component) failed: \(reason)" }
 }
 
-/// Runs one component of the server (the API listener, the store watch, the health checker,
-/// upstream resolution, the SIGHUP reloader) and applies `lifecycle.onComponentFailure` when it
+/// Runs one component of the server (the API listener, the health checker, upstream resolution,
+/// the SIGHUP reloader, and the store watch, which retries store failures itself and so only
+/// ends on a bug) and applies `lifecycle.onComponentFailure` when it
 /// throws, or returns before graceful shutdown began:
 /// - `keepServing`: log the failure, record it (`/readyz` then answers 503 naming it) and wait
 ///   for the server's graceful shutdown, so the `ServiceGroup` and the DNS path carry on.

@@ -9,7 +9,6 @@ import Glibc
 /// `globaldns --config FILE [overrides]`. Exit codes: 0 after a graceful stop, 1 when zones cannot
 /// be loaded or a listener cannot be bound, 2 for a configuration or usage error, 3 when a
 /// component failed under `lifecycle.onComponentFailure: exit`.
-@main
 struct GlobalDNSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "globaldns",

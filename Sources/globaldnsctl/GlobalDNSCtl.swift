@@ -22,8 +22,8 @@ struct GlobalDNSCtl: AsyncParsableCommand {
             a bearer token from --token or GLOBALDNS_API_TOKEN.
             Exit codes: 0 success, 1 API or connection error, 2 usage error.
             """,
-        subcommands: [ApplyCommand.self, GetCommand.self, DescribeCommand.self, DeleteCommand.self, WatchCommand.self,
-                      ReadyCommand.self]
+        subcommands: [ApplyCommand.self, GetCommand.self, DescribeCommand.self, DeleteCommand.self, DrainCommand.self,
+                      UndrainCommand.self, WatchCommand.self, ReadyCommand.self]
     )
 
     static func main() async {

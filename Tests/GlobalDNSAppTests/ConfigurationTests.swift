@@ -2,6 +2,7 @@ import DNSWire
 import Foundation
 import DNSServer
 import GlobalDNSApp
+import GSLB
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -36,6 +37,12 @@ import Testing
         } catch {
             #expect(error.keyPath == "api.tokens.operators.env")
         }
+        // docker/compose.etcd.yaml's: the same, on the compose file's etcd cluster.
+        let etcd = try ConfigurationReader.read(file: repositoryRoot() + "/docker/globaldns-etcd.yaml", environment: { env[$0] })
+        #expect(etcd.store.type == .etcd && etcd.store.etcd.endpoints.count == 3)
+        var sameButStore = etcd
+        sameButStore.store = c.store
+        #expect(sameButStore == c, "docker/globaldns-etcd.yaml differs from docker/globaldns.yaml beyond the store")
     }
 
     @Test func fullDocument() throws {
@@ -84,6 +91,12 @@ import Testing
         Bad(yaml: "lifecycle:\n  onComponentFailure: restart\n", keyPath: "lifecycle.onComponentFailure", line: 2,
             fragment: "keepServing, exit"),
         Bad(yaml: "- a\n- b\n", keyPath: "", line: 1, fragment: "must be a mapping"),
+        Bad(yaml: "healthCheck:\n  intervalSecs: 2\n", keyPath: "healthCheck.intervalSecs", line: 2, fragment: "unknown key"),
+        Bad(yaml: "healthCheck:\n  timeoutSeconds: 4\n", keyPath: "healthCheck.timeoutSeconds", line: 2,
+            fragment: "less than healthCheck.intervalSeconds (4)"),
+        Bad(yaml: "healthCheck:\n  failureThreshold: 0\n", keyPath: "healthCheck.failureThreshold", line: 2, fragment: "at least 1"),
+        Bad(yaml: "healthCheck:\n  intervalSeconds: often\n", keyPath: "healthCheck.intervalSeconds", line: 2, fragment: "must be a number"),
+        Bad(yaml: "healthCheck:\n  intervalSeconds: 0.1\n", keyPath: "healthCheck.intervalSeconds", line: 2, fragment: "between 0.5 and 3600, not 0.1"),
         Bad(yaml: "api:\n  listen: 0.0.0.0:8080\n", keyPath: "api.listen", line: 2, fragment: "no API token is configured"),
         Bad(yaml: "api:\n  tokens: {ci: short}\n", keyPath: "api.tokens.ci", line: 2, fragment: "at least 16 characters"),
         Bad(yaml: "api:\n  listen: nowhere\n", keyPath: "api.listen", line: 2, fragment: "not ADDR:PORT"),
@@ -134,6 +147,10 @@ import Testing
         #expect(policy.mapping.defaultLocality?.description == "us-east")
         #expect(policy.explainAllow.contains(.v4(IPv4Address(10, 1, 2, 3))))
         #expect(!policy.explainAllow.contains(.v4(IPv4Address(127, 0, 0, 1))))
+        let hc = try ConfigurationReader.parse("healthCheck: {intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5, successThreshold: 2, initialDelaySeconds: 3}\n")
+        #expect(hc.healthCheck == HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5,
+                                                       successThreshold: 2, initialDelaySeconds: 3))
+        #expect(GlobalDNSConfiguration().healthCheck == .standard)
         // Defaults: no table, loopback may explain.
         let d = try GlobalDNSConfiguration().loadClientPolicy(base: ".")
         #expect(d.mapping.table.count == 0 && d.mapping.defaultLocality == nil)

@@ -37,8 +37,8 @@ import Testing
     }
 
     /// Key paths of a commented YAML file: `key:` lines, set or commented out (`# key: …` at the
-    /// key's own indentation), nested by indentation, at most two levels (`section.key`); sections
-    /// are not listed themselves.
+    /// key's own indentation), nested by indentation. Only keys inside the reader's sections count
+    /// (below a key are names the user picks, as in `api.tokens.NAME`); sections are not listed.
     static func keyPaths(in text: String) -> Set<String> {
         var stack: [(indent: Int, path: String)] = []
         var paths = Set<String>()
@@ -60,12 +60,11 @@ import Testing
             guard key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }),
                   after.isEmpty || after.first == " " else { continue }
             while let top = stack.last, top.indent >= indent { stack.removeLast() }
-            let path = stack.last.map { $0.path + "." + key } ?? String(key)
+            let parent = stack.last?.path ?? ""
+            let path = parent.isEmpty ? String(key) : parent + "." + key
             stack.append((indent, path))
-            // Sections are one level deep; below a key are names the user picks (api.tokens.NAME).
-            guard stack.count <= 2 else { continue }
-            if stack.count == 2 { paths.remove(stack[0].path) }
-            paths.insert(path)
+            guard ConfigurationReader.sections[parent] != nil else { continue }
+            if ConfigurationReader.sections[path] == nil { paths.insert(path) }
         }
         return paths
     }

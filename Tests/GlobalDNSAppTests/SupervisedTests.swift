@@ -66,11 +66,11 @@ import Testing
     }
 
     @Test func readiness() {
-        #expect(GlobalDNSServer.readiness(failed: [], storeFailing: false, planServed: true).ready)
-        #expect(!GlobalDNSServer.readiness(failed: [], storeFailing: false, planServed: false).ready)
-        let store = GlobalDNSServer.readiness(failed: [], storeFailing: true, planServed: true)
-        #expect(!store.ready && store.reason.contains("store is failing"))
-        let failed = GlobalDNSServer.readiness(failed: ["api: port taken"], storeFailing: false, planServed: true)
+        #expect(GlobalDNSServer.readiness(failed: [], storeProblem: nil, planServed: true).ready)
+        #expect(!GlobalDNSServer.readiness(failed: [], storeProblem: nil, planServed: false).ready)
+        let store = GlobalDNSServer.readiness(failed: [], storeProblem: "the store is failing", planServed: true)
+        #expect(!store.ready && store.reason.contains("store is failing") && store.reason.contains("last plan"))
+        let failed = GlobalDNSServer.readiness(failed: ["api: port taken"], storeProblem: nil, planServed: true)
         #expect(!failed.ready && failed.reason.contains("api: port taken"))
     }
 }
