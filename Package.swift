@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -43,6 +44,18 @@ let package = Package(
         ),
         // The NameService store protocol and its SQLite implementation (WAL, synchronous=FULL).
         .target(name: "NameServiceStore", dependencies: ["GSLB", "CSQLite"], exclude: ["README.md"]),
+        // The NameService store on etcd v3 (its JSON gateway over NIOHTTP1, TLS through NIOSSL), for many replicas.
+        .target(
+            name: "NameServiceStoreEtcd",
+            dependencies: [
+                "NameServiceStore", "GSLB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // An in-memory NameServiceStore with the same semantics, for unit tests only.
         .target(name: "NameServiceStoreTesting", dependencies: ["NameServiceStore", "GSLB"]),
         // NameService target FQDNs through upstream resolvers: resolve, re-resolve at the TTL, report changes.
@@ -56,11 +69,11 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
-        // TCP connect probes of target addresses with hysteresis and drains (issue 5's probing core).
+        // TCP connect probes of target addresses with hysteresis (drains are the reconciler's).
         .target(
             name: "HealthCheck",
             dependencies: [
-                "DNSWire",
+                "DNSWire", "GSLB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,7 +108,8 @@ let package = Package(
         .target(
             name: "GlobalDNSApp",
             dependencies: [
-                "DNSWire", "DNSZone", "GSLB", "TargetResolution", "HealthCheck", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore", "Reconciler",
+                "DNSWire", "DNSZone", "GSLB", "TargetResolution", "HealthCheck", "ZoneFile", "DNSServer", "HTTPAPI", "NameServiceStore",
+                "NameServiceStoreEtcd", "Reconciler",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -104,12 +118,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "globaldns",
             dependencies: [
-                "GlobalDNSApp",
+                "GlobalDNSApp", "NameServiceStore", "NameServiceStoreEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -164,9 +180,13 @@ let package = Package(
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "GSLBTests", dependencies: ["GSLB", "DNSWire"]),
+        // Starts real etcd clusters (Debian etcd-server) on loopback for the etcd store's tests.
+        .target(name: "EtcdTestSupport", dependencies: ["NameServiceStore", "NameServiceStoreEtcd"],
+                path: "Tests/EtcdTestSupport"),
         .testTarget(
             name: "NameServiceStoreTests",
-            dependencies: ["NameServiceStore", "NameServiceStoreTesting", "GSLB", "CSQLite"]
+            dependencies: ["NameServiceStore", "NameServiceStoreTesting", "NameServiceStoreEtcd", "EtcdTestSupport",
+                           "GSLB", "CSQLite"]
         ),
         .testTarget(name: "DNSZoneTests", dependencies: ["DNSWire", "DNSZone", "DNSServer", "GSLB"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSZone", "DNSWire"]),
@@ -197,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "HealthCheckTests",
             dependencies: [
-                "HealthCheck", "DNSWire",
+                "HealthCheck", "DNSWire", "GSLB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -212,9 +232,11 @@ let package = Package(
         ),
         .testTarget(
             name: "GlobalDNSAppTests",
-            dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire", "HealthCheck", "NameServiceStore", "NameServiceStoreTesting", "GSLB",
+            dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire", "GSLB", "HealthCheck", "NameServiceStore", "NameServiceStoreTesting",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
-        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "globaldns", "globaldnsctl"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "EtcdTestSupport", "globaldns", "globaldnsctl"]),
     ]
 )

@@ -7,8 +7,9 @@ extension NameService {
     public static let maxRatio = 1_000_000
 
     /// Checks the document on its own, returning every problem with its field path (empty when
-    /// valid). Placement against the served zones is `validatePlacement(…)`.
-    public func validate() -> [ValidationProblem] {
+    /// valid). Placement against the served zones is `validatePlacement(…)`. Health-check fields
+    /// left out are checked as `healthCheckDefaults` fills them in (the server's configuration).
+    public func validate(healthCheckDefaults: HealthCheckDefaults = .standard) -> [ValidationProblem] {
         var problems: [ValidationProblem] = []
         func report(_ field: String, _ message: String) {
             problems.append(ValidationProblem(field: field, message: message))
@@ -38,7 +39,7 @@ extension NameService {
             report("spec.allDown", "unknown behaviour \"\(spec.allDown.rawValue)\"; use FailOpen or FailClosed")
         }
         validateFailover(spec.failover, report)
-        if let hc = spec.healthCheck { validateHealthCheck(hc, report) }
+        if let hc = spec.healthCheck { validateHealthCheck(hc, healthCheckDefaults, report) }
         validateTargets(spec, report)
         return problems
     }
@@ -95,18 +96,34 @@ extension NameService {
         }
     }
 
-    private func validateHealthCheck(_ hc: HealthCheckSpec, _ report: (String, String) -> Void) {
+    /// The shortest probe interval accepted, and the shortest timeout.
+    public static let minProbeIntervalSeconds = 0.5
+    public static let minProbeTimeoutSeconds = 0.05
+
+    private func validateHealthCheck(_ spec: HealthCheckSpec, _ defaults: HealthCheckDefaults,
+                                     _ report: (String, String) -> Void) {
         let p = "spec.healthCheck"
-        if hc.port < 1 || hc.port > 65535 { report("\(p).port", "\(hc.port) is not a TCP port (1...65535)") }
-        if hc.intervalSeconds < 1 { report("\(p).intervalSeconds", "\(hc.intervalSeconds) must be at least 1") }
-        if hc.timeoutSeconds < 1 {
-            report("\(p).timeoutSeconds", "\(hc.timeoutSeconds) must be at least 1")
-        } else if hc.intervalSeconds >= 1 && hc.timeoutSeconds >= hc.intervalSeconds {
-            report("\(p).timeoutSeconds", "\(hc.timeoutSeconds) must be less than intervalSeconds (\(hc.intervalSeconds)) so probes of one address never overlap")
+        let hc = spec.resolved(defaults)
+        /// `3` as written, or `3 (the server's default)` for a field left out.
+        func shown(_ value: some CustomStringConvertible, _ written: Any?) -> String {
+            let text = (value as? Double)?.secondsText ?? value.description
+            return written == nil ? "\(text) (the server's default)" : text
         }
-        if hc.failureThreshold < 1 { report("\(p).failureThreshold", "\(hc.failureThreshold) must be at least 1") }
-        if hc.successThreshold < 1 { report("\(p).successThreshold", "\(hc.successThreshold) must be at least 1") }
-        if hc.initialDelaySeconds < 0 { report("\(p).initialDelaySeconds", "\(hc.initialDelaySeconds) must not be negative") }
+        let minInterval = NameService.minProbeIntervalSeconds, minTimeout = NameService.minProbeTimeoutSeconds
+        if hc.port < 1 || hc.port > 65535 { report("\(p).port", "\(hc.port) is not a TCP port (1...65535)") }
+        if !(hc.intervalSeconds >= minInterval && hc.intervalSeconds <= 3600) {
+            report("\(p).intervalSeconds", "\(shown(hc.intervalSeconds, spec.intervalSeconds)) must be between \(minInterval.secondsText) and 3600")
+        }
+        if !(hc.timeoutSeconds >= minTimeout) {
+            report("\(p).timeoutSeconds", "\(shown(hc.timeoutSeconds, spec.timeoutSeconds)) must be at least \(minTimeout.secondsText)")
+        } else if hc.intervalSeconds >= minInterval && hc.timeoutSeconds >= hc.intervalSeconds {
+            report("\(p).timeoutSeconds", "\(shown(hc.timeoutSeconds, spec.timeoutSeconds)) must be less than intervalSeconds (\(shown(hc.intervalSeconds, spec.intervalSeconds))) so probes of one address never overlap")
+        }
+        if hc.failureThreshold < 1 { report("\(p).failureThreshold", "\(shown(hc.failureThreshold, spec.failureThreshold)) must be at least 1") }
+        if hc.successThreshold < 1 { report("\(p).successThreshold", "\(shown(hc.successThreshold, spec.successThreshold)) must be at least 1") }
+        if !(hc.initialDelaySeconds >= 0 && hc.initialDelaySeconds <= 3600) {
+            report("\(p).initialDelaySeconds", "\(shown(hc.initialDelaySeconds, spec.initialDelaySeconds)) must be between 0 and 3600")
+        }
     }
 
     private func validateTargets(_ spec: NameServiceSpec, _ report: (String, String) -> Void) {

@@ -15,17 +15,22 @@ public struct NameService: Sendable, Hashable, Codable {
     public var spec: NameServiceSpec
     /// Written by the server; ignored on writes.
     public var status: NameServiceStatus?
+    /// Operator drains of targets, at most one per target, sorted by target. Written only through
+    /// the drain endpoints; ignored on writes of the NameService, kept across them (see `TargetDrain`).
+    public var drains: [TargetDrain]
 
     public init(apiVersion: String = NameService.currentAPIVersion, kind: String = NameService.kindName,
-                metadata: ObjectMeta, spec: NameServiceSpec, status: NameServiceStatus? = nil) {
+                metadata: ObjectMeta, spec: NameServiceSpec, status: NameServiceStatus? = nil,
+                drains: [TargetDrain] = []) {
         self.apiVersion = apiVersion
         self.kind = kind
         self.metadata = metadata
         self.spec = spec
         self.status = status
+        self.drains = drains
     }
 
-    private enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata, spec, status }
+    private enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata, spec, status, drains }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -34,6 +39,18 @@ public struct NameService: Sendable, Hashable, Codable {
         metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta(name: "")
         spec = try c.decodeIfPresent(NameServiceSpec.self, forKey: .spec) ?? NameServiceSpec(fqdn: "", targets: [])
         status = try c.decodeIfPresent(NameServiceStatus.self, forKey: .status)
+        drains = try c.decodeIfPresent([TargetDrain].self, forKey: .drains) ?? []
+    }
+
+    /// Only the parts that are set: no `drains` key when there are none (status as before).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(apiVersion, forKey: .apiVersion)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(metadata, forKey: .metadata)
+        try c.encode(spec, forKey: .spec)
+        try c.encodeIfPresent(status, forKey: .status)
+        if !drains.isEmpty { try c.encode(drains, forKey: .drains) }
     }
 }
 

@@ -72,21 +72,25 @@ public struct FailoverRule: Sendable, Hashable, Codable {
     }
 }
 
-/// TCP connect probing of every target address, with hysteresis.
+/// TCP connect probing of every target address, with hysteresis. Times are in seconds and may be
+/// fractional (`intervalSeconds: 1, timeoutSeconds: 0.5`). Only `port` is required; a
+/// timing field left out takes the server's configured default (`healthCheck` in the server
+/// configuration, `HealthCheckDefaults`), resolved when the spec is compiled, so the stored spec
+/// says what the writer wrote and a changed default applies to every spec that did not set it.
 public struct HealthCheckSpec: Sendable, Hashable, Codable {
     public var port: Int
-    public var intervalSeconds: Int
+    public var intervalSeconds: Double?
     /// Must be below `intervalSeconds` so probes of one address never overlap.
-    public var timeoutSeconds: Int
+    public var timeoutSeconds: Double?
     /// Consecutive failures that mark an address down.
-    public var failureThreshold: Int
+    public var failureThreshold: Int?
     /// Consecutive successes that mark an address up again.
-    public var successThreshold: Int
+    public var successThreshold: Int?
     /// Wait before the first probe.
-    public var initialDelaySeconds: Int
+    public var initialDelaySeconds: Double?
 
-    public init(port: Int, intervalSeconds: Int = 4, timeoutSeconds: Int = 3, failureThreshold: Int = 3,
-                successThreshold: Int = 1, initialDelaySeconds: Int = 0) {
+    public init(port: Int, intervalSeconds: Double? = nil, timeoutSeconds: Double? = nil, failureThreshold: Int? = nil,
+                successThreshold: Int? = nil, initialDelaySeconds: Double? = nil) {
         self.port = port
         self.intervalSeconds = intervalSeconds
         self.timeoutSeconds = timeoutSeconds
@@ -102,11 +106,74 @@ public struct HealthCheckSpec: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 0
-        intervalSeconds = try c.decodeIfPresent(Int.self, forKey: .intervalSeconds) ?? 4
-        timeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .timeoutSeconds) ?? 3
-        failureThreshold = try c.decodeIfPresent(Int.self, forKey: .failureThreshold) ?? 3
-        successThreshold = try c.decodeIfPresent(Int.self, forKey: .successThreshold) ?? 1
-        initialDelaySeconds = try c.decodeIfPresent(Int.self, forKey: .initialDelaySeconds) ?? 0
+        intervalSeconds = try c.decodeIfPresent(Double.self, forKey: .intervalSeconds)
+        timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds)
+        failureThreshold = try c.decodeIfPresent(Int.self, forKey: .failureThreshold)
+        successThreshold = try c.decodeIfPresent(Int.self, forKey: .successThreshold)
+        initialDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .initialDelaySeconds)
+    }
+
+    /// The probe this spec asks for, every field left out taken from `defaults`.
+    public func resolved(_ defaults: HealthCheckDefaults) -> HealthCheckSettings {
+        HealthCheckSettings(port: port, intervalSeconds: intervalSeconds ?? defaults.intervalSeconds,
+                            timeoutSeconds: timeoutSeconds ?? defaults.timeoutSeconds,
+                            failureThreshold: failureThreshold ?? defaults.failureThreshold,
+                            successThreshold: successThreshold ?? defaults.successThreshold,
+                            initialDelaySeconds: initialDelaySeconds ?? defaults.initialDelaySeconds)
+    }
+}
+
+/// The server's defaults for the timing fields a `HealthCheckSpec` leaves out (configuration key
+/// `healthCheck`). `standard` is what an unconfigured server uses.
+public struct HealthCheckDefaults: Sendable, Hashable {
+    public var intervalSeconds: Double
+    public var timeoutSeconds: Double
+    public var failureThreshold: Int
+    public var successThreshold: Int
+    public var initialDelaySeconds: Double
+
+    /// Every 4 s, 3 s timeout, down after 3 failures, up after 1 success, no initial delay.
+    public static let standard = HealthCheckDefaults()
+
+    public init(intervalSeconds: Double = 4, timeoutSeconds: Double = 3, failureThreshold: Int = 3,
+                successThreshold: Int = 1, initialDelaySeconds: Double = 0) {
+        self.intervalSeconds = intervalSeconds
+        self.timeoutSeconds = timeoutSeconds
+        self.failureThreshold = failureThreshold
+        self.successThreshold = successThreshold
+        self.initialDelaySeconds = initialDelaySeconds
+    }
+}
+
+/// A health check with every field decided: what is probed and how.
+public struct HealthCheckSettings: Sendable, Hashable, CustomStringConvertible {
+    public var port: Int
+    public var intervalSeconds: Double
+    public var timeoutSeconds: Double
+    public var failureThreshold: Int
+    public var successThreshold: Int
+    public var initialDelaySeconds: Double
+
+    public init(port: Int, intervalSeconds: Double, timeoutSeconds: Double, failureThreshold: Int, successThreshold: Int,
+                initialDelaySeconds: Double) {
+        self.port = port
+        self.intervalSeconds = intervalSeconds
+        self.timeoutSeconds = timeoutSeconds
+        self.failureThreshold = failureThreshold
+        self.successThreshold = successThreshold
+        self.initialDelaySeconds = initialDelaySeconds
+    }
+
+    public var description: String {
+        "tcp/\(port) every \(intervalSeconds.secondsText)s, timeout \(timeoutSeconds.secondsText)s, down after \(failureThreshold) failures, up after \(successThreshold) successes"
+            + (initialDelaySeconds > 0 ? ", first after \(initialDelaySeconds.secondsText)s" : "")
+    }
+}
+
+extension Double {
+    /// `4` for whole seconds, `0.5` otherwise: how messages show a number of seconds.
+    public var secondsText: String {
+        self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self)
     }
 }
 

@@ -33,7 +33,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public struct API: Sendable, Equatable {
         /// The NameService HTTP API's listener.
         public var listen: String = "127.0.0.1:8080"
-        /// Bearer tokens allowed to write, by name (the name is logged with each write).
+        /// Bearer tokens allowed to write, by name (the name is logged with each write), already
+        /// read from where the file says (`{env: VARIABLE}`, `{file: PATH}` or inline).
         /// `GLOBALDNS_API_TOKEN` adds one named `env`. Without any, the API only listens on loopback.
         public var tokens: [String: String] = [:]
         /// Request bodies larger than this get 413.
@@ -83,6 +84,11 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var sampleRate: Double = 0
     }
 
+    /// What the server does when one of its components fails.
+    public struct Lifecycle: Sendable, Equatable {
+        public var onComponentFailure: ComponentFailurePolicy = .keepServing
+    }
+
     /// Server identity: NSID, CH TXT id.server/hostname.bind. Default: the host name.
     public var identity: String = ""
     /// CIDR → `region/zone/subzone`, longest prefix wins. Reloaded on SIGHUP.
@@ -91,15 +97,31 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var defaultLocality: String?
     public var explain = Explain()
     public var upstream = Upstream()
+    /// Defaults for the timing fields a NameService's `spec.healthCheck` leaves out.
+    public var healthCheck = HealthCheckDefaults.standard
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
     public var state = State()
+    public var store = Store()
+    public var replica = Replica()
     public var log = Log()
     public var metrics = Metrics()
     public var queryLog = QueryLog()
+    public var lifecycle = Lifecycle()
 
     public init() {}
+}
+
+/// `lifecycle.onComponentFailure`: what a failure of the API listener, the health checker,
+/// upstream resolution or the SIGHUP reloader does. The DNS listeners are the server itself:
+/// they are never left behind. The store watch retries by itself under both (a restart would
+/// not mend the store and would lose the plan being served).
+public enum ComponentFailurePolicy: String, Sendable, Equatable, CaseIterable {
+    /// Log it, report not ready on `/readyz`, and keep answering DNS from the last plan.
+    case keepServing
+    /// Log it, stop gracefully (drain TCP) and exit with code 3, for a supervisor to restart.
+    case exit
 }
 
 public enum LogFormat: String, Sendable, Equatable, CaseIterable {
@@ -173,6 +195,7 @@ extension GlobalDNSConfiguration {
         guard !state.directory.isEmpty else {
             throw ConfigurationError(keyPath: "state.directory", message: "must not be empty")
         }
+        try validateStore()
         if let d = defaultLocality {
             do { _ = try Locality(d) } catch {
                 throw ConfigurationError(keyPath: "defaultLocality", message: error.message)
@@ -202,6 +225,24 @@ extension GlobalDNSConfiguration {
         }
         guard queryLog.sampleRate >= 0, queryLog.sampleRate <= 1 else {
             throw ConfigurationError(keyPath: "queryLog.sampleRate", message: "must be between 0 (off) and 1 (every query), not \(queryLog.sampleRate)")
+        }
+        let hc = healthCheck
+        let minInterval = NameService.minProbeIntervalSeconds, minTimeout = NameService.minProbeTimeoutSeconds
+        if !(hc.intervalSeconds >= minInterval && hc.intervalSeconds <= 3600) {
+            throw ConfigurationError(keyPath: "healthCheck.intervalSeconds", message: "must be between \(minInterval.secondsText) and 3600, not \(hc.intervalSeconds.secondsText)")
+        }
+        if !(hc.timeoutSeconds >= minTimeout) {
+            throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds", message: "must be at least \(minTimeout.secondsText), not \(hc.timeoutSeconds.secondsText)")
+        }
+        for (key, value) in [("failureThreshold", hc.failureThreshold), ("successThreshold", hc.successThreshold)] where value < 1 {
+            throw ConfigurationError(keyPath: "healthCheck.\(key)", message: "must be at least 1, not \(value)")
+        }
+        if !(hc.initialDelaySeconds >= 0 && hc.initialDelaySeconds <= 3600) {
+            throw ConfigurationError(keyPath: "healthCheck.initialDelaySeconds", message: "must be between 0 and 3600, not \(hc.initialDelaySeconds.secondsText)")
+        }
+        guard hc.timeoutSeconds < hc.intervalSeconds else {
+            throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
+                                     message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds.secondsText)) so probes of one address never overlap, not \(hc.timeoutSeconds.secondsText)")
         }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")

@@ -1,3 +1,4 @@
+import DNSWire
 import GSLB
 import HealthCheck
 import Reconciler
@@ -7,9 +8,13 @@ import ServiceLifecycle
 /// Keeps the mapping from probes back to the reconciler's keys for the verdicts.
 actor ProbeRegistry: TargetProber {
     let checker: HealthChecker
+    let defaults: HealthCheckDefaults
     private var keys: [ProbeTarget: HealthKey] = [:]
 
-    init(checker: HealthChecker) { self.checker = checker }
+    init(checker: HealthChecker, defaults: HealthCheckDefaults) {
+        self.checker = checker
+        self.defaults = defaults
+    }
 
     static func target(_ key: HealthKey) -> ProbeTarget {
         let c = key.check
@@ -27,6 +32,32 @@ actor ProbeRegistry: TargetProber {
     }
 
     func key(for target: ProbeTarget) -> HealthKey? { keys[target] }
+
+    /// `items` with this replica's last probe time and connect latency filled into the status of
+    /// every probed target address (`APIConfiguration.liveStatus`). One hop to the checker per call.
+    func withLiveProbes(_ items: [NameService]) async -> [NameService] {
+        guard items.contains(where: { $0.spec.healthCheck != nil && !($0.status?.targets.isEmpty ?? true) }) else { return items }
+        let all = await checker.allHealth()
+        return items.map { ns in
+            guard let check = ns.spec.healthCheck?.resolved(defaults), let port = UInt16(exactly: check.port),
+                  var status = ns.status else { return ns }
+            for i in status.targets.indices {
+                guard let address = IPAddress(status.targets[i].address),
+                      let health = all[Self.target(HealthKey(address: address, port: port, check: check))] else { continue }
+                status.targets[i].lastProbeTime = health.lastProbe?.rfc3339
+                status.targets[i].lastProbeLatencyMilliseconds = health.lastLatency.map { Self.milliseconds($0) }
+            }
+            var ns = ns
+            ns.status = status
+            return ns
+        }
+    }
+
+    /// Milliseconds with microsecond precision: `0.213`.
+    static func milliseconds(_ d: Duration) -> Double {
+        let (seconds, atto) = d.components
+        return (Double(seconds) * 1_000_000 + Double(atto / 1_000_000_000_000)).rounded() / 1000
+    }
 }
 
 /// Runs the health checker and hands every verdict change to the reconciler, which re-compiles

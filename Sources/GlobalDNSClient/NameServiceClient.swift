@@ -61,6 +61,33 @@ public struct NameServiceClient: Sendable {
         _ = try await send(.DELETE, try Self.itemPath(name))
     }
 
+    /// `PUT /v1/nameservices/{name}/targets/{target}/drain`: the target is not answered until
+    /// undrained or until `until` (RFC 3339) / `durationSeconds` from now. Returns the NameService.
+    public func drain(_ name: String, target: String, reason: String, until: String? = nil,
+                      durationSeconds: Int64? = nil) async throws -> NameService {
+        struct Body: Encodable {
+            var reason: String
+            var until: String?
+            var durationSeconds: Int64?
+        }
+        let data = try JSONEncoder().encode(Body(reason: reason, until: until, durationSeconds: durationSeconds))
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        let response = try await send(.PUT, try Self.drainPath(name, target), headers: headers, body: ByteBuffer(bytes: data))
+        return try Self.decode(NameService.self, response)
+    }
+
+    /// `DELETE /v1/nameservices/{name}/targets/{target}/drain`. Returns the NameService.
+    public func undrain(_ name: String, target: String) async throws -> NameService {
+        let response = try await send(.DELETE, try Self.drainPath(name, target))
+        return try Self.decode(NameService.self, response)
+    }
+
+    static func drainPath(_ name: String, _ target: String) throws(ClientError) -> String {
+        guard !target.isEmpty else { throw ClientError(.invalidArgument, "a target name is required") }
+        return try itemPath(name) + "/targets/" + percentEncode(target) + "/drain"
+    }
+
     /// `GET /v1/nameservices/{name}/status`.
     public func status(_ name: String) async throws -> NameServiceStatus {
         let response = try await send(.GET, try Self.itemPath(name) + "/status")
@@ -78,6 +105,14 @@ public struct NameServiceClient: Sendable {
             try await onEvent(try WatchEvent(line: line))
         }
         guard response.isSuccess else { throw APIError(response: response) }
+    }
+
+    /// `GET /readyz`: true when the server answers 200; otherwise false with what it said (503:
+    /// "not ready: …", naming a failed component or the store). Transport errors throw.
+    public func readiness() async throws -> (ready: Bool, message: String) {
+        let response = try await http.execute(request(.GET, "/readyz"))
+        if response.isSuccess { return (true, "ready") }
+        return (false, APIError(response: response).status.message)
     }
 
     // MARK: - Plumbing

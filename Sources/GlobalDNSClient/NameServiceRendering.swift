@@ -45,7 +45,10 @@ public enum NameServiceRendering {
         if let k = spec.maxAnswers { field("Max Answers", "\(k)", indent: "  ") }
         field("All Down", spec.allDown.rawValue, indent: "  ")
         if let hc = spec.healthCheck {
-            field("Health Check", "tcp/\(hc.port) every \(hc.intervalSeconds)s, timeout \(hc.timeoutSeconds)s, down after \(hc.failureThreshold) failures, up after \(hc.successThreshold) successes", indent: "  ")
+            func or(_ v: Int?) -> String { v.map { "\($0)" } ?? "default" }
+            func or(_ v: Double?, _ unit: String) -> String { v.map { "\($0.secondsText)\(unit)" } ?? "default" }
+            field("Health Check", "tcp/\(hc.port) every \(or(hc.intervalSeconds, "s")), timeout \(or(hc.timeoutSeconds, "s")), down after \(or(hc.failureThreshold)) failures, up after \(or(hc.successThreshold)) successes"
+                + (hc.initialDelaySeconds.map { ", first after \($0.secondsText)s" } ?? ""), indent: "  ")
         } else {
             field("Health Check", "<none> (every target counts as healthy)", indent: "  ")
         }
@@ -83,9 +86,17 @@ public enum NameServiceRendering {
             out.append("Target Health:      <none>")
         } else {
             out.append("Target Health:")
-            out.append(TextTable(header: ["TARGET", "ADDRESS", "HEALTHY", "LAST-TRANSITION", "LAST-ERROR"], rows: status.targets.map { t in
-                [t.name, t.address.isEmpty ? "-" : t.address, t.healthy ? "True" : "False",
-                 t.lastTransitionTime ?? "-", t.lastError ?? "-"]
+            out.append(TextTable(header: ["TARGET", "ADDRESS", "HEALTHY", "LAST-TRANSITION", "LAST-PROBE", "LATENCY", "LAST-ERROR"],
+                                 rows: status.targets.map { t in
+                [t.name, t.address.isEmpty ? "-" : t.address, t.drain != nil ? "Drained" : (t.healthy ? "True" : "False"),
+                 t.lastTransitionTime ?? "-", t.lastProbeTime ?? "-", t.lastProbeLatencyMilliseconds.map { "\($0)ms" } ?? "-",
+                 t.lastError ?? "-"]
+            }, indent: "  ").render())
+        }
+        if !ns.drains.isEmpty {
+            out.append("Drains:")
+            out.append(TextTable(header: ["TARGET", "REASON", "BY", "SINCE", "UNTIL"], rows: ns.drains.map { d in
+                [d.target, d.reason, d.by, d.since.rfc3339, d.until?.rfc3339 ?? "until undrained"]
             }, indent: "  ").render())
         }
         return out.joined(separator: "\n")

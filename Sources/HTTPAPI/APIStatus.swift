@@ -74,12 +74,12 @@ public struct APIStatus: Error, Sendable, Hashable, Codable, CustomStringConvert
     }
 
     /// 422 with one cause per problem.
-    static func invalid(_ name: String, _ problems: [ValidationProblem]) -> APIStatus {
+    static func invalid(_ name: String, _ problems: [ValidationProblem], what: String? = nil) -> APIStatus {
         let causes = problems.map { p in
             Cause(field: p.field, reason: causeReason(p.message), message: p.message)
         }
         let summary = problems.map(\.description).joined(separator: "; ")
-        return APIStatus(code: 422, reason: "Invalid", message: "NameService \"\(name)\" is invalid: \(summary)",
+        return APIStatus(code: 422, reason: "Invalid", message: "\(what ?? "NameService \"\(name)\"") is invalid: \(summary)",
                          details: .init(name: name, kind: NameService.kindName, causes: causes))
     }
 

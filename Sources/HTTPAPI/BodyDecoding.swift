@@ -25,17 +25,18 @@ enum BodyDecoding {
         return first == UInt8(ascii: "{") ? .json : .yaml
     }
 
-    static func decode(_ body: [UInt8], as format: Format) throws(APIStatus) -> NameService {
-        guard !body.isEmpty else { throw APIStatus.badRequest("request body is empty; send a NameService as JSON or YAML") }
+    static func decode<T: Decodable>(_ body: [UInt8], as format: Format, _ type: T.Type = NameService.self,
+                                     what: String = "a NameService") throws(APIStatus) -> T {
+        guard !body.isEmpty else { throw APIStatus.badRequest("request body is empty; send \(what) as JSON or YAML") }
         do {
             switch format {
             case .json:
-                return try JSONDecoder().decode(NameService.self, from: Data(body))
+                return try JSONDecoder().decode(T.self, from: Data(body))
             case .yaml:
                 guard let text = String(validating: body, as: UTF8.self) else {
                     throw APIStatus.badRequest("malformed YAML: the body is not UTF-8")
                 }
-                return try YAMLDecoder().decode(NameService.self, from: text)
+                return try YAMLDecoder().decode(T.self, from: text)
             }
         } catch let status as APIStatus {
             throw status

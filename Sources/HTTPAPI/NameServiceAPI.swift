@@ -14,6 +14,11 @@ import NIOCore
 ///   `GET /v1/nameservices/{name}/status`.
 /// - `GET /v1/nameservices[?labelSelector=]`: a `NameServiceList`; with `watch=true` a stream of
 ///   newline-delimited `{"type":…,"object":…}` events (see `WatchStream`).
+/// - `PUT /v1/nameservices/{name}/targets/{target}/drain` (`DrainRequest`: reason, optional
+///   `until` or `durationSeconds`) and `DELETE` of the same path: an operator takes a target out of
+///   answers and puts it back. The drain records the token's name; answers the NameService.
+/// - Reads of one NameService, its status and lists carry this replica's live probe results
+///   (`lastProbeTime`, `lastProbeLatencyMilliseconds`) through `APIConfiguration.liveStatus`.
 /// - `GET /healthz`, `GET /readyz`.
 /// - `GET /metrics`: Prometheus text from `APIConfiguration.metrics` (404 when it is nil).
 ///
@@ -40,6 +45,8 @@ public struct NameServiceAPI: Sendable {
         Route(method: .put, path: "/v1/nameservices/{name}"),
         Route(method: .delete, path: "/v1/nameservices/{name}"),
         Route(method: .get, path: "/v1/nameservices/{name}/status"),
+        Route(method: .put, path: "/v1/nameservices/{name}/targets/{target}/drain"),
+        Route(method: .delete, path: "/v1/nameservices/{name}/targets/{target}/drain"),
     ]
 
     public let store: any NameServiceStore
@@ -102,7 +109,7 @@ public struct NameServiceAPI: Sendable {
             guard let ns = try await call(name, { () async throws(StoreError) in try await store.get(name) }) else {
                 throw APIStatus.notFound(name)
             }
-            return json(ns)
+            return json(await live([ns])[0])
         case (.put, "/v1/nameservices/{name}"):
             return try await put(request, context)
         case (.delete, "/v1/nameservices/{name}"):
@@ -112,7 +119,11 @@ public struct NameServiceAPI: Sendable {
             guard let ns = try await call(name, { () async throws(StoreError) in try await store.get(name) }) else {
                 throw APIStatus.notFound(name)
             }
-            return json(ns.status ?? NameServiceStatus())
+            return json(await live([ns])[0].status ?? NameServiceStatus())
+        case (.put, "/v1/nameservices/{name}/targets/{target}/drain"):
+            return try await drain(request, context)
+        case (.delete, "/v1/nameservices/{name}/targets/{target}/drain"):
+            return try await undrain(request, context)
         default:
             throw APIStatus(code: 404, reason: "NotFound", message: "no route for \(route)")
         }
@@ -135,7 +146,7 @@ public struct NameServiceAPI: Sendable {
             problems.append(ValidationProblem(field: "metadata.name",
                                               message: "\"\(ns.metadata.name)\" does not match the name in the URL path \"\(name)\""))
         }
-        problems += ns.validate()
+        problems += ns.validate(healthCheckDefaults: configuration.healthCheckDefaults)
         guard problems.isEmpty else { throw APIStatus.invalid(name, problems) }
 
         let ifVersion = ns.metadata.resourceVersion.flatMap { $0.isEmpty ? nil : $0 }
@@ -176,6 +187,89 @@ public struct NameServiceAPI: Sendable {
             "resourceVersion": .string(deleted.metadata.resourceVersion ?? ""),
         ])
         return json(deleted)
+    }
+
+    // MARK: drains
+
+    private func drain(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let target = try context.parameters.require("target")
+        let token = try authorize(request)
+        let body = try await readBody(request)
+        guard let format = BodyDecoding.format(contentType: request.headers[.contentType], body: body) else {
+            throw APIStatus(code: 415, reason: "UnsupportedMediaType",
+                            message: "Content-Type \"\(request.headers[.contentType] ?? "")\" is not read; use application/json or application/yaml")
+        }
+        let asked = try BodyDecoding.decode(body, as: format, DrainRequest.self, what: "a drain ({\"reason\": \"...\", \"until\": \"...\"})")
+        let (made, problems) = asked.drain(target: target, by: token, now: WallTime.now)
+        guard let drain = made else {
+            throw APIStatus.invalid(name, problems, what: "the drain of target \"\(target)\" of NameService \"\(name)\"")
+        }
+        let stored = try await changeDrains(name, target: target) { drains in
+            drains.removeAll { $0.target == target }
+            drains.append(drain)
+        }
+        context.logger.notice("target drained", metadata: [
+            "nameservice": .string(name), "target": .string(target), "token": .string(token),
+            "reason": .string(drain.reason), "until": .string(drain.until?.rfc3339 ?? "undrained"),
+        ])
+        return json(stored)
+    }
+
+    private func undrain(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let target = try context.parameters.require("target")
+        let token = try authorize(request)
+        var lifted: TargetDrain?
+        let stored = try await changeDrains(name, target: target) { drains in
+            lifted = drains.first { $0.target == target }
+            drains.removeAll { $0.target == target }
+        }
+        guard let lifted else {
+            throw APIStatus(code: 404, reason: "NotFound", message: "target \"\(target)\" of nameservice \"\(name)\" is not drained",
+                            details: .init(name: name, kind: NameService.kindName))
+        }
+        context.logger.notice("target undrained", metadata: [
+            "nameservice": .string(name), "target": .string(target), "token": .string(token),
+            "drain": .string(lifted.summary),
+        ])
+        return json(stored)
+    }
+
+    /// Read-modify-write of a NameService's drains, guarded by the version read and retried when
+    /// another writer (a controller's spec, the reconciler's status, another replica) got between.
+    /// The target must be in the spec.
+    private func changeDrains(_ name: String, target: String,
+                              _ change: (inout [TargetDrain]) -> Void) async throws(APIStatus) -> NameService {
+        for _ in 0..<8 {
+            guard let current = try await call(name, { () async throws(StoreError) in try await store.get(name) }) else {
+                throw APIStatus.notFound(name)
+            }
+            guard current.spec.targets.contains(where: { $0.name == target }) else {
+                let known = current.spec.targets.map(\.name).joined(separator: ", ")
+                throw APIStatus(code: 404, reason: "NotFound",
+                                message: "nameservice \"\(name)\" has no target \"\(target)\" in spec.targets (it has: \(known))",
+                                details: .init(name: name, kind: NameService.kindName))
+            }
+            var drains = current.drains
+            change(&drains)
+            do {
+                return try await store.updateDrains(name, drains: drains, ifVersion: current.metadata.resourceVersion)
+            } catch where error.code == .conflict {
+                continue
+            } catch {
+                throw APIStatus.from(error, name: name)
+            }
+        }
+        throw APIStatus(code: 409, reason: "Conflict",
+                        message: "nameservice \"\(name)\" kept changing while its drains were written; retry",
+                        details: .init(name: name, kind: NameService.kindName))
+    }
+
+    /// The objects with this replica's live probe results filled into their target status.
+    private func live(_ items: [NameService]) async -> [NameService] {
+        guard let overlay = configuration.liveStatus else { return items }
+        return await overlay(items)
     }
 
     /// The Status for a failed write; a version conflict names the current resourceVersion so the
@@ -237,7 +331,7 @@ public struct NameServiceAPI: Sendable {
         let watch = query["watch"].map { $0 == "true" || $0 == "1" } ?? false
         guard watch else {
             let (items, revision) = try await call(nil, { () async throws(StoreError) in try await store.list(selector: selector) })
-            return json(NameServiceList(items: items, resourceVersion: String(revision)))
+            return json(NameServiceList(items: await live(items), resourceVersion: String(revision)))
         }
         var from: Int64?
         if let rv = query["resourceVersion"], !rv.isEmpty, rv != "0" {

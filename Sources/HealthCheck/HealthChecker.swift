@@ -1,3 +1,4 @@
+import GSLB
 import Logging
 import NIOCore
 

@@ -1,3 +1,5 @@
+import GSLB
+
 /// The hysteresis core of one target: fed probe outcomes, it decides the verdict. No I/O, no
 /// clock of its own (the caller passes the time), so it is table-tested.
 ///
@@ -10,7 +12,7 @@
 /// - Anything short of a threshold keeps the verdict: an alternating target never goes down with
 ///   `failureThreshold` ≥ 2, and never comes back with `successThreshold` ≥ 2.
 ///
-/// Drains are not part of it: see `effectiveHealthy(drain:at:)` and `DrainSet`.
+/// Drains are not part of it: an operator's drain is the reconciler's (`TargetDrain` in GSLB).
 public struct TargetHealth: Sendable, Hashable {
     public let timing: ProbeTiming
     public private(set) var verdict: Verdict = .unknown
@@ -53,11 +55,5 @@ public struct TargetHealth: Sendable, Hashable {
         guard verdict != old else { return false }
         lastTransition = time
         return true
-    }
-
-    /// Healthy as far as the probes say (`isHealthy`) and not drained at `now`: a drained target is
-    /// never healthy, whatever its probes say; an expired drain no longer counts.
-    public func effectiveHealthy(drain: Drain?, at now: WallTime) -> Bool {
-        isHealthy && !(drain?.isActive(at: now) ?? false)
     }
 }

@@ -12,8 +12,9 @@ import GSLB
 ///   and different from the stored one — or when the object does not exist — the write fails with
 ///   `StoreError.conflict` and changes nothing. `put` with `ifVersion: nil` creates or replaces.
 /// - `put` stores the spec and labels; it bumps `metadata.generation` when the spec changed (a new
-///   object starts at 1) and keeps the stored status. `updateStatus` changes only the status (no
-///   generation bump) and is the reconciler's write.
+///   object starts at 1) and keeps the stored status and drains. `updateStatus` changes only the
+///   status (no generation bump) and is the reconciler's write. `updateDrains` changes only the
+///   operator drains (no generation bump) and is the drain endpoints' write.
 /// - `watch(fromRevision:)` yields every change with a revision greater than the one given, in
 ///   revision order, then follows live changes until the stream is dropped. Resuming from the
 ///   revision of the last event seen loses nothing. If the store no longer has events that old, the
@@ -33,6 +34,11 @@ public protocol NameServiceStore: Sendable {
     /// Replaces the status of an existing object. `ifGeneration`, when given, must equal the stored
     /// generation (so a status computed for an older spec is not written over a newer one).
     func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService
+
+    /// Replaces the operator drains of an existing object (at most one per target; stored sorted by
+    /// target). `ifVersion`, when given, must equal the stored `resourceVersion` (read-modify-write
+    /// without lost updates).
+    func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) async throws(StoreError) -> NameService
 
     /// Deletes; returns the object as it was (with the deletion's revision as resourceVersion).
     func delete(_ name: String, ifVersion: String?) async throws(StoreError) -> NameService

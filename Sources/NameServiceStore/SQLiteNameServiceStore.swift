@@ -161,6 +161,23 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         return object
     }
 
+    public func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) throws(StoreError) -> NameService {
+        let db = try db()
+        let (object, event) = try db.transaction { () throws(StoreError) -> (NameService, StoreEvent?) in
+            let existing = try load(name, from: db)
+            guard var object = try StoreRules.applyDrains(drains, name: name, to: existing, ifVersion: ifVersion) else {
+                return (existing!, nil)  // applyDrains returns nil only over an existing object
+            }
+            let revision = try currentRevision(db) + 1
+            object.metadata.resourceVersion = String(revision)
+            let event = StoreEvent(kind: .modified, object: object, revision: revision)
+            try write(event, to: db)
+            return (object, event)
+        }
+        if let event { watchers.publish(event) }
+        return object
+    }
+
     public func delete(_ name: String, ifVersion: String?) throws(StoreError) -> NameService {
         let db = try db()
         let event = try db.transaction { () throws(StoreError) -> StoreEvent in

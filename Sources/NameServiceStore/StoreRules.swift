@@ -1,8 +1,8 @@
 import GSLB
 
 /// The write rules of the `NameServiceStore` contract as pure functions, shared by every
-/// implementation so they cannot drift apart: put-if-version, the generation rule, status kept
-/// across a put, status-if-generation and delete-if-version.
+/// implementation so they cannot drift apart: put-if-version, the generation rule, status and
+/// drains kept across a put, status-if-generation, drains-if-version and delete-if-version.
 ///
 /// Each `apply…` returns the object to store *without* its new `resourceVersion` (the caller
 /// assigns the next revision), or nil when the write would change nothing stored: such a write is
@@ -24,7 +24,8 @@ package enum StoreRules {
     /// - A given `ifVersion` must equal the stored `resourceVersion`; for a missing object it is a
     ///   conflict (the caller expected something that is not there).
     /// - Spec, labels, `apiVersion` and `kind` come from `incoming`; status and the generation from
-    ///   the store (a new object starts at generation 1, a changed spec bumps it by one).
+    ///   the store (a new object starts at generation 1, a changed spec bumps it by one), and so do
+    ///   the drains (a new object has none).
     package static func applyPut(_ incoming: NameService, to existing: NameService?,
                                  ifVersion: String?) throws(StoreError) -> NameService? {
         let name = incoming.metadata.name
@@ -42,13 +43,32 @@ package enum StoreRules {
             stored.metadata.generation = 1
             stored.metadata.resourceVersion = nil
             stored.status = nil
+            stored.drains = []
             return stored
         }
         stored.metadata.generation = existing.spec == incoming.spec
             ? existing.metadata.generation : existing.metadata.generation + 1
         stored.metadata.resourceVersion = existing.metadata.resourceVersion
         stored.status = existing.status
+        stored.drains = existing.drains
         return stored == existing ? nil : stored
+    }
+
+    /// What `updateDrains(name, drains, ifVersion:)` stores over `existing`: only the drains change
+    /// (sorted by target; no generation bump). A given `ifVersion` must equal the stored version.
+    package static func applyDrains(_ drains: [TargetDrain], name: String, to existing: NameService?,
+                                    ifVersion: String?) throws(StoreError) -> NameService? {
+        try checkName(name)
+        guard var stored = existing else { throw StoreError(.notFound, "NameService \(name) does not exist") }
+        try checkVersion(name: name, existing: stored, ifVersion: ifVersion)
+        var seen = Set<String>()
+        for d in drains where !seen.insert(d.target).inserted {
+            throw StoreError(.invalid, "NameService \(name): target \(d.target) is drained twice")
+        }
+        let sorted = drains.sorted { $0.target < $1.target }
+        guard stored.drains != sorted else { return nil }
+        stored.drains = sorted
+        return stored
     }
 
     /// What `updateStatus(name, status, ifGeneration:)` stores over `existing`.
@@ -68,10 +88,14 @@ package enum StoreRules {
     package static func checkDelete(name: String, existing: NameService?, ifVersion: String?) throws(StoreError) -> NameService {
         try checkName(name)
         guard let existing else { throw StoreError(.notFound, "NameService \(name) does not exist") }
+        try checkVersion(name: name, existing: existing, ifVersion: ifVersion)
+        return existing
+    }
+
+    private static func checkVersion(name: String, existing: NameService, ifVersion: String?) throws(StoreError) {
         if let expected = expectedVersion(ifVersion), existing.metadata.resourceVersion != expected {
             throw StoreError(.conflict, "NameService \(name) is at resourceVersion \(existing.metadata.resourceVersion ?? "none"), not \(expected)")
         }
-        return existing
     }
 
     /// The error a watch from `fromRevision` fails with when events up to `compactedThrough` are gone.

@@ -52,6 +52,14 @@ public actor InMemoryNameServiceStore: NameServiceStore {
         return commit(.modified, object)
     }
 
+    public func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) throws(StoreError) -> NameService {
+        let existing = objects[name]
+        guard let object = try StoreRules.applyDrains(drains, name: name, to: existing, ifVersion: ifVersion) else {
+            return existing!  // applyDrains returns nil only over an existing object
+        }
+        return commit(.modified, object)
+    }
+
     public func delete(_ name: String, ifVersion: String?) throws(StoreError) -> NameService {
         let object = try StoreRules.checkDelete(name: name, existing: objects[name], ifVersion: ifVersion)
         return commit(.deleted, object)

@@ -19,6 +19,9 @@ import NameServiceStore
 /// - Status is written with `ifGeneration`, so a status computed for an older spec never lands on
 ///   a newer one; status-only events (its own writes) do not trigger work.
 /// - The zones can change (SIGHUP): every name's placement is checked again and a plan published.
+/// - Operator drains (`NameService.drains`) take a target out of the candidates, whatever its
+///   probes say, until undrained or their `until` passes: the name is re-compiled then, and the
+///   expired drain is removed from the store (best effort; any replica may do it).
 /// - Targets given by `fqdn` are resolved here: from the served zones or another NameService when
 ///   the name is inside a served zone (and not delegated away), else from the results of the
 ///   upstream resolver (`resolved(_:_:)`), which follows the names `externalNames` lists. A change
@@ -27,6 +30,10 @@ public actor Reconciler {
     public struct Configuration: Sendable {
         /// Delay before retrying the watch after the store failed.
         public var retryDelay: Duration = .milliseconds(500)
+        /// The wall clock drains expire by (tests move it).
+        public var now: @Sendable () -> WallTime = { .now }
+        /// What a NameService's `healthCheck` leaves out (configuration key `healthCheck`).
+        public var healthCheckDefaults = HealthCheckDefaults.standard
         public init() {}
     }
 
@@ -85,6 +92,10 @@ public actor Reconciler {
     private var servedFirstPlan = false
     private var revision: Int64 = 0
     private var publicationObserver: (@Sendable (PlanPublication) -> Void)?
+    /// Names with a drain still to expire, and when the first of theirs does.
+    private var drainExpiries: [String: WallTime] = [:]
+    /// The wake-up for the earliest drain expiry, and when it fires.
+    private var expiryTimer: (at: WallTime, task: Task<Void, Never>)?
 
     public init(store: any NameServiceStore, holder: ServingStateHolder, zones: ZoneSet, logger: Logger,
                 configuration: Configuration = .init(), clients: ClientMapping = .empty,
@@ -112,6 +123,11 @@ public actor Reconciler {
     public nonisolated var isReadyNow: Bool { readyFlag.load(ordering: .acquiring) }
     private nonisolated let readyFlag = ManagedAtomic(false)
 
+    /// True from a failed store list or watch until the next list succeeds (for `/readyz`: the
+    /// DNS path keeps answering from the last plan meanwhile).
+    public nonisolated var isStoreFailing: Bool { storeFailingFlag.load(ordering: .acquiring) }
+    private nonisolated let storeFailingFlag = ManagedAtomic(false)
+
     public var nameCount: Int { compiled.count }
 
     /// NameServices whose change waits for the next compile (the reconcile queue).
@@ -128,6 +144,7 @@ public actor Reconciler {
         while !Task.isCancelled {
             do {
                 let (items, rev) = try await store.list(selector: nil)
+                storeFailingFlag.store(false, ordering: .releasing)
                 relist(items, revision: rev)
                 await flush()
                 let events = store.watch(fromRevision: rev)
@@ -141,6 +158,7 @@ public actor Reconciler {
             } catch is CancellationError {
                 return
             } catch {
+                storeFailingFlag.store(true, ordering: .releasing)
                 logger.error("store watch failed; DNS keeps answering from the last plan",
                              metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: configuration.retryDelay)
@@ -218,7 +236,8 @@ public actor Reconciler {
         // Our own status writes come back as MODIFIED with an unchanged generation: nothing to do.
         if event.kind != .deleted, let known = compiled[name],
            known.object.metadata.generation == event.object.metadata.generation,
-           known.object.metadata.labels == event.object.metadata.labels, pending[name] == nil {
+           known.object.metadata.labels == event.object.metadata.labels,
+           known.object.drains == event.object.drains, pending[name] == nil {
             compiled[name]!.object.metadata.resourceVersion = event.object.metadata.resourceVersion
             return
         }
@@ -282,8 +301,17 @@ public actor Reconciler {
         }
 
         let generation = holder.generation + 1
+        let now = configuration.now()
         var decisions: [String: Decision] = [:]
-        for name in affected { decisions[name] = decide(name) }
+        for name in affected { decisions[name] = decide(name, now: now) }
+        for name in events.keys where compiled[name] == nil { drainExpiries[name] = nil }
+        var expiredDrains: [String] = []
+        for name in affected {
+            guard let drains = compiled[name]?.object.drains else { continue }
+            drainExpiries[name] = drains.nextExpiry(after: now)
+            if drains.contains(where: { !$0.isActive(at: now) }) { expiredDrains.append(name) }
+        }
+        scheduleDrainExpiry()
         var externalChanged = false
         for (name, d) in decisions {
             compiled[name]!.entry = d.entry
@@ -347,6 +375,63 @@ public actor Reconciler {
                 await writeStatus(name, status, generation: c.object.metadata.generation)
             }
         }
+        for name in expiredDrains { await removeExpiredDrains(name, at: now) }
+    }
+
+    // MARK: - Drain expiry
+
+    /// Wakes up when the earliest drain in force expires (one timer for all names).
+    private func scheduleDrainExpiry() {
+        guard let next = drainExpiries.values.min() else {
+            expiryTimer?.task.cancel()
+            expiryTimer = nil
+            return
+        }
+        if let timer = expiryTimer, timer.at == next { return }
+        expiryTimer?.task.cancel()
+        let delay = max(.zero, next - configuration.now())
+        expiryTimer = (next, Task { [weak self] in
+            do { try await Task.sleep(for: delay + .milliseconds(1)) } catch { return }
+            await self?.drainsExpired()
+        })
+    }
+
+    /// Re-compiles the names whose drains expired and removes those drains from the store.
+    func drainsExpired() async {
+        expiryTimer = nil
+        let now = configuration.now()
+        for (name, at) in drainExpiries where at <= now {
+            drainExpiries[name] = nil
+            guard let c = compiled[name] else { continue }
+            if pending[name] == nil { pending[name] = StoreEvent(kind: .modified, object: c.object, revision: revision) }
+        }
+        // The flush re-compiles them without the expired drains and removes those from the store.
+        await flush()
+        scheduleDrainExpiry()
+    }
+
+    /// Best effort: the store keeps an expired drain only until some replica removes it (it counts
+    /// for nothing meanwhile). Read-modify-write guarded by the version read; a lost race is retried.
+    private func removeExpiredDrains(_ name: String, at now: WallTime) async {
+        for _ in 0..<3 {
+            do {
+                guard let object = try await store.get(name) else { return }
+                let expired = object.drains.filter { !$0.isActive(at: now) }
+                guard !expired.isEmpty else { return }
+                _ = try await store.updateDrains(name, drains: object.drains.filter { $0.isActive(at: now) },
+                                                 ifVersion: object.metadata.resourceVersion)
+                for d in expired {
+                    logger.info("drain expired", metadata: ["nameservice": "\(name)", "target": "\(d.target)", "drain": "\(d.summary)"])
+                }
+                return
+            } catch where error.code == .conflict {
+                continue
+            } catch {
+                logger.warning("could not remove an expired drain from the store (it no longer counts)",
+                               metadata: ["nameservice": "\(name)", "error": "\(error)"])
+                return
+            }
+        }
     }
 
     private func writeStatus(_ name: String, _ status: NameServiceStatus, generation: Int64) async {
@@ -375,6 +460,8 @@ public actor Reconciler {
         var usableTargets = 0
         var totalTargets = 0
         var downReasons: [String] = []
+        /// Drained targets: `name (reason (by who, until when))`.
+        var drainReasons: [String] = []
         var allDown: AllDownBehavior = .failOpen
         var hasHealthCheck = false
 
@@ -395,17 +482,22 @@ public actor Reconciler {
             }
             set(.programmed, .true, "Served", "answering from plan \(planNumber)")
             let probing = hasHealthCheck ? " (TCP probes)" : " (no healthCheck: every target with an address counts as healthy)"
-            let down = downReasons.isEmpty ? "" : "; down: " + downReasons.joined(separator: ", ")
+            var down = drainReasons.isEmpty ? "" : "; drained: " + drainReasons.joined(separator: ", ")
+            if !downReasons.isEmpty { down += "; down: " + downReasons.joined(separator: ", ") }
             let addressCount = entry.ipv4.count + entry.ipv6.count
             if usableTargets == totalTargets {
                 set(.healthy, .true, "AllTargetsHealthy", "\(usableTargets)/\(totalTargets) targets healthy\(probing)")
             } else if usableTargets > 0 {
-                set(.healthy, .true, "SomeTargetsDown", "\(usableTargets)/\(totalTargets) targets healthy\(down)")
+                let reason = downReasons.isEmpty ? "SomeTargetsDrained" : "SomeTargetsDown"
+                set(.healthy, .true, reason, "\(usableTargets)/\(totalTargets) targets healthy\(down)")
             } else {
-                let behaviour = allDown == .failClosed
+                let undrained = drainReasons.isEmpty ? "" : " undrained"
+                let behaviour = drainReasons.count == totalTargets
+                    ? "every target is drained: answering NODATA"
+                    : allDown == .failClosed
                     ? "allDown FailClosed: answering NODATA"
-                    : (addressCount > 0 ? "allDown FailOpen: answering as if every target were healthy"
-                                        : "allDown FailOpen: answering as if every target were healthy, but no target has an address")
+                    : (addressCount > 0 ? "allDown FailOpen: answering as if every\(undrained) target were healthy"
+                                        : "allDown FailOpen: answering as if every\(undrained) target were healthy, but no target has an address")
                 set(.healthy, .false, "AllTargetsDown", "0/\(totalTargets) targets healthy\(down); \(behaviour)")
             }
             if usableTargets == 0 && totalTargets > 0 && allDown == .failClosed {
@@ -421,13 +513,13 @@ public actor Reconciler {
         }
     }
 
-    private func decide(_ name: String) -> Decision {
+    private func decide(_ name: String, now: WallTime) -> Decision {
         let c = compiled[name]!
         let ns = c.object
         func refuse(_ reason: ConditionReason, _ message: String) -> Decision {
             Decision(entry: nil, plan: nil, accepted: (.false, reason, message), targets: [])
         }
-        let problems = ns.validate()
+        let problems = ns.validate(healthCheckDefaults: configuration.healthCheckDefaults)
         if !problems.isEmpty {
             return refuse(.invalidSpec, problems.map(\.description).joined(separator: "; "))
         }
@@ -465,6 +557,7 @@ public actor Reconciler {
         var inputs: [CandidateSet.Input] = []
         var seen = Set<IPAddress>()
         for t in ns.spec.targets {
+            let drain = ns.drains.active(for: t.name, at: now)
             var addresses: [IPAddress] = t.addresses.compactMap { IPAddress($0) }
             var failure: String?
             if let text = t.fqdn, let target = try? DNSName(text) {
@@ -482,7 +575,8 @@ public actor Reconciler {
             var probeErrors: [String] = []
             for a in addresses {
                 var report: HealthReport?
-                if let check = ns.spec.healthCheck, let port = UInt16(exactly: check.port) {
+                if let check = ns.spec.healthCheck?.resolved(configuration.healthCheckDefaults),
+                   let port = UInt16(exactly: check.port) {
                     let key = HealthKey(address: a, port: port, check: check)
                     decision.probes.insert(key)
                     report = health[key]
@@ -494,7 +588,17 @@ public actor Reconciler {
                 if !healthy { probeErrors.append("\(a): \(report?.lastError ?? "down")") }
                 decision.targets.append(TargetStatus(name: t.name, address: a.description, healthy: healthy,
                                                      lastTransitionTime: report?.lastTransitionTime,
-                                                     lastError: healthy ? nil : report?.lastError))
+                                                     lastError: healthy ? nil : report?.lastError, drain: drain))
+            }
+            if let drain {
+                // Never a candidate, whatever its probes say (even under allDown FailOpen); still
+                // probed, so its verdict is current when the drain lifts.
+                if addresses.isEmpty {
+                    decision.targets.append(TargetStatus(name: t.name, address: "", healthy: false,
+                                                         lastError: failure, drain: drain))
+                }
+                decision.drainReasons.append("\(t.name) (\(drain.summary))")
+                continue
             }
             if addresses.isEmpty {
                 let why = failure ?? "no address (every address is another target's too)"
@@ -544,7 +648,7 @@ public actor Reconciler {
             }
             // Static data wins: a NameService claiming a name with static records is refused.
             guard let records = zoneAddresses[name] else {
-                if let owner = owner(ofFQDN: key), owner.object.validate().isEmpty {
+                if let owner = owner(ofFQDN: key), owner.object.validate(healthCheckDefaults: configuration.healthCheckDefaults).isEmpty {
                     return resolveOwner(owner, name, visiting: &visiting, external: &external, depth: depth)
                 }
                 return .failed("\(name): no such name in zone \(zone.origin)")
@@ -660,9 +764,10 @@ public protocol ExternalNameResolver: Sendable {
 public struct HealthKey: Sendable, Hashable {
     public var address: IPAddress
     public var port: UInt16
-    public var check: HealthCheckSpec
+    /// The NameService's health check with the configured defaults filled in.
+    public var check: HealthCheckSettings
 
-    public init(address: IPAddress, port: UInt16, check: HealthCheckSpec) {
+    public init(address: IPAddress, port: UInt16, check: HealthCheckSettings) {
         self.address = address
         self.port = port
         self.check = check

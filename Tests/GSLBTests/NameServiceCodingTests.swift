@@ -47,7 +47,8 @@ struct NameServiceCodingTests {
         #expect(ns.spec.allDown == .failClosed)
         #expect(ns.spec.maxAnswers == 2)
         #expect(ns.spec.failover == [FailoverRule(from: "us-west", to: "us-east")])
-        #expect(ns.spec.healthCheck == HealthCheckSpec(port: 443))
+        #expect(ns.spec.healthCheck == HealthCheckSpec(port: 443, intervalSeconds: 4, timeoutSeconds: 3, failureThreshold: 3,
+                                                       successThreshold: 1))
         #expect(ns.spec.targets == [Target(name: "lvs-us-west-1a", addresses: ["10.10.1.7", "2001:db8::7"],
                                            fqdn: "checkout.gw.us-west-1a.example.net", locality: "us-west/us-west-1a", ratio: 99)])
         let status = try #require(ns.status)
@@ -82,8 +83,16 @@ struct NameServiceCodingTests {
         #expect(ns.spec.allDown == .failOpen)
         #expect(ns.spec.maxAnswers == nil)
         #expect(ns.spec.failover == [])
-        #expect(ns.spec.healthCheck == HealthCheckSpec(port: 80, intervalSeconds: 4, timeoutSeconds: 3, failureThreshold: 3,
-                                                       successThreshold: 1, initialDelaySeconds: 0))
+        // Timing left out stays left out (the server's configured defaults fill it in when compiled)
+        // and is not written back.
+        #expect(ns.spec.healthCheck == HealthCheckSpec(port: 80))
+        #expect(ns.spec.healthCheck?.resolved(.standard) == HealthCheckSettings(
+            port: 80, intervalSeconds: 4, timeoutSeconds: 3, failureThreshold: 3, successThreshold: 1, initialDelaySeconds: 0))
+        let custom = HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5, successThreshold: 2,
+                                         initialDelaySeconds: 7)
+        #expect(HealthCheckSpec(port: 80, timeoutSeconds: 1).resolved(custom) == HealthCheckSettings(
+            port: 80, intervalSeconds: 10, timeoutSeconds: 1, failureThreshold: 5, successThreshold: 2, initialDelaySeconds: 7))
+        #expect(String(decoding: try JSONEncoder().encode(HealthCheckSpec(port: 80)), as: UTF8.self) == #"{"port":80}"#)
         #expect(ns.spec.targets == [Target(name: "a", addresses: ["192.0.2.1"], fqdn: nil, locality: nil, ratio: 1)])
         #expect(ns.status == nil)
         #expect(ns.validate() == [])

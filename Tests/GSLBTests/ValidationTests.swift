@@ -75,14 +75,25 @@ struct ValidationTests {
         },
         Case("port 0", ["spec.healthCheck.port: 0 is not a TCP port (1...65535)"]) { $0.spec.healthCheck?.port = 0 },
         Case("port 65536", ["spec.healthCheck.port: 65536 is not a TCP port (1...65535)"]) { $0.spec.healthCheck?.port = 65_536 },
-        Case("interval 0", ["spec.healthCheck.intervalSeconds: 0 must be at least 1"]) { $0.spec.healthCheck?.intervalSeconds = 0 },
-        Case("timeout 0", ["spec.healthCheck.timeoutSeconds: 0 must be at least 1"]) { $0.spec.healthCheck?.timeoutSeconds = 0 },
-        Case("timeout equals interval", ["spec.healthCheck.timeoutSeconds: 4 must be less than intervalSeconds (4) so probes of one address never overlap"]) {
+        Case("interval 0", ["spec.healthCheck.intervalSeconds: 0 must be between 0.5 and 3600"]) { $0.spec.healthCheck?.intervalSeconds = 0 },
+        Case("timeout 0", ["spec.healthCheck.timeoutSeconds: 0 must be at least 0.05"]) { $0.spec.healthCheck?.timeoutSeconds = 0 },
+        Case("timeout equals the default interval", ["spec.healthCheck.timeoutSeconds: 4 must be less than intervalSeconds (4 (the server's default)) so probes of one address never overlap"]) {
             $0.spec.healthCheck?.timeoutSeconds = 4
+        },
+        Case("timeout equals interval", ["spec.healthCheck.timeoutSeconds: 5 must be less than intervalSeconds (5) so probes of one address never overlap"]) {
+            $0.spec.healthCheck?.timeoutSeconds = 5
+            $0.spec.healthCheck?.intervalSeconds = 5
+        },
+        Case("sub-second timing is fine", []) {
+            $0.spec.healthCheck?.intervalSeconds = 1
+            $0.spec.healthCheck?.timeoutSeconds = 0.5
+        },
+        Case("interval below the default timeout", ["spec.healthCheck.timeoutSeconds: 3 (the server's default) must be less than intervalSeconds (2) so probes of one address never overlap"]) {
+            $0.spec.healthCheck?.intervalSeconds = 2
         },
         Case("failureThreshold 0", ["spec.healthCheck.failureThreshold: 0 must be at least 1"]) { $0.spec.healthCheck?.failureThreshold = 0 },
         Case("successThreshold 0", ["spec.healthCheck.successThreshold: 0 must be at least 1"]) { $0.spec.healthCheck?.successThreshold = 0 },
-        Case("initialDelay negative", ["spec.healthCheck.initialDelaySeconds: -1 must not be negative"]) { $0.spec.healthCheck?.initialDelaySeconds = -1 },
+        Case("initialDelay negative", ["spec.healthCheck.initialDelaySeconds: -1 must be between 0 and 3600"]) { $0.spec.healthCheck?.initialDelaySeconds = -1 },
         Case("no health check is allowed", []) { $0.spec.healthCheck = nil },
         Case("no targets", ["spec.targets: at least one target is required"]) { $0.spec.targets = [] },
         Case("target name bad", ["spec.targets[1].name: \"East\" \(label)"]) { $0.spec.targets[1].name = "East" },

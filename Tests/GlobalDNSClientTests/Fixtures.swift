@@ -7,7 +7,7 @@ enum Fixtures {
         metadata: ObjectMeta(name: "checkout", labels: ["team": "payments", "env": "prod"], generation: 3, resourceVersion: "1042"),
         spec: NameServiceSpec(
             fqdn: "checkout.g.example.com", ttl: 30, policy: .locality,
-            healthCheck: HealthCheckSpec(port: 443),
+            healthCheck: HealthCheckSpec(port: 443, intervalSeconds: 2),
             targets: [
                 Target(name: "lvs-us-west-1a", addresses: ["10.10.1.7", "2001:db8::7"],
                        fqdn: "checkout.gw.us-west-1a.example.net", locality: "us-west/us-west-1a", ratio: 99),
@@ -26,11 +26,16 @@ enum Fixtures {
                           lastTransitionTime: "2026-01-31T12:05:00Z", observedGeneration: 3),
             ],
             targets: [
-                TargetStatus(name: "lvs-us-west-1a", address: "10.10.1.7", healthy: true, lastTransitionTime: "2026-01-31T12:00:02Z"),
+                TargetStatus(name: "lvs-us-west-1a", address: "10.10.1.7", healthy: true, lastTransitionTime: "2026-01-31T12:00:02Z",
+                             lastProbeTime: "2026-01-31T12:06:00Z", lastProbeLatencyMilliseconds: 0.412),
                 TargetStatus(name: "lvs-us-west-1a", address: "2001:db8::7", healthy: true, lastTransitionTime: "2026-01-31T12:00:02Z"),
                 TargetStatus(name: "lvs-us-east-1b", address: "10.20.1.7", healthy: false,
-                             lastTransitionTime: "2026-01-31T12:05:00Z", lastError: "connection refused"),
-            ]))
+                             lastTransitionTime: "2026-01-31T12:05:00Z", lastError: "connection refused", drain: drain),
+            ]),
+        drains: [drain])
+
+    static let drain = TargetDrain(target: "lvs-us-east-1b", reason: "rack move", by: "oncall",
+                                   since: WallTime(rfc3339: "2026-01-31T12:04:00Z")!, until: WallTime(rfc3339: "2026-01-31T18:00:00Z")!)
 
     /// Just stored: no status yet.
     static let fresh = NameService(

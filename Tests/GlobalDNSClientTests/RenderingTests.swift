@@ -35,11 +35,15 @@ import Testing
               Healthy      False    TargetsDown   1 of 3 targets down: lvs-us-east-1b (connection refused)   2026-01-31T12:05:00Z
               Ready        False    Degraded      -                                                          2026-01-31T12:05:00Z
             Target Health:
-              TARGET           ADDRESS       HEALTHY   LAST-TRANSITION        LAST-ERROR
-              lvs-us-west-1a   10.10.1.7     True      2026-01-31T12:00:02Z   -
-              lvs-us-west-1a   2001:db8::7   True      2026-01-31T12:00:02Z   -
-              lvs-us-east-1b   10.20.1.7     False     2026-01-31T12:05:00Z   connection refused
+              TARGET           ADDRESS       HEALTHY   LAST-TRANSITION        LAST-PROBE             LATENCY   LAST-ERROR
+              lvs-us-west-1a   10.10.1.7     True      2026-01-31T12:00:02Z   2026-01-31T12:06:00Z   0.412ms   -
+              lvs-us-west-1a   2001:db8::7   True      2026-01-31T12:00:02Z   -                      -         -
+              lvs-us-east-1b   10.20.1.7     Drained   2026-01-31T12:05:00Z   -                      -         connection refused
+            Drains:
+              TARGET           REASON      BY       SINCE                  UNTIL
+              lvs-us-east-1b   rack move   oncall   2026-01-31T12:04:00Z   2026-01-31T18:00:00Z
             """))
+        #expect(lines.contains("  Health Check:     tcp/443 every 2s, timeout default, down after default failures, up after default successes"))
     }
 
     @Test func describeWithoutStatusSaysNotReconciled() {

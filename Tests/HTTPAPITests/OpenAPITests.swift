@@ -65,13 +65,16 @@ import Yams
         }
         var status = NameServiceStatus(observedGeneration: 1)
         status.conditions = [Condition(type: .ready, status: .true, reason: .valid, lastTransitionTime: "2025-01-01T00:00:00Z", observedGeneration: 1)]
-        status.targets = [TargetStatus(name: "t", address: "10.0.0.1", healthy: true, lastTransitionTime: "2025-01-01T00:00:00Z", lastError: "x")]
+        let drain = TargetDrain(target: "t", reason: "r", by: "ci", since: WallTime(secondsSinceEpoch: 0), until: WallTime(secondsSinceEpoch: 60))
+        status.targets = [TargetStatus(name: "t", address: "10.0.0.1", healthy: true, lastTransitionTime: "2025-01-01T00:00:00Z", lastError: "x",
+                                       drain: drain, lastProbeTime: "2025-01-01T00:00:00Z", lastProbeLatencyMilliseconds: 1)]
         let ns = NameService(
             metadata: ObjectMeta(name: "n", labels: ["a": "b"], generation: 1, resourceVersion: "1"),
             spec: NameServiceSpec(fqdn: "n.example.com", maxAnswers: 2, failover: [FailoverRule(from: "a", to: "b")],
-                                  healthCheck: HealthCheckSpec(port: 443),
+                                  healthCheck: HealthCheckSpec(port: 443, intervalSeconds: 4, timeoutSeconds: 3, failureThreshold: 3,
+                                                              successThreshold: 1, initialDelaySeconds: 0),
                                   targets: [Target(name: "t", addresses: ["10.0.0.1"], fqdn: "t.example.com", locality: "a/b", ratio: 2)]),
-            status: status)
+            status: status, drains: [drain])
         let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(ns)) as? [String: Any])
         func keys(_ any: Any?) -> Set<String> { Set((any as? [String: Any] ?? [:]).keys) }
         func first(_ any: Any?) -> Any? { (any as? [Any])?.first }
@@ -82,6 +85,7 @@ import Yams
             ("HealthCheckSpec", keys(spec?["healthCheck"])), ("Target", keys(first(spec?["targets"]))),
             ("FailoverRule", keys(first(spec?["failover"]))), ("NameServiceStatus", keys(st)),
             ("Condition", keys(first(st?["conditions"]))), ("TargetStatus", keys(first(st?["targets"]))),
+            ("TargetDrain", keys(first(json["drains"]))),
         ]
         for (schema, encoded) in pairs {
             #expect(!encoded.isEmpty, "\(schema): nothing encoded")

@@ -85,7 +85,7 @@ import Testing
                 let ns = try decode(NameService.self, r)
                 #expect(ns.spec.policy == .locality && ns.spec.ttl == 60)
                 #expect(ns.spec.targets.first?.locality == "us-west/us-west-1a")
-                #expect(ns.spec.healthCheck?.port == 443 && ns.spec.healthCheck?.failureThreshold == 3)
+                #expect(ns.spec.healthCheck?.port == 443 && ns.spec.healthCheck?.resolved(.standard).failureThreshold == 3)
             }
             var sniffed = authHeaders
             sniffed[.contentType] = nil

@@ -95,6 +95,7 @@ struct FailingStore: NameServiceStore {
     func list(selector: LabelSelector?) async throws(StoreError) -> (items: [NameService], revision: Int64) { throw error }
     func put(_ nameService: NameService, ifVersion: String?) async throws(StoreError) -> NameService { throw error }
     func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService { throw error }
+    func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) async throws(StoreError) -> NameService { throw error }
     func delete(_ name: String, ifVersion: String?) async throws(StoreError) -> NameService { throw error }
     func revision() async throws(StoreError) -> Int64 { throw error }
     func watch(fromRevision: Int64) -> AsyncThrowingStream<StoreEvent, any Error> {
@@ -115,6 +116,9 @@ final class CountingStore: NameServiceStore, @unchecked Sendable {
     func put(_ nameService: NameService, ifVersion: String?) async throws(StoreError) -> NameService { try await inner.put(nameService, ifVersion: ifVersion) }
     func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService {
         try await inner.updateStatus(name, status: status, ifGeneration: ifGeneration)
+    }
+    func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) async throws(StoreError) -> NameService {
+        try await inner.updateDrains(name, drains: drains, ifVersion: ifVersion)
     }
     func delete(_ name: String, ifVersion: String?) async throws(StoreError) -> NameService { try await inner.delete(name, ifVersion: ifVersion) }
     func revision() async throws(StoreError) -> Int64 { try await inner.revision() }

@@ -28,12 +28,6 @@ extension IntegrationSuite {
             """
         }
 
-        func ctl(_ server: RunningServer, _ arguments: [String]) async throws -> CommandResult {
-            try await runCommand(try TestEnvironment.executableNextToTests("globaldnsctl"),
-                                 [arguments[0], "--server", server.apiURL] + arguments.dropFirst(), timeout: .seconds(20),
-                                 scratch: server.scratch)
-        }
-
         /// Polls `dig +short` until it prints exactly `expected` (sorted), bounded.
         func eventuallyAnswers(_ server: RunningServer, _ name: String, _ type: String, _ expected: [String],
                                within: Duration = .seconds(3)) async throws {

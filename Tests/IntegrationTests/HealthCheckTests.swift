@@ -107,5 +107,60 @@ extension IntegrationSuite {
                 print("health check: down detected in \(down), recovery in \(up)")
             }
         }
+
+        @Test("an operator drain takes a healthy target out of dig answers, describe shows who and until when, and it lifts itself or by undrain")
+        func drainAndUndrain() async throws {
+            let port = try TestEnvironment.freePort()
+            let a = try LoopbackListener(address: "127.0.0.23", port: port)
+            let b = try LoopbackListener(address: "127.0.0.24", port: port)
+            defer { a.stop(); b.stop() }
+            try await withGlobalDNS { server in
+                let code = try httpPut(port: server.apiPort, path: "/v1/nameservices/drained", yaml: """
+                    apiVersion: globaldns.io/v1alpha1
+                    kind: NameService
+                    metadata: {name: drained}
+                    spec:
+                      fqdn: drained.g.example.com
+                      healthCheck: {port: \(port), intervalSeconds: 2, timeoutSeconds: 1, failureThreshold: 2}
+                      targets:
+                      - {name: a, addresses: [127.0.0.23]}
+                      - {name: b, addresses: [127.0.0.24]}
+
+                    """)
+                #expect(code / 100 == 2)
+                _ = try await waitFor(server, "drained.g.example.com", ["127.0.0.23", "127.0.0.24"], within: .seconds(5))
+                let ctl = try TestEnvironment.executableNextToTests("globaldnsctl")
+                let drain = try await runCommand(ctl, ["drain", "--server", server.apiURL, "drained", "b",
+                                                       "--reason", "kernel upgrade", "--for", "1h"], scratch: server.scratch)
+                #expect(drain.exitCode == 0, "\(drain.stderr)")
+                #expect(drain.stdout.contains("target \"b\" of nameservice \"drained\" drained by (auth disabled) until 20"), "\(drain.stdout)")
+                let out = try await waitFor(server, "drained.g.example.com", ["127.0.0.23"], within: .seconds(1))
+                print("drain reached dig in \(out)")
+                // Probing goes on and shows in describe (live probe time and latency), with the drain.
+                try await Task.sleep(for: .seconds(2))
+                let describe = try await runCommand(ctl, ["describe", "--server", server.apiURL, "drained"], scratch: server.scratch)
+                #expect(describe.stdout.contains("Drained"), "\(describe.stdout)")
+                #expect(describe.stdout.contains("kernel upgrade"), "\(describe.stdout)")
+                #expect(describe.stdout.contains("SomeTargetsDrained"), "\(describe.stdout)")
+                #expect(describe.stdout.range(of: #"127\.0\.0\.24 +Drained +\S+ +20\d\d-\S+Z +\d+(\.\d+)?ms"#, options: .regularExpression) != nil,
+                        "last probe time and latency: \(describe.stdout)")
+                let undrain = try await runCommand(ctl, ["undrain", "--server", server.apiURL, "drained", "b"], scratch: server.scratch)
+                #expect(undrain.exitCode == 0, "\(undrain.stderr)")
+                _ = try await waitFor(server, "drained.g.example.com", ["127.0.0.23", "127.0.0.24"], within: .seconds(1))
+                let again = try await runCommand(ctl, ["undrain", "--server", server.apiURL, "drained", "b"], scratch: server.scratch)
+                #expect(again.exitCode != 0 && again.stderr.contains("is not drained"), "\(again.stderr)")
+
+                // A drain with an expiry lifts itself.
+                let short = try await runCommand(ctl, ["drain", "--server", server.apiURL, "drained", "a",
+                                                       "--reason", "quick test", "--for", "2s"], scratch: server.scratch)
+                #expect(short.exitCode == 0, "\(short.stderr)")
+                _ = try await waitFor(server, "drained.g.example.com", ["127.0.0.24"], within: .seconds(1))
+                let lifted = try await waitFor(server, "drained.g.example.com", ["127.0.0.23", "127.0.0.24"], within: .seconds(4))
+                print("a 2 s drain lifted itself after \(lifted) more")
+                let bad = try await runCommand(ctl, ["drain", "--server", server.apiURL, "drained", "nope", "--reason", "x"],
+                                               scratch: server.scratch)
+                #expect(bad.exitCode != 0 && bad.stderr.contains("has no target \"nope\""), "\(bad.stderr)")
+            }
+        }
     }
 }

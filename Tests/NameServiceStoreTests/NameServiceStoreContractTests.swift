@@ -1,5 +1,6 @@
 import GSLB
 import NameServiceStore
+import NameServiceStoreEtcd
 import NameServiceStoreTesting
 import Testing
 
@@ -10,22 +11,22 @@ struct NameServiceStoreContractTests {
     func createsGetsAndReplaces(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             #expect(try await store.get("checkout") == nil)
-            #expect(try await store.revision() == 0)
+            #expect(try await store.revision() == rev(0))
 
             let created = try await store.put(nameService("checkout", labels: ["team": "payments"]), ifVersion: nil)
-            #expect(created.metadata.resourceVersion == "1")
+            #expect(created.metadata.resourceVersion == rv(1))
             #expect(created.metadata.generation == 1)
             #expect(created.metadata.labels == ["team": "payments"])
             #expect(created.status == nil)
             #expect(try await store.get("checkout") == created)
 
             let replaced = try await store.put(nameService("checkout", addresses: ["192.0.2.2"]), ifVersion: nil)
-            #expect(replaced.metadata.resourceVersion == "2")
+            #expect(replaced.metadata.resourceVersion == rv(2))
             #expect(replaced.metadata.generation == 2)
             #expect(replaced.metadata.labels == [:])
             #expect(replaced.spec.targets[0].addresses == ["192.0.2.2"])
             #expect(try await store.get("checkout") == replaced)
-            #expect(try await store.revision() == 2)
+            #expect(try await store.revision() == rev(2))
         }
     }
 
@@ -42,8 +43,8 @@ struct NameServiceStoreContractTests {
             }
             let all = try await store.list(selector: nil)
             #expect(all.items.map(\.metadata.name) == ["a", "b", "c"])
-            #expect(all.revision == 3)
-            #expect(all.items[0].metadata.resourceVersion == "2")
+            #expect(all.revision == rev(3))
+            #expect(all.items[0].metadata.resourceVersion == rv(2))
             #expect(try await names("team=pay") == ["a"])
             #expect(try await names("team==pay,tier=canary") == ["a"])
             #expect(try await names("team!=pay") == ["b", "c"])
@@ -60,8 +61,8 @@ struct NameServiceStoreContractTests {
             for i in 0..<5 { versions.append(try await store.put(nameService("n\(i % 2)", ttl: 30 + i), ifVersion: nil).metadata.resourceVersion) }
             versions.append(try await store.updateStatus("n0", status: status("Valid", generation: 3), ifGeneration: nil).metadata.resourceVersion)
             versions.append(try await store.delete("n1", ifVersion: nil).metadata.resourceVersion)
-            #expect(versions == ["1", "2", "3", "4", "5", "6", "7"])
-            #expect(try await store.revision() == 7)
+            #expect(versions == (1...7).map { rv($0) })
+            #expect(try await store.revision() == rev(7))
         }
     }
 
@@ -74,7 +75,7 @@ struct NameServiceStoreContractTests {
             // Labels only: a write (new resourceVersion) but the same generation.
             let v2 = try await store.put(nameService("x", labels: ["a": "b"]), ifVersion: nil)
             #expect(v2.metadata.generation == 1)
-            #expect(v2.metadata.resourceVersion == "2")
+            #expect(v2.metadata.resourceVersion == rv(2))
 
             // The client's generation and resourceVersion are ignored; the store's rule decides.
             var claimed = nameService("x", labels: ["a": "b"], ttl: 60)
@@ -82,18 +83,18 @@ struct NameServiceStoreContractTests {
             claimed.metadata.resourceVersion = "999"
             let v3 = try await store.put(claimed, ifVersion: nil)
             #expect(v3.metadata.generation == 2)
-            #expect(v3.metadata.resourceVersion == "3")
+            #expect(v3.metadata.resourceVersion == rv(3))
 
             // Nothing changed: a no-op that keeps the stored revision and emits no event.
-            let v4 = try await store.put(nameService("x", labels: ["a": "b"], ttl: 60), ifVersion: "3")
+            let v4 = try await store.put(nameService("x", labels: ["a": "b"], ttl: 60), ifVersion: rv(3))
             #expect(v4 == v3)
-            #expect(try await store.revision() == 3)
+            #expect(try await store.revision() == rev(3))
 
             // Deleted and created again: a new object starts at generation 1.
             _ = try await store.delete("x", ifVersion: nil)
             let again = try await store.put(nameService("x"), ifVersion: nil)
             #expect(again.metadata.generation == 1)
-            #expect(again.metadata.resourceVersion == "5")
+            #expect(again.metadata.resourceVersion == rv(5))
         }
     }
 
@@ -105,17 +106,17 @@ struct NameServiceStoreContractTests {
             let withStatus = try await store.updateStatus("s", status: st, ifGeneration: 1)
             #expect(withStatus.status == st)
             #expect(withStatus.metadata.generation == 1)
-            #expect(withStatus.metadata.resourceVersion == "2")
+            #expect(withStatus.metadata.resourceVersion == rv(2))
 
             // The same status again changes nothing.
             let same = try await store.updateStatus("s", status: st, ifGeneration: nil)
             #expect(same == withStatus)
-            #expect(try await store.revision() == 2)
+            #expect(try await store.revision() == rev(2))
 
             // A put ignores the status it carries and keeps the stored one.
             var incoming = nameService("s", ttl: 99)
             incoming.status = status("Bogus", generation: 7)
-            let replaced = try await store.put(incoming, ifVersion: "2")
+            let replaced = try await store.put(incoming, ifVersion: rv(2))
             #expect(replaced.status == st)
             #expect(replaced.metadata.generation == 2)
             #expect(try await store.get("s")?.status == st)
@@ -132,14 +133,64 @@ struct NameServiceStoreContractTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func drainsAreTheirOwnPartKeptAcrossPutAndStatus(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.put(nameService("d"), ifVersion: nil)  // revision 1
+            let since = WallTime(secondsSinceEpoch: 1_738_324_800)
+            let b = TargetDrain(target: "b", reason: "kernel upgrade", by: "bob", since: since, until: since + .seconds(3600))
+            let a = TargetDrain(target: "a", reason: "maintenance", by: "alice", since: since)
+            let drained = try await store.updateDrains("d", drains: [b, a], ifVersion: rv(1))
+            #expect(drained.drains == [a, b])  // sorted by target
+            #expect(drained.metadata.generation == 1)
+            #expect(drained.metadata.resourceVersion == rv(2))
+            #expect(try await store.get("d")?.drains == [a, b])
+
+            // The same drains again change nothing; a stale version conflicts and changes nothing.
+            #expect(try await store.updateDrains("d", drains: [a, b], ifVersion: nil) == drained)
+            #expect(try await store.revision() == rev(2))
+            await #expect(throws: StoreError(.conflict, "")) {
+                try await store.updateDrains("d", drains: [], ifVersion: rv(1))
+            }
+            await #expect(throws: StoreError(.invalid, "")) {
+                try await store.updateDrains("d", drains: [a, a], ifVersion: nil)
+            }
+            await #expect(throws: StoreError(.notFound, "")) {
+                try await store.updateDrains("missing", drains: [a], ifVersion: nil)
+            }
+
+            // A put (which may carry drains of its own) and a status write keep the stored drains.
+            var incoming = nameService("d", ttl: 99)
+            incoming.drains = [TargetDrain(target: "t1", reason: "bogus", by: "controller", since: since)]
+            let replaced = try await store.put(incoming, ifVersion: nil)
+            #expect(replaced.drains == [a, b])
+            #expect(replaced.metadata.generation == 2)
+            let withStatus = try await store.updateStatus("d", status: status("Valid", generation: 2), ifGeneration: 2)
+            #expect(withStatus.drains == [a, b])
+
+            // Watchers see the drain change as MODIFIED; undraining everything stores none.
+            let from = try await store.revision()
+            let undrained = try await store.updateDrains("d", drains: [], ifVersion: withStatus.metadata.resourceVersion)
+            #expect(undrained.drains.isEmpty)
+            var events = store.watch(fromRevision: from).makeAsyncIterator()
+            let event = try await events.next()
+            #expect(event?.kind == .modified && event?.object.drains == [])
+
+            // A re-created object starts without drains.
+            _ = try await store.updateDrains("d", drains: [a], ifVersion: nil)
+            _ = try await store.delete("d", ifVersion: nil)
+            #expect(try await store.put(nameService("d"), ifVersion: nil).drains.isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func putIfVersionConflicts(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             // A version for an object that does not exist.
             await #expect(throws: StoreError(.conflict, "")) {
-                try await store.put(nameService("c"), ifVersion: "1")
+                try await store.put(nameService("c"), ifVersion: rv(1))
             }
             #expect(try await store.get("c") == nil)
-            #expect(try await store.revision() == 0)
+            #expect(try await store.revision() == rev(0))
 
             let v1 = try await store.put(nameService("c"), ifVersion: nil)
             let v2 = try await store.put(nameService("c", ttl: 10), ifVersion: v1.metadata.resourceVersion)
@@ -151,14 +202,14 @@ struct NameServiceStoreContractTests {
                 Issue.record("a stale resourceVersion was accepted")
             } catch {
                 #expect(error.code == .conflict)
-                #expect(error.message.contains("2"))
+                #expect(error.message.contains(rv(2)))
             }
             #expect(try await store.get("c") == v2)
-            #expect(try await store.revision() == 2)
+            #expect(try await store.revision() == rev(2))
 
             // An empty version means "not given", as in Kubernetes.
             let v3 = try await store.put(nameService("c", ttl: 20), ifVersion: "")
-            #expect(v3.metadata.resourceVersion == "3")
+            #expect(v3.metadata.resourceVersion == rv(3))
 
             await #expect(throws: StoreError(.invalid, "")) {
                 try await store.put(nameService(""), ifVersion: nil)
@@ -191,7 +242,7 @@ struct NameServiceStoreContractTests {
             #expect(losers.count == 7)
             #expect(losers.allSatisfy { $0.code == .conflict })
             #expect(try await store.get("race") == winners.first)
-            #expect(try await store.revision() == 2)
+            #expect(try await store.revision() == rev(2))
         }
     }
 
@@ -201,19 +252,19 @@ struct NameServiceStoreContractTests {
             let a = try await store.put(nameService("a"), ifVersion: nil)
             _ = try await store.put(nameService("b"), ifVersion: nil)
 
-            await #expect(throws: StoreError(.conflict, "")) { try await store.delete("a", ifVersion: "2") }
+            await #expect(throws: StoreError(.conflict, "")) { try await store.delete("a", ifVersion: rv(2)) }
             #expect(try await store.get("a") == a)
 
             let gone = try await store.delete("a", ifVersion: a.metadata.resourceVersion)
-            #expect(gone.metadata.resourceVersion == "3")
+            #expect(gone.metadata.resourceVersion == rv(3))
             #expect(gone.spec == a.spec)
             #expect(gone.metadata.generation == 1)
             #expect(try await store.get("a") == nil)
             #expect(try await store.list(selector: nil).items.map(\.metadata.name) == ["b"])
 
             await #expect(throws: StoreError(.notFound, "")) { try await store.delete("a", ifVersion: nil) }
-            await #expect(throws: StoreError(.notFound, "")) { try await store.delete("a", ifVersion: "3") }
-            #expect(try await store.revision() == 3)
+            await #expect(throws: StoreError(.notFound, "")) { try await store.delete("a", ifVersion: rv(3)) }
+            #expect(try await store.revision() == rev(3))
         }
     }
 
@@ -224,14 +275,14 @@ struct NameServiceStoreContractTests {
             _ = try await store.put(nameService("a", ttl: 5), ifVersion: nil)
             _ = try await store.updateStatus("a", status: status("Valid", generation: 2), ifGeneration: 2)
 
-            let stream = store.watch(fromRevision: 0)
+            let stream = store.watch(fromRevision: rev(0))
             let writer = Task {
                 _ = try await store.put(nameService("b"), ifVersion: nil)
                 _ = try await store.delete("a", ifVersion: nil)
             }
             let events = try await collect(stream, count: 5)
             try await writer.value
-            #expect(events.map(\.revision) == [1, 2, 3, 4, 5])
+            #expect(events.map(\.revision) == revs(1, 2, 3, 4, 5))
             #expect(events.map(\.kind) == [.added, .modified, .modified, .added, .deleted])
             #expect(events.map(\.object.metadata.name) == ["a", "a", "a", "b", "a"])
             #expect(events.allSatisfy { $0.object.metadata.resourceVersion == String($0.revision) })
@@ -247,13 +298,13 @@ struct NameServiceStoreContractTests {
     func watchHasNoGapOrDuplicateWhileWritesRace(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             for i in 0..<300 { _ = try await store.put(nameService("n\(i % 17)", ttl: i), ifVersion: nil) }
-            let stream = store.watch(fromRevision: 0)
+            let stream = store.watch(fromRevision: rev(0))
             let writer = Task {
                 for i in 300..<600 { _ = try await store.put(nameService("n\(i % 17)", ttl: i), ifVersion: nil) }
             }
             let events = try await collect(stream, count: 600, seconds: 60)
             try await writer.value
-            #expect(events.map(\.revision) == Array(1...600))
+            #expect(events.map(\.revision) == revs(1...600))
             #expect(events.map(\.object.spec.ttl) == Array(0..<600))
         }
     }
@@ -262,22 +313,22 @@ struct NameServiceStoreContractTests {
     func watchResumesFromARevision(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             for i in 0..<6 { _ = try await store.put(nameService("n\(i)"), ifVersion: nil) }
-            let resumed = try await collect(store.watch(fromRevision: 4), count: 2)
-            #expect(resumed.map(\.revision) == [5, 6])
+            let resumed = try await collect(store.watch(fromRevision: rev(4)), count: 2)
+            #expect(resumed.map(\.revision) == revs(5, 6))
 
             // From a list's revision: only later changes.
             let (_, revision) = try await store.list(selector: nil)
             let stream = store.watch(fromRevision: revision)
             _ = try await store.delete("n0", ifVersion: nil)
             let next = try await collect(stream, count: 1)
-            #expect(next.map(\.revision) == [7])
+            #expect(next.map(\.revision) == revs(7))
             #expect(next.first?.kind == .deleted)
 
             // From a revision not reached yet: nothing until the store passes it.
-            let future = store.watch(fromRevision: 8)
+            let future = store.watch(fromRevision: rev(8))
             _ = try await store.put(nameService("m8"), ifVersion: nil)
             _ = try await store.put(nameService("m9"), ifVersion: nil)
-            #expect(try await collect(future, count: 1).map(\.revision) == [9])
+            #expect(try await collect(future, count: 1).map(\.revision) == revs(9))
         }
     }
 
@@ -285,14 +336,15 @@ struct NameServiceStoreContractTests {
     func watchFromACompactedRevisionFails(_ kind: StoreKind) async throws {
         try await withStore(kind, eventHistoryLimit: 5) { store in
             for i in 0..<20 { _ = try await store.put(nameService("n\(i % 3)", ttl: i), ifVersion: nil) }
+            try await compactHistory(store, keepingLast: 5)
 
-            let tooOld = try await failure(of: store.watch(fromRevision: 0))
+            let tooOld = try await failure(of: store.watch(fromRevision: rev(0)))
             #expect(tooOld?.code == .compacted)
-            #expect(tooOld?.oldestRevision == 16)
-            #expect(try await failure(of: store.watch(fromRevision: 14))?.code == .compacted)
+            #expect(tooOld?.oldestRevision == rev(16))
+            #expect(try await failure(of: store.watch(fromRevision: rev(14)))?.code == .compacted)
 
-            let kept = try await collect(store.watch(fromRevision: 15), count: 5)
-            #expect(kept.map(\.revision) == [16, 17, 18, 19, 20])
+            let kept = try await collect(store.watch(fromRevision: rev(15)), count: 5)
+            #expect(kept.map(\.revision) == revs(16, 17, 18, 19, 20))
 
             // Compaction drops history only: every object is still there.
             #expect(try await store.list(selector: nil).items.count == 3)
@@ -302,10 +354,10 @@ struct NameServiceStoreContractTests {
     @Test(arguments: StoreKind.allCases)
     func manyWatchersSeeTheSameEvents(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
-            let streams = (0..<4).map { _ in store.watch(fromRevision: 0) }
+            let streams = (0..<4).map { _ in store.watch(fromRevision: rev(0)) }
             for i in 0..<10 { _ = try await store.put(nameService("w\(i)"), ifVersion: nil) }
             for s in streams {
-                #expect(try await collect(s, count: 10).map(\.revision) == Array(1...10))
+                #expect(try await collect(s, count: 10).map(\.revision) == revs(1...10))
             }
         }
     }
@@ -314,7 +366,7 @@ struct NameServiceStoreContractTests {
     @Test(arguments: StoreKind.allCases)
     func droppedWatchStreamsAreForgotten(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
-            let stream = store.watch(fromRevision: 0)
+            let stream = store.watch(fromRevision: rev(0))
             let consumer = Task {
                 var seen = 0
                 for try await _ in stream { seen += 1 }
@@ -334,6 +386,7 @@ func liveWatchCount(_ store: any NameServiceStore) async -> Int {
     switch store {
     case let s as SQLiteNameServiceStore: await s.liveWatchCount()
     case let s as InMemoryNameServiceStore: await s.liveWatchCount()
+    case let s as EtcdNameServiceStore: s.liveWatchCount()
     default: -1
     }
 }

@@ -1,13 +1,65 @@
+import EtcdTestSupport
 import Foundation
 import GSLB
 import NameServiceStore
+import NameServiceStoreEtcd
 import NameServiceStoreTesting
 import Testing
 
 /// The implementations every contract test runs against.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqlite, memory
+    /// `etcd`: a real three-member etcd cluster on loopback, started once for the suite; each test
+    /// gets its own key prefix and the etcd tests run one at a time (etcd's revision is
+    /// cluster-wide, so the tests read revisions relative to the one they started at).
+    case sqlite, memory, etcd
     var testDescription: String { rawValue }
+}
+
+/// The store revision when the current test's store was created (0 but on the shared etcd).
+enum StoreBase {
+    @TaskLocal static var revision: Int64 = 0
+}
+
+/// The revision `n` writes into the current test.
+func rev(_ n: Int64) -> Int64 { StoreBase.revision + n }
+/// The same as a resourceVersion.
+func rv(_ n: Int64) -> String { String(rev(n)) }
+func revs(_ ns: Int64...) -> [Int64] { ns.map(rev) }
+func revs(_ ns: ClosedRange<Int64>) -> [Int64] { ns.map(rev) }
+
+/// Drops events so that only the last `count` revisions can be watched: the SQLite and in-memory
+/// stores did it already (their `eventHistoryLimit`); etcd compacts when told to.
+func compactHistory(_ store: any NameServiceStore, keepingLast count: Int64) async throws {
+    guard let etcd = store as? EtcdNameServiceStore else { return }
+    try await etcd.compact(through: try await etcd.revision() - count + 1)
+}
+
+/// The one etcd cluster of the contract suite, started on first use; etcd tests take turns.
+actor SharedEtcd {
+    static let shared = SharedEtcd()
+    private var cluster: EtcdCluster?
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async throws -> EtcdCluster {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        busy = true
+        if let cluster { return cluster }
+        do {
+            let started = try await EtcdCluster(members: 3)
+            cluster = started
+            return started
+        } catch {
+            release()
+            throw error
+        }
+    }
+
+    func release() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
 }
 
 /// A fresh temporary directory, removed when `body` returns.
@@ -34,6 +86,20 @@ func withStore<T>(_ kind: StoreKind, eventHistoryLimit: Int = 10_000,
             return result
         case .memory:
             return try await body(InMemoryNameServiceStore(eventHistoryLimit: eventHistoryLimit))
+        case .etcd:
+            let cluster = try await SharedEtcd.shared.acquire()
+            do {
+                let store = try EtcdNameServiceStore(configuration: EtcdConfiguration(
+                    endpoints: cluster.endpoints, prefix: "/contract-\(UUID().uuidString.prefix(8))/"))
+                let base = try await store.revision()
+                let result = try await StoreBase.$revision.withValue(base) { try await body(store) }
+                store.close()
+                await SharedEtcd.shared.release()
+                return result
+            } catch {
+                await SharedEtcd.shared.release()
+                throw error
+            }
         }
     }
 }

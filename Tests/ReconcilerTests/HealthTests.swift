@@ -26,15 +26,17 @@ import Testing
     }
 
     static func key(_ address: String) -> HealthKey {
-        HealthKey(address: IPAddress(address)!, port: 8080, check: check)
+        HealthKey(address: IPAddress(address)!, port: 8080, check: check.resolved(.standard))
     }
 
-    func withProbedHarness(_ body: (ReconcilerTests.Harness, RecordingProber) async throws -> Void) async throws {
+    func withProbedHarness(configuration: Reconciler.Configuration = .init(),
+                           _ body: (ReconcilerTests.Harness, RecordingProber) async throws -> Void) async throws {
         let prober = RecordingProber()
         let store = InMemoryNameServiceStore()
         let zones = try ReconcilerTests.zones()
         let holder = ServingStateHolder(ServingState(zones: zones, generation: 1))
-        let reconciler = Reconciler(store: store, holder: holder, zones: zones, logger: Logger(label: "test"), prober: prober)
+        let reconciler = Reconciler(store: store, holder: holder, zones: zones, logger: Logger(label: "test"),
+                                    configuration: configuration, prober: prober)
         let task = Task { try await reconciler.run() }
         defer { task.cancel() }
         let h = ReconcilerTests.Harness(store: store, holder: holder, reconciler: reconciler, task: task,
@@ -56,6 +58,26 @@ import Testing
             #expect(await prober.targets == all, "still used by two")
             try await h.store.delete("two", ifVersion: nil)
             try await h.eventually("probes stopped") { await prober.targets.isEmpty }
+        }
+    }
+
+    @Test func timingLeftOutTakesTheConfiguredDefaults() async throws {
+        var configuration = Reconciler.Configuration()
+        configuration.healthCheckDefaults = HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 5, failureThreshold: 4,
+                                                                successThreshold: 2, initialDelaySeconds: 1)
+        try await withProbedHarness(configuration: configuration) { h, prober in
+            var ns = Self.probed("svc", fqdn: "svc.g.example.com")
+            ns.spec.healthCheck = HealthCheckSpec(port: 8080, timeoutSeconds: 2)
+            _ = try await h.store.put(ns, ifVersion: nil)
+            let expected = HealthCheckSettings(port: 8080, intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 4,
+                                               successThreshold: 2, initialDelaySeconds: 1)
+            try await h.eventually("probes") { await prober.targets.count == 3 }
+            #expect(await prober.targets.allSatisfy { $0.check == expected })
+            // A timeout at or above the configured interval is refused as the API would refuse it.
+            ns.spec.healthCheck = HealthCheckSpec(port: 8080, timeoutSeconds: 10)
+            _ = try await h.store.put(ns, ifVersion: nil)
+            try await h.eventually("refused") { try await h.condition("svc", .accepted)?.status == .false }
+            #expect(try await h.condition("svc", .accepted)?.message.contains("must be less than intervalSeconds (10 (the server's default))") == true)
         }
     }
 

@@ -9,7 +9,7 @@ import Prometheus
 /// stream and is passed through untimed.
 struct TimedNameServiceStore: NameServiceStore {
     enum Operation: String, CaseIterable {
-        case get, list, put, updateStatus = "update_status", delete, revision
+        case get, list, put, updateStatus = "update_status", updateDrains = "update_drains", delete, revision
     }
 
     static var duration: MetricNameDescriptor {
@@ -70,6 +70,12 @@ struct TimedNameServiceStore: NameServiceStore {
     func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService {
         try await timed(.updateStatus) { () async throws(StoreError) in
             try await base.updateStatus(name, status: status, ifGeneration: ifGeneration)
+        }
+    }
+
+    func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) async throws(StoreError) -> NameService {
+        try await timed(.updateDrains) { () async throws(StoreError) in
+            try await base.updateDrains(name, drains: drains, ifVersion: ifVersion)
         }
     }
 

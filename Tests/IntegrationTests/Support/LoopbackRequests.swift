@@ -12,14 +12,14 @@ struct HTTPResponse {
     var body: String
 }
 
-/// One blocking HTTP/1.1 request to 127.0.0.1:`port` (`Connection: close`, 5 s receive timeout),
+/// One blocking HTTP/1.1 request to 127.0.0.1:`port` (`Connection: close`, 10 s receive timeout),
 /// read to the end. Chunked bodies are decoded.
 func httpRequest(port: Int, method: String, path: String, headers: [String: String] = [:],
                  body: [UInt8] = []) throws -> HTTPResponse {
     let fd = socket(AF_INET, sockStream, 0)
     guard fd >= 0 else { throw HarnessError("socket failed") }
     defer { close(fd) }
-    var tv = timeval(tv_sec: 5, tv_usec: 0)
+    var tv = timeval(tv_sec: 10, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     let rc = try LoopbackAddress(family: AF_INET, port: UInt16(port)).withSockaddr { connect(fd, $0, $1) }
     guard rc == 0 else { throw HarnessError("connect to API failed: errno \(errno)") }
@@ -70,10 +70,17 @@ func httpRequest(port: Int, method: String, path: String, headers: [String: Stri
     return HTTPResponse(status: status, headers: fields, body: String(decoding: payload, as: UTF8.self))
 }
 
+/// The same with a text body; the status code and the whole response body.
+func httpCall(port: Int, method: String, path: String, body: String = "",
+              contentType: String = "application/yaml") throws -> (status: Int, body: String) {
+    let r = try httpRequest(port: port, method: method, path: path, headers: ["Content-Type": contentType],
+                            body: Array(body.utf8))
+    return (r.status, r.body)
+}
+
 /// PUT a YAML body; returns the status code.
 func httpPut(port: Int, path: String, yaml: String) throws -> Int {
-    try httpRequest(port: port, method: "PUT", path: path, headers: ["Content-Type": "application/yaml"],
-                    body: Array(yaml.utf8)).status
+    try httpCall(port: port, method: "PUT", path: path, body: yaml).status
 }
 
 /// Sends one UDP datagram to 127.0.0.1:`port` and waits up to `timeout` for one back (nil: none).

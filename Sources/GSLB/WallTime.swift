@@ -7,8 +7,8 @@ import Darwin
 #endif
 
 /// A wall-clock instant: nanoseconds since 1970-01-01T00:00:00Z (leap seconds ignored, as POSIX).
-/// Foundation-free. `TargetHealth` stamps probes and transitions with it, and a `Drain` expires at
-/// one, because both end up in a NameService's status (RFC 3339, `2025-01-31T12:00:00Z`) and
+/// Foundation-free. `TargetHealth` stamps probes and transitions with it, and a `TargetDrain`
+/// expires at one, because both end up in a NameService's status (RFC 3339, `2025-01-31T12:00:00Z`) and
 /// an operator's drain is meant in calendar time. Intervals and latencies are measured on the
 /// monotonic clock, never with this.
 ///
@@ -34,7 +34,11 @@ public struct WallTime: Sendable, Hashable, Comparable, Codable, CustomStringCon
     public static func < (l: WallTime, r: WallTime) -> Bool { l.nanosecondsSinceEpoch < r.nanosecondsSinceEpoch }
 
     public static func + (l: WallTime, r: Duration) -> WallTime {
-        WallTime(nanosecondsSinceEpoch: l.nanosecondsSinceEpoch + r.nanoseconds)
+        WallTime(nanosecondsSinceEpoch: l.nanosecondsSinceEpoch + r.saturatingNanoseconds)
+    }
+
+    public static func - (l: WallTime, r: Duration) -> WallTime {
+        WallTime(nanosecondsSinceEpoch: l.nanosecondsSinceEpoch - r.saturatingNanoseconds)
     }
 
     public static func - (l: WallTime, r: WallTime) -> Duration {
@@ -57,7 +61,8 @@ public struct WallTime: Sendable, Hashable, Comparable, Codable, CustomStringCon
 
     public var description: String { rfc3339 }
 
-    /// Parses RFC 3339 (`2025-01-31T12:00:00Z`, `2025-01-31t12:00:00.250+02:00`); nil if malformed.
+    /// Parses RFC 3339 (`2025-01-31T12:00:00Z`, `2025-01-31t12:00:00.250+02:00`); nil if malformed
+    /// or outside the years 1677–2262 (what nanoseconds in an `Int64` cover).
     public init?(rfc3339 text: String) {
         let b = Array(text.utf8)
         guard b.count >= 20 else { return nil }
@@ -99,7 +104,11 @@ public struct WallTime: Sendable, Hashable, Comparable, Codable, CustomStringCon
             offset = (oh * 3600 + om * 60) * (b[i] == UInt8(ascii: "-") ? -1 : 1)
         }
         let seconds = Self.days(fromCivil: y, mo, d) * 86_400 + h * 3600 + mi * 60 + min(s, 59) - offset
-        nanosecondsSinceEpoch = seconds * 1_000_000_000 + nanos
+        // Nanoseconds in an Int64 reach from 1677 to 2262: a time outside is not representable.
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflow2) = scaled.addingReportingOverflow(nanos)
+        guard !overflow, !overflow2 else { return nil }
+        nanosecondsSinceEpoch = total
     }
 
     public init(from decoder: any Decoder) throws {
@@ -145,5 +154,15 @@ public struct WallTime: Sendable, Hashable, Comparable, Codable, CustomStringCon
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
         return (m <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, m, d)
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating at the ends of `Int64`.
+    fileprivate var saturatingNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 }

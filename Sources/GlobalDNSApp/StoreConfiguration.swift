@@ -1,0 +1,137 @@
+import NameServiceStore
+import NameServiceStoreEtcd
+import Yams
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension GlobalDNSConfiguration {
+    /// Where NameServices live: the embedded SQLite file (one node) or an etcd cluster (many
+    /// replicas serving the same NameServices).
+    public struct Store: Sendable, Equatable {
+        public enum Kind: String, Sendable, Equatable, CaseIterable {
+            case sqlite
+            case etcd
+        }
+
+        public struct SQLite: Sendable, Equatable {
+            /// The database file; empty: `<state.directory>/nameservices.db`.
+            public var path: String = ""
+        }
+
+        public struct Etcd: Sendable, Equatable {
+            public struct TLS: Sendable, Equatable {
+                public var caFile: String?
+                public var certFile: String?
+                public var keyFile: String?
+                public var serverName: String?
+            }
+
+            /// Client URLs of the members (`http://10.0.0.1:2379`, `https://etcd-1:2379`, `HOST:PORT`).
+            public var endpoints: [String] = []
+            public var prefix: String = EtcdConfiguration.defaultPrefix
+            public var dialTimeoutSeconds: Double = 2
+            public var requestTimeoutSeconds: Double = 5
+            public var keepaliveSeconds: Double = 5
+            /// etcd user; its password comes from `GLOBALDNS_ETCD_PASSWORD`, never from the file.
+            public var username: String?
+            public var tls: TLS?
+        }
+
+        public var type: Kind = .sqlite
+        public var sqlite = SQLite()
+        public var etcd = Etcd()
+    }
+
+    /// This process among the replicas sharing an etcd store.
+    public struct Replica: Sendable, Equatable {
+        /// Its name in `status.replicas`; empty: the server identity (default the host name).
+        public var name: String = ""
+    }
+
+    /// The environment variable holding the etcd user's password.
+    public static let etcdPasswordVariable = "GLOBALDNS_ETCD_PASSWORD"
+
+    /// The etcd store's configuration (`store.etcd`, the password from the environment).
+    public func etcdConfiguration() -> EtcdConfiguration {
+        let e = store.etcd
+        var password: String?
+        if let p = getenv(Self.etcdPasswordVariable) { password = String(cString: p) }
+        return EtcdConfiguration(
+            endpoints: e.endpoints, prefix: e.prefix, dialTimeoutSeconds: e.dialTimeoutSeconds,
+            requestTimeoutSeconds: e.requestTimeoutSeconds, keepaliveSeconds: e.keepaliveSeconds,
+            username: e.username, password: password,
+            tls: e.tls.map { EtcdConfiguration.TLS(caFile: $0.caFile, certFile: $0.certFile, keyFile: $0.keyFile,
+                                                   serverName: $0.serverName) })
+    }
+
+    /// Checks `store.*` and `replica.*`; errors name the key path.
+    func validateStore() throws(ConfigurationError) {
+        guard store.type == .etcd else { return }
+        let e = store.etcd
+        guard !e.endpoints.isEmpty else {
+            throw ConfigurationError(keyPath: "store.etcd.endpoints", message: "at least one endpoint is required with store.type etcd")
+        }
+        for (i, text) in e.endpoints.enumerated() where EtcdEndpoint(parsing: text, tlsByDefault: e.tls != nil) == nil {
+            throw ConfigurationError(keyPath: "store.etcd.endpoints[\(i)]", message: "'\(text)' is not http(s)://HOST:PORT or HOST:PORT")
+        }
+        guard e.prefix.hasPrefix("/"), e.prefix.count > 1 else {
+            throw ConfigurationError(keyPath: "store.etcd.prefix", message: "must start with / and name something, not '\(e.prefix)'")
+        }
+        for (key, value) in [("dialTimeoutSeconds", e.dialTimeoutSeconds), ("requestTimeoutSeconds", e.requestTimeoutSeconds),
+                             ("keepaliveSeconds", e.keepaliveSeconds)] where !(value > 0 && value <= 300) {
+            throw ConfigurationError(keyPath: "store.etcd.\(key)", message: "must be in (0, 300], not \(value)")
+        }
+        if let tls = e.tls, (tls.certFile == nil) != (tls.keyFile == nil) {
+            throw ConfigurationError(keyPath: "store.etcd.tls", message: "certFile and keyFile go together")
+        }
+        if e.username != nil, getenv(Self.etcdPasswordVariable) == nil {
+            throw ConfigurationError(keyPath: "store.etcd.username",
+                                     message: "a user needs its password in the environment variable \(Self.etcdPasswordVariable)")
+        }
+    }
+}
+
+extension NodeReader {
+    /// `store:` and `replica:`.
+    func readStore(_ top: [String: Node], into config: inout GlobalDNSConfiguration) throws(ConfigurationError) {
+        if let replica = top["replica"] {
+            let m = try mapping(replica, path: "replica", keys: ConfigurationReader.keys("replica"))
+            if let v = m["name"] { config.replica.name = try string(v, path: "replica.name") }
+        }
+        guard let node = top["store"] else { return }
+        let m = try mapping(node, path: "store", keys: ConfigurationReader.keys("store"))
+        if let v = m["type"] {
+            let s = try string(v, path: "store.type")
+            guard let kind = GlobalDNSConfiguration.Store.Kind(rawValue: s) else {
+                throw error(v, "store.type", "'\(s)' is not one of sqlite, etcd")
+            }
+            config.store.type = kind
+        }
+        if let sqlite = m["sqlite"] {
+            let s = try mapping(sqlite, path: "store.sqlite", keys: ConfigurationReader.keys("store.sqlite"))
+            if let v = s["path"] { config.store.sqlite.path = try string(v, path: "store.sqlite.path") }
+        }
+        if let etcd = m["etcd"] {
+            let e = try mapping(etcd, path: "store.etcd", keys: ConfigurationReader.keys("store.etcd"))
+            if let v = e["endpoints"] { config.store.etcd.endpoints = try strings(v, path: "store.etcd.endpoints") }
+            if let v = e["prefix"] { config.store.etcd.prefix = try string(v, path: "store.etcd.prefix") }
+            if let v = e["dialTimeoutSeconds"] { config.store.etcd.dialTimeoutSeconds = try double(v, path: "store.etcd.dialTimeoutSeconds") }
+            if let v = e["requestTimeoutSeconds"] {
+                config.store.etcd.requestTimeoutSeconds = try double(v, path: "store.etcd.requestTimeoutSeconds")
+            }
+            if let v = e["keepaliveSeconds"] { config.store.etcd.keepaliveSeconds = try double(v, path: "store.etcd.keepaliveSeconds") }
+            if let v = e["username"] { config.store.etcd.username = try string(v, path: "store.etcd.username") }
+            if let tls = e["tls"] {
+                let t = try mapping(tls, path: "store.etcd.tls", keys: ConfigurationReader.keys("store.etcd.tls"))
+                var out = GlobalDNSConfiguration.Store.Etcd.TLS()
+                if let v = t["caFile"] { out.caFile = try string(v, path: "store.etcd.tls.caFile") }
+                if let v = t["certFile"] { out.certFile = try string(v, path: "store.etcd.tls.certFile") }
+                if let v = t["keyFile"] { out.keyFile = try string(v, path: "store.etcd.tls.keyFile") }
+                if let v = t["serverName"] { out.serverName = try string(v, path: "store.etcd.tls.serverName") }
+                config.store.etcd.tls = out
+            }
+        }
+    }
+}

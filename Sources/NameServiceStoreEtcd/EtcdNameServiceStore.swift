@@ -1,0 +1,250 @@
+import Foundation
+import GSLB
+import NameServiceStore
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// `NameServiceStore` on an etcd v3 cluster (its JSON gateway), for many GlobalDNS replicas.
+///
+/// - One key per NameService: `<prefix>nameservices/<name>`, its value the NameService JSON
+///   (spec, labels, generation, status, drains; sorted keys). The store revision is etcd's header
+///   revision; an object's `resourceVersion` is its key's `mod_revision`.
+/// - Every write is a read-modify-write through `StoreRules` (the same rules as SQLite), committed
+///   by a Txn that compares the key's `mod_revision` with the one read (`create_revision == 0` to
+///   create). A lost race is re-read and re-applied, so it is a conflict only when the caller's
+///   `ifVersion` / `ifGeneration` really no longer matches. A write that changes nothing sends no
+///   Txn, so it makes no revision and no event.
+/// - `updateStatus` merges: with `replica` set, each replica writes only its own entry of
+///   `status.replicas` and the conditions are aggregated over the replicas
+///   (`NameServiceStatus.merging`), so replicas never overwrite each other.
+/// - `watch` follows `/v3/watch` with `prev_kv` (a DELETED event carries the object as it was);
+///   when the connection drops it reconnects, from the last revision it delivered, to the next
+///   member with a capped backoff, without the consumer noticing. A compacted start revision ends
+///   the stream with `.compacted(oldest:)`: the consumer relists. An open watch checks every
+///   `keepaliveSeconds` that its member still answers a linearizable read (one needing a quorum).
+/// - Durable as etcd is: a Txn returns after a quorum of members committed it.
+public final class EtcdNameServiceStore: NameServiceStore {
+    public let configuration: EtcdConfiguration
+    /// This replica's name in `status.replicas`; nil: status is stored as written (one writer).
+    public let replica: String?
+    let client: EtcdClient
+    private let objectPrefix: Data
+    private let watchers = NIOLockedValueBox(WatchSet())
+
+    private struct WatchSet {
+        var tasks: [UUID: Task<Void, Never>] = [:]
+        var closed = false
+    }
+
+    /// Checks the configuration (endpoints, TLS files); does not connect.
+    public init(configuration: EtcdConfiguration, replica: String? = nil,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(StoreError) {
+        var prefix = configuration.prefix
+        if !prefix.hasSuffix("/") { prefix += "/" }
+        self.configuration = configuration
+        self.replica = replica
+        client = try EtcdClient(configuration: configuration, group: group)
+        objectPrefix = Data((prefix + "nameservices/").utf8)
+    }
+
+    /// Whether the last request (or watch connect) reached etcd, with the reason when not: `/readyz`.
+    public var reachability: (reachable: Bool, reason: String) { client.reachability }
+
+    /// The members' client URLs, as configured.
+    public var endpointList: String { client.endpointList }
+
+    /// Ends every watch stream (with `.unavailable`); later watches fail at once.
+    public func close() {
+        let tasks = watchers.withLockedValue { w in
+            w.closed = true
+            defer { w.tasks = [:] }
+            return Array(w.tasks.values)
+        }
+        for t in tasks { t.cancel() }
+    }
+
+    /// How many watch streams are running (for tests: a dropped stream must not stay running).
+    package func liveWatchCount() -> Int {
+        watchers.withLockedValue { $0.tasks.count }
+    }
+
+    /// Compacts etcd's history up to `revision` (tests; operators use etcd's auto-compaction).
+    package func compact(through revision: Int64) async throws(StoreError) {
+        try await client.compact(revision)
+    }
+
+    func key(_ name: String) -> Data { objectPrefix + Data(name.utf8) }
+
+    // MARK: Reads
+
+    public func get(_ name: String) async throws(StoreError) -> NameService? {
+        let response = try await client.range(.init(key: key(name)))
+        return try response.kvs?.first.map(decodeObject)
+    }
+
+    public func list(selector: LabelSelector?) async throws(StoreError) -> (items: [NameService], revision: Int64) {
+        // Pages of 500 keys, all read at the first page's revision: one consistent snapshot.
+        var items: [NameService] = []
+        var from = objectPrefix
+        var revision: Int64?
+        let end = EtcdWire.prefixEnd(objectPrefix)
+        while true {
+            let page = try await client.range(.init(key: from, rangeEnd: end, limit: .init(500),
+                                                    revision: revision.map { .init($0) }))
+            if revision == nil { revision = page.header?.rev ?? 0 }
+            let kvs = page.kvs ?? []
+            for kv in kvs {
+                let object = try decodeObject(kv)
+                if selector?.matches(object.metadata.labels) ?? true { items.append(object) }
+            }
+            guard page.more == true, let last = kvs.last else { break }
+            from = last.key + Data([0])
+        }
+        return (items, revision ?? 0)
+    }
+
+    public func revision() async throws(StoreError) -> Int64 {
+        try await client.range(.init(key: objectPrefix, countOnly: true)).header?.rev ?? 0
+    }
+
+    // MARK: Writes
+
+    public func put(_ nameService: NameService, ifVersion: String?) async throws(StoreError) -> NameService {
+        let incoming = nameService
+        return try await readModifyWrite(nameService.metadata.name) { existing throws(StoreError) in
+            try StoreRules.applyPut(incoming, to: existing, ifVersion: ifVersion)
+        }
+    }
+
+    public func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService {
+        let replica = self.replica
+        return try await readModifyWrite(name) { existing throws(StoreError) in
+            var written = status
+            if let replica, let existing {
+                written = NameServiceStatus.merging(status, from: replica, into: existing.status,
+                                                    generation: existing.metadata.generation)
+            }
+            return try StoreRules.applyStatus(written, name: name, to: existing, ifGeneration: ifGeneration)
+        }
+    }
+
+    public func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) async throws(StoreError) -> NameService {
+        try await readModifyWrite(name) { existing throws(StoreError) in
+            try StoreRules.applyDrains(drains, name: name, to: existing, ifVersion: ifVersion)
+        }
+    }
+
+    public func delete(_ name: String, ifVersion: String?) async throws(StoreError) -> NameService {
+        try await guardedWrite(name) { existing throws(StoreError) in
+            (.delete, try StoreRules.checkDelete(name: name, existing: existing, ifVersion: ifVersion))
+        }
+    }
+
+    /// Reads the object, applies `change` (a `StoreRules` rule: nil means "nothing to write"), and
+    /// commits it with a put.
+    private func readModifyWrite(_ name: String,
+                                 _ change: (NameService?) throws(StoreError) -> NameService?) async throws(StoreError) -> NameService {
+        try await guardedWrite(name) { existing throws(StoreError) in
+            guard let object = try change(existing) else { return nil }
+            return (.put, object)
+        }
+    }
+
+    private enum Write { case put, delete }
+
+    /// Reads the key, asks `decide` what to do over the object there (nil: nothing, return it
+    /// unchanged; the rules return nil only over an existing object), and commits that with a Txn
+    /// guarded by the `mod_revision` read (`create_revision == 0` when there was none). On a lost
+    /// race, decides again over what won. Returns the object with the Txn's revision.
+    private func guardedWrite(_ name: String,
+                              _ decide: (NameService?) throws(StoreError) -> (Write, NameService)?) async throws(StoreError) -> NameService {
+        try StoreRules.checkName(name)
+        let key = key(name)
+        var current = try await client.range(.init(key: key)).kvs?.first
+        for _ in 0..<Self.maxRaces {
+            let existing = try current.map(decodeObject)
+            guard let (write, decided) = try decide(existing) else { return existing! }
+            var object = decided
+            object.metadata.resourceVersion = nil
+            let op: EtcdWire.RequestOp = switch write {
+            case .put: .init(requestPut: .init(key: key, value: try encode(object)))
+            case .delete: .init(requestDeleteRange: .init(key: key))
+            }
+            let txn = try await client.txn(.init(
+                compare: [current.map { .modified(key, at: $0.modRevision?.value ?? 0) } ?? .absent(key)],
+                success: [op], failure: [.init(requestRange: .init(key: key))]))
+            if txn.succeeded == true {
+                object.metadata.resourceVersion = String(txn.header?.rev ?? 0)
+                return object
+            }
+            current = txn.responses?.first?.responseRange?.kvs?.first
+        }
+        throw lostTooManyRaces(name)
+    }
+
+    static let maxRaces = 64
+
+    private func lostTooManyRaces(_ name: String) -> StoreError {
+        StoreError(.unavailable, "NameService \(name): lost \(Self.maxRaces) write races in a row on etcd; retry later")
+    }
+
+    // MARK: Watch
+
+    public func watch(fromRevision: Int64) -> AsyncThrowingStream<StoreEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: StoreEvent.self, throwing: (any Error).self)
+        let id = UUID()
+        let follower = EtcdWatchFollower(store: self, from: fromRevision, continuation: continuation)
+        let started: Bool = watchers.withLockedValue { w in
+            guard !w.closed else { return false }
+            w.tasks[id] = Task { [watchers] in
+                await follower.run()
+                _ = watchers.withLockedValue { $0.tasks.removeValue(forKey: id) }
+            }
+            return true
+        }
+        guard started else {
+            continuation.finish(throwing: StoreError(.unavailable, "the etcd store at \(endpointList) was closed"))
+            return stream
+        }
+        continuation.onTermination = { [watchers] _ in
+            watchers.withLockedValue { $0.tasks[id] }?.cancel()
+        }
+        return stream
+    }
+
+    // MARK: Values
+
+    /// A stored key-value as a NameService: the name from the key, resourceVersion = mod_revision.
+    func decodeObject(_ kv: EtcdWire.KeyValue) throws(StoreError) -> NameService {
+        let name = String(decoding: kv.key.dropFirst(objectPrefix.count), as: UTF8.self)
+        var object: NameService
+        do {
+            object = try Self.decoder.decode(NameService.self, from: kv.value ?? Data())
+        } catch {
+            throw StoreError(.corrupt, "etcd key \(String(decoding: kv.key, as: UTF8.self)) does not hold a NameService: \(error)")
+        }
+        guard object.metadata.name == name else {
+            throw StoreError(.corrupt, "etcd key \(String(decoding: kv.key, as: UTF8.self)) holds the document of '\(object.metadata.name)'")
+        }
+        object.metadata.resourceVersion = String(kv.modRevision?.value ?? 0)
+        return object
+    }
+
+    func isObjectKey(_ key: Data) -> Bool { key.starts(with: objectPrefix) }
+
+    private func encode(_ object: NameService) throws(StoreError) -> Data {
+        do { return try Self.encoder.encode(object) } catch {
+            throw StoreError(.invalid, "NameService \(object.metadata.name) does not encode as JSON: \(error)")
+        }
+    }
+
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+    private static let decoder = JSONDecoder()
+
+    var watchRequestKey: (key: Data, end: Data) { (objectPrefix, EtcdWire.prefixEnd(objectPrefix)) }
+}

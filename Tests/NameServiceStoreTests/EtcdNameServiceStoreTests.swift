@@ -1,0 +1,146 @@
+import EtcdTestSupport
+import Foundation
+import GSLB
+import NameServiceStore
+import NameServiceStoreEtcd
+import Testing
+
+/// What only the etcd store promises: replicas share it, members fail over, watches survive a
+/// member dying, and an unreachable etcd is `.unavailable` with a clear message.
+@Suite("EtcdNameServiceStore")
+struct EtcdNameServiceStoreTests {
+    func withShared<T>(_ body: (EtcdCluster, String) async throws -> T) async throws -> T {
+        let cluster = try await SharedEtcd.shared.acquire()
+        do {
+            let result = try await body(cluster, "/etcd-\(UUID().uuidString.prefix(8))/")
+            await SharedEtcd.shared.release()
+            return result
+        } catch {
+            await SharedEtcd.shared.release()
+            throw error
+        }
+    }
+
+    @Test func replicasWritingStatusAtOnceNeverOverwriteEachOther() async throws {
+        try await withShared { cluster, prefix in
+            let config = EtcdConfiguration(endpoints: cluster.endpoints, prefix: prefix)
+            let stores = try ["a", "b", "c"].map { try EtcdNameServiceStore(configuration: config, replica: $0) }
+            _ = try await stores[0].put(nameService("shared"), ifVersion: nil)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for round in 0..<5 {
+                    for (i, store) in stores.enumerated() {
+                        group.addTask {
+                            var st = status("Valid", generation: 1)
+                            st.targets[0].lastError = "round \(round) from \(i)"
+                            _ = try await store.updateStatus("shared", status: st, ifGeneration: 1)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let final = try #require(try await stores[1].get("shared")?.status)
+            #expect(final.replicas.map(\.replica) == ["a", "b", "c"])
+            // A status for another generation is still refused, whoever writes it.
+            await #expect(throws: StoreError(.conflict, "")) {
+                try await stores[2].updateStatus("shared", status: status("Late", generation: 7), ifGeneration: 7)
+            }
+        }
+    }
+
+    @Test func anUnreachableEtcdIsUnavailableQuicklyWithTheEndpointsNamed() async throws {
+        let store = try EtcdNameServiceStore(configuration: EtcdConfiguration(
+            endpoints: ["http://127.0.0.1:1", "127.0.0.1:2"], dialTimeoutSeconds: 0.5, requestTimeoutSeconds: 1))
+        let started = ContinuousClock.now
+        do throws(StoreError) {
+            _ = try await store.put(nameService("x"), ifVersion: nil)
+            Issue.record("a write to nowhere succeeded")
+        } catch {
+            #expect(error.code == .unavailable)
+            #expect(error.message.hasPrefix("etcd unreachable at http://127.0.0.1:1,http://127.0.0.1:2: "), "\(error.message)")
+            #expect(error.message.contains("refused"), "\(error.message)")
+        }
+        // Refused at once: no timeout is involved (the bound is loose for a loaded two-core machine).
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(store.reachability.reachable == false)
+        #expect(throws: StoreError(.invalid, "")) { try EtcdNameServiceStore(configuration: EtcdConfiguration(endpoints: ["nowhere"])) }
+    }
+
+    @Test func aDeadMemberFirstInTheListIsSkipped() async throws {
+        try await withShared { cluster, prefix in
+            let store = try EtcdNameServiceStore(configuration: EtcdConfiguration(
+                endpoints: ["http://127.0.0.1:1"] + cluster.endpoints, prefix: prefix, dialTimeoutSeconds: 0.5))
+            let created = try await store.put(nameService("f"), ifVersion: nil)
+            #expect(try await store.get("f") == created)
+            #expect(store.reachability.reachable)
+        }
+    }
+
+    /// The member the watch is connected to is killed: the watch moves to another member and
+    /// delivers every revision exactly once; the consumer sees no error.
+    @Test func aWatchSurvivesItsMemberBeingKilled() async throws {
+        let cluster = try await EtcdCluster(members: 3)
+        defer { cluster.shutdown() }
+        let config = EtcdConfiguration(endpoints: cluster.endpoints, prefix: "/w/", dialTimeoutSeconds: 0.5,
+                                       requestTimeoutSeconds: 2, keepaliveSeconds: 0.5)
+        let watcher = try EtcdNameServiceStore(configuration: config)
+        // The writer starts on another member, so killing member 0 leaves it a quorum to write to.
+        var writerConfig = config
+        writerConfig.endpoints = Array(cluster.endpoints.dropFirst())
+        let writer = try EtcdNameServiceStore(configuration: writerConfig)
+        let base = try await writer.revision()
+        let stream = watcher.watch(fromRevision: base)
+        for i in 0..<10 { _ = try await writer.put(nameService("n\(i)"), ifVersion: nil) }
+        var events = stream.makeAsyncIterator()
+        for _ in 0..<10 { _ = try await events.next() }
+        await cluster.kill(0)
+        for i in 10..<20 { _ = try await writer.put(nameService("n\(i)"), ifVersion: nil) }
+        var later: [Int64] = []
+        for _ in 0..<10 { if let e = try await events.next() { later.append(e.revision) } }
+        #expect(later == Array(base + 11...base + 20))
+        watcher.close()
+    }
+
+    @Test func authenticationWithAUserAndPassword() async throws {
+        let cluster = try await EtcdCluster(members: 1)
+        defer { cluster.shutdown() }
+        let etcdctl = try findEtcdctl()
+        for args in [["user", "add", "root", "--new-user-password=s3cret-pw"], ["user", "grant-role", "root", "root"],
+                     ["auth", "enable"]] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: etcdctl)
+            p.arguments = ["--endpoints", cluster.endpoints[0]] + args
+            p.environment = ["ETCDCTL_API": "3"]
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "etcdctl \(args)")
+        }
+        let store = try EtcdNameServiceStore(configuration: EtcdConfiguration(
+            endpoints: cluster.endpoints, username: "root", password: "s3cret-pw"))
+        _ = try await store.put(nameService("auth"), ifVersion: nil)
+        #expect(try await store.get("auth")?.metadata.name == "auth")
+
+        let anonymous = try EtcdNameServiceStore(configuration: EtcdConfiguration(endpoints: cluster.endpoints))
+        do throws(StoreError) {
+            _ = try await anonymous.get("auth")
+            Issue.record("etcd answered without a user")
+        } catch {
+            #expect(error.code == .unavailable && error.message.contains("refused access"), "\(error)")
+        }
+        let wrong = try EtcdNameServiceStore(configuration: EtcdConfiguration(
+            endpoints: cluster.endpoints, username: "root", password: "wrong"))
+        do throws(StoreError) {
+            _ = try await wrong.get("auth")
+            Issue.record("a wrong password was accepted")
+        } catch {
+            #expect(error.code == .unavailable && error.message.contains("refused user root"), "\(error)")
+        }
+    }
+
+    func findEtcdctl() throws -> String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") + ["/usr/bin"] {
+            if FileManager.default.isExecutableFile(atPath: "\(dir)/etcdctl") { return "\(dir)/etcdctl" }
+        }
+        throw EtcdClusterError("etcdctl not found (Debian: etcd-client)")
+    }
+}
