@@ -74,7 +74,8 @@ lint-docker: deps
 	@echo "make lint-docker: docker/Dockerfile and docker/*.yaml are valid"
 
 # GlobalDNS against Knot with dnsperf; QUICK=1 for 2 short rounds; GSLB=1 PEERS=knot,pdns for the
-# GSLB policies against Knot and PowerDNS LUA records. See Benchmarks/README.md.
+# GSLB policies against Knot and PowerDNS LUA records; METRICS=both for QPS with metrics on vs off.
+# See Benchmarks/README.md.
 bench: deps
 	Benchmarks/run.sh
 
