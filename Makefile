@@ -6,10 +6,11 @@ SHELL := /bin/bash
 
 # Debian packages the build and the tests need: ldns (ZoneFile), dig, kdig, knotd (the reference
 # server of the differential test), dnsperf (benchmarks), etcd and etcdctl (the etcd store's tests
-# start three-member clusters on loopback). The tests start their own knotd and etcd; the packaged
-# knot and etcd services are switched off where systemd would have started them (etcd would hold
-# 2379). docker-compose (v1, only its `config` check) and python3-venv serve `make lint-docker`.
-DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config etcd-server etcd-client \
+# start three-member clusters on loopback), openssl (the etcd TLS tests make a throwaway CA with
+# it). The tests start their own knotd and etcd; the packaged knot and etcd services are switched
+# off where systemd would have started them (etcd would hold 2379). docker-compose (v1, only its
+# `config` check) and python3-venv serve `make lint-docker`.
+DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config etcd-server etcd-client openssl \
 	docker-compose python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= config/globaldns.yaml

@@ -86,6 +86,10 @@ extension GlobalDNSConfiguration {
         if let tls = e.tls, (tls.certFile == nil) != (tls.keyFile == nil) {
             throw ConfigurationError(keyPath: "store.etcd.tls", message: "certFile and keyFile go together")
         }
+        if let name = e.tls?.serverName, name.isEmpty || EtcdEndpoint.isIPAddress(name) {
+            throw ConfigurationError(keyPath: "store.etcd.tls.serverName",
+                                     message: "'\(name)' is not a DNS name (an IP endpoint is checked against the certificate's IP addresses without it)")
+        }
         if e.username != nil, getenv(Self.etcdPasswordVariable) == nil {
             throw ConfigurationError(keyPath: "store.etcd.username",
                                      message: "a user needs its password in the environment variable \(Self.etcdPasswordVariable)")
