@@ -69,13 +69,14 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
-        // TCP connect probes of target addresses with hysteresis (drains are the reconciler's).
+        // epoll, eventfd and thread names, which Swift's Glibc module leaves out, for HealthCheck's prober threads.
+        .target(name: "CHealthCheck"),
+        // TCP connect probes of target addresses with hysteresis (drains are the reconciler's), on
+        // prober threads of their own (raw non-blocking sockets, epoll), apart from the DNS event loops.
         .target(
             name: "HealthCheck",
             dependencies: [
-                "DNSWire", "GSLB",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "CHealthCheck", "DNSWire", "GSLB",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["README.md"]

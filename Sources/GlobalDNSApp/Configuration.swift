@@ -89,6 +89,21 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var onComponentFailure: ComponentFailurePolicy = .keepServing
     }
 
+    /// How this server runs its health probes (`healthCheck.threads`, `healthCheck.summarySeconds`):
+    /// not NameService defaults.
+    public struct Probing: Sendable, Equatable {
+        /// Prober threads, apart from the DNS event loops (each probes its share of the targets).
+        public var threads: Int = 1
+        /// A `health probes` log line this often while targets are probed (probes, outcomes, schedule
+        /// drift, latency over the period); 0: never.
+        public var summarySeconds: Double = 60
+
+        public init(threads: Int = 1, summarySeconds: Double = 60) {
+            self.threads = threads
+            self.summarySeconds = summarySeconds
+        }
+    }
+
     /// Server identity: NSID, CH TXT id.server/hostname.bind. Default: the host name.
     public var identity: String = ""
     /// CIDR → `region/zone/subzone`, longest prefix wins. Reloaded on SIGHUP.
@@ -99,6 +114,7 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var upstream = Upstream()
     /// Defaults for the timing fields a NameService's `spec.healthCheck` leaves out.
     public var healthCheck = HealthCheckDefaults.standard
+    public var probing = Probing()
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
@@ -243,6 +259,13 @@ extension GlobalDNSConfiguration {
         guard hc.timeoutSeconds < hc.intervalSeconds else {
             throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
                                      message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds.secondsText)) so probes of one address never overlap, not \(hc.timeoutSeconds.secondsText)")
+        }
+        guard (1...64).contains(probing.threads) else {
+            throw ConfigurationError(keyPath: "healthCheck.threads", message: "must be between 1 and 64, not \(probing.threads)")
+        }
+        if !(probing.summarySeconds == 0 || (probing.summarySeconds >= 1 && probing.summarySeconds <= 86400)) {
+            throw ConfigurationError(keyPath: "healthCheck.summarySeconds",
+                                     message: "must be 0 (never) or between 1 and 86400, not \(probing.summarySeconds.secondsText)")
         }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")

@@ -237,7 +237,9 @@ public final class GlobalDNSServer: Sendable {
             logger.info("upstream resolvers for target FQDNs", metadata: [
                 "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
         }
-        let checker = HealthChecker(group: group, logger: logger)
+        let probing = configuration.probing
+        let checker = HealthChecker(logger: logger, configuration: HealthCheckerConfiguration(
+            threads: probing.threads, summaryInterval: probing.summarySeconds > 0 ? .seconds(probing.summarySeconds) : nil))
         let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck)
         let policy = configuration.lifecycle.onComponentFailure
         var reconcilerConfiguration = Reconciler.Configuration()

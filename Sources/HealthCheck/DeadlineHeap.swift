@@ -1,15 +1,17 @@
-import NIOCore
-
-/// A binary min-heap of probe times for one `LoopProber`. The prober arms one NIO timer for the
-/// earliest entry instead of one per target: cancelling a NIO scheduled task searches the loop's
-/// whole timer heap, so thousands of per-target timers made every connect (whose timeout task is
-/// cancelled when it completes) cost O(targets). Entries are never removed from the middle; a
-/// stale one (its target removed or restarted) is dropped when it comes out.
+/// A binary min-heap of deadlines (monotonic nanoseconds) for one `ProbeThread`: one heap holds
+/// the probe times of its targets, another the timeouts of its probes in flight, and the thread
+/// sleeps in `epoll_pwait2` until the earlier of the two firsts. (Per-target timers were the first
+/// design, on NIO: cancelling a NIO scheduled task searches the loop's whole timer heap, so each
+/// probe cost O(targets).)
+///
+/// Entries are never removed from the middle: each names a slot and a tag (the slot's token for a
+/// probe time, its probe sequence number for a timeout), and one whose slot has moved on (target
+/// removed or restarted, probe already ended) is dropped when it comes out.
 struct DeadlineHeap {
     struct Entry {
-        var deadline: NIODeadline
-        var target: ProbeTarget
-        var token: UInt64
+        var deadline: Int64
+        var slot: Int32
+        var tag: UInt64
     }
 
     private var storage: [Entry] = []
@@ -29,6 +31,12 @@ struct DeadlineHeap {
             storage.swapAt(i, parent)
             i = parent
         }
+    }
+
+    /// The first entry if its deadline is at or before `now`.
+    mutating func popFirst(dueBy now: Int64) -> Entry? {
+        guard let first = storage.first, first.deadline <= now else { return nil }
+        return popFirst()
     }
 
     mutating func popFirst() -> Entry? {

@@ -29,7 +29,7 @@ public struct HealthMetrics: Sendable, Hashable {
     public var probes = ProbeCounts()
     /// Connect latency of successful probes.
     public var latency = Histogram()
-    /// How late each probe time fired on its event loop (actual − scheduled start).
+    /// How late each probe time fired on its prober thread (actual − scheduled start).
     public var scheduleDrift = Histogram()
     /// Targets wanted now, by verdict.
     public var targetsUp = 0
@@ -37,6 +37,17 @@ public struct HealthMetrics: Sendable, Hashable {
     public var targetsUnknown = 0
 
     public init() {}
+
+    /// Counts one report: its drift, its outcome (or skip) and a success's latency.
+    mutating func record(_ report: ProbeReport) {
+        scheduleDrift.record(report.drift)
+        guard let outcome = report.outcome else {
+            probes.skippedOverlap += 1
+            return
+        }
+        probes.count(outcome)
+        if case .success(let latency) = outcome { self.latency.record(latency) }
+    }
 }
 
 /// A fixed-bucket histogram of durations, Prometheus-style bounds (`le`), counts per bucket
@@ -59,6 +70,21 @@ public struct Histogram: Sendable, Hashable {
     public init(bounds: [Duration] = Histogram.defaultBounds) {
         self.bounds = bounds.sorted()
         counts = Array(repeating: 0, count: bounds.count + 1)
+    }
+
+    /// `sum / count`; zero when empty.
+    public var mean: Duration { count == 0 ? .zero : sum / count }
+
+    /// The smallest bound at or under which at least `fraction` of the values fell; nil if that
+    /// is only the `+Inf` bucket (or there are no values).
+    public func quantileBound(_ fraction: Double) -> Duration? {
+        guard count > 0 else { return nil }
+        var seen = 0
+        for (i, bound) in bounds.enumerated() {
+            seen += counts[i]
+            if Double(seen) >= fraction * Double(count) { return bound }
+        }
+        return nil
     }
 
     public mutating func record(_ value: Duration) {

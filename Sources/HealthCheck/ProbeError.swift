@@ -1,6 +1,3 @@
-import NIOCore
-import NIOPosix
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -49,17 +46,7 @@ public struct ProbeError: Error, Sendable, Hashable, CustomStringConvertible {
         ProbeError(.timeout, message: "timed out after \(timeout.words)")
     }
 
-    /// A connect failure from NIO in words, without NIO's call-site details.
-    static func connectFailure(_ error: any Error, timeout: Duration) -> ProbeError {
-        if case .connectTimeout = error as? ChannelError { return .timedOut(after: timeout) }
-        if let io = error as? IOError { return ProbeError(errno: io.errnoCode, timeout: timeout) }
-        if let connection = error as? NIOConnectionError, let last = connection.connectionErrors.last {
-            return connectFailure(last.error, timeout: timeout)
-        }
-        return ProbeError(.other, message: "\(error)")
-    }
-
-    /// An errno from `connect` in words.
+    /// An errno from `socket`, `connect` or `SO_ERROR` in words (`EMFILE`: `too many open files`).
     init(errno code: Int32, timeout: Duration) {
         switch code {
         case ECONNREFUSED: self.init(.refused, message: "connection refused")

@@ -1,7 +1,6 @@
 import GSLB
-import NIOCore
 
-/// What an event loop tells the checker about one probe time of one target.
+/// What a prober thread tells the checker about one probe time of one target.
 struct ProbeReport: Sendable {
     var target: ProbeTarget
     /// Which start of the target this belongs to; reports of a removed (or re-added) one are dropped.
@@ -14,14 +13,16 @@ struct ProbeReport: Sendable {
     var time: WallTime
 }
 
-/// Changes for one event loop's probes, sent in one hop.
+/// Changes for one prober thread's probes, sent in one command.
 struct ProbeCommands: Sendable {
     struct Start: Sendable {
         var target: ProbeTarget
         var token: UInt64
-        var address: SocketAddress
         var firstDelay: Duration
     }
     var starts: [Start] = []
-    var stops: [(target: ProbeTarget, token: UInt64)] = []
+    /// Tokens of starts to stop (a token names one start of one target).
+    var stops: [UInt64] = []
+
+    var isEmpty: Bool { starts.isEmpty && stops.isEmpty }
 }

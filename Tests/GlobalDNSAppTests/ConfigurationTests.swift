@@ -110,6 +110,8 @@ import Testing
         Bad(yaml: "healthCheck:\n  failureThreshold: 0\n", keyPath: "healthCheck.failureThreshold", line: 2, fragment: "at least 1"),
         Bad(yaml: "healthCheck:\n  intervalSeconds: often\n", keyPath: "healthCheck.intervalSeconds", line: 2, fragment: "must be a number"),
         Bad(yaml: "healthCheck:\n  intervalSeconds: 0.1\n", keyPath: "healthCheck.intervalSeconds", line: 2, fragment: "between 0.5 and 3600, not 0.1"),
+        Bad(yaml: "healthCheck:\n  threads: 0\n", keyPath: "healthCheck.threads", line: 2, fragment: "between 1 and 64, not 0"),
+        Bad(yaml: "healthCheck:\n  summarySeconds: 0.5\n", keyPath: "healthCheck.summarySeconds", line: 2, fragment: "0 (never) or between 1"),
         Bad(yaml: "api:\n  listen: 0.0.0.0:8080\n", keyPath: "api.listen", line: 2, fragment: "no API token is configured"),
         Bad(yaml: "api:\n  tokens: {ci: short}\n", keyPath: "api.tokens.ci", line: 2, fragment: "at least 16 characters"),
         Bad(yaml: "api:\n  listen: nowhere\n", keyPath: "api.listen", line: 2, fragment: "not ADDR:PORT"),
@@ -164,6 +166,9 @@ import Testing
         #expect(hc.healthCheck == HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5,
                                                        successThreshold: 2, initialDelaySeconds: 3))
         #expect(GlobalDNSConfiguration().healthCheck == .standard)
+        let probing = try ConfigurationReader.parse("healthCheck: {threads: 2, summarySeconds: 10}\n").probing
+        #expect(probing.threads == 2 && probing.summarySeconds == 10)
+        #expect(GlobalDNSConfiguration().probing == .init())
         // Defaults: no table, loopback may explain.
         let d = try GlobalDNSConfiguration().loadClientPolicy(base: ".")
         #expect(d.mapping.table.count == 0 && d.mapping.defaultLocality == nil)

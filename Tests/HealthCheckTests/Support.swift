@@ -9,8 +9,8 @@ import Foundation
 import Glibc
 #endif
 
-/// The tests' own event loops: suites elsewhere keep the singleton's loops busy when the whole
-/// package is tested.
+/// The tests' own event loops, for the listeners: suites elsewhere keep the singleton's loops busy
+/// when the whole package is tested. (The checker probes from threads of its own.)
 let testGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
 /// Counts the connections accepted by a `CountingListener`.
@@ -145,8 +145,7 @@ func withChecker<R: Sendable>(
 ) async throws -> R {
     var logger = Logger(label: "HealthCheckTests")
     logger.logLevel = .critical
-    let checker = HealthChecker(group: testGroup, logger: logger,
-                                configuration: configuration)
+    let checker = HealthChecker(logger: logger, configuration: configuration)
     let log = TransitionLog()
     let runner = Task { await checker.run() }
     let consumer = Task { for await t in checker.transitions { await log.add(t) } }

@@ -1,6 +1,5 @@
 import DNSWire
 import Foundation
-import NIOCore
 import GSLB
 import Testing
 @testable import HealthCheck
@@ -91,12 +90,13 @@ import Testing
         #expect(ProbeError(errno: ECONNREFUSED, timeout: .seconds(3)).message == "connection refused")
         #expect(ProbeError(errno: ECONNREFUSED, timeout: .seconds(3)).code == .refused)
         #expect(ProbeError(errno: ENETUNREACH, timeout: .seconds(3)).code == .unreachable)
-        #expect(ProbeError.connectFailure(ChannelError.connectTimeout(.seconds(3)), timeout: .seconds(3)).message
-            == "timed out after 3s")
-        #expect(ProbeError.connectFailure(IOError(errnoCode: ECONNREFUSED, reason: "connect"), timeout: .seconds(1)).message
-            == "connection refused")
-        #expect(ProbeError.connectFailure(IOError(errnoCode: EHOSTUNREACH, reason: "connect"), timeout: .seconds(1)).message
-            == "no route to host")
+        #expect(ProbeError(errno: ETIMEDOUT, timeout: .seconds(3)).message == "timed out after 3s")
+        #expect(ProbeError(errno: ETIMEDOUT, timeout: .seconds(3)).code == .timeout)
+        #expect(ProbeError(errno: EHOSTUNREACH, timeout: .seconds(1)).message == "no route to host")
+        #expect(ProbeError(errno: ENETUNREACH, timeout: .seconds(1)).message == "network unreachable")
+        #expect(ProbeError(errno: EMFILE, timeout: .seconds(1)).message == "too many open files")
+        #expect(ProbeError(errno: EMFILE, timeout: .seconds(1)).code == .other)
+        #expect(ProbeError(errno: EADDRNOTAVAIL, timeout: .seconds(1)).message == "cannot assign requested address")
         #expect(ProbeError.timedOut(after: .milliseconds(1500)).message == "timed out after 1.5s")
         #expect(ProbeError.timedOut(after: .milliseconds(250)).message == "timed out after 250ms")
         #expect(ProbeError.timedOut(after: .milliseconds(250)).code == .timeout)
@@ -125,5 +125,13 @@ import Testing
         for ms in [0, 1, 2, 10, 11, 500] { h.record(.milliseconds(ms)) }
         #expect(h.counts == [2, 2, 2])
         #expect(h.count == 6 && h.max == .milliseconds(500) && h.sum == .milliseconds(524))
+        #expect(h.mean == .milliseconds(524) / 6)
+        #expect(h.quantileBound(0.3) == .milliseconds(1))
+        #expect(h.quantileBound(0.6) == .milliseconds(10))
+        #expect(h.quantileBound(0.99) == nil)  // only +Inf holds 99 %
+        #expect(Histogram().quantileBound(0.5) == nil && Histogram().mean == .zero)
+        #expect(HealthChecker.decimal(.microseconds(213), scale: 1000) == "0.213")
+        #expect(HealthChecker.decimal(.seconds(60), scale: 1) == "60.000")
+        #expect(HealthChecker.decimal(.microseconds(-1500), scale: 1000) == "-1.500")
     }
 }
