@@ -89,18 +89,27 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var onComponentFailure: ComponentFailurePolicy = .keepServing
     }
 
-    /// How this server runs its health probes (`healthCheck.threads`, `healthCheck.summarySeconds`):
-    /// not NameService defaults.
-    public struct Probing: Sendable, Equatable {
+    /// The `healthCheck` section: defaults for the timing a NameService's `spec.healthCheck`
+    /// leaves out, and how this server runs its probes (`threads`, `summarySeconds`).
+    public struct HealthCheck: Sendable, Equatable {
+        public var intervalSeconds: Double = 4
+        public var timeoutSeconds: Double = 3
+        public var failureThreshold: Int = 3
+        public var successThreshold: Int = 1
+        public var initialDelaySeconds: Double = 0
         /// Prober threads, apart from the DNS event loops (each probes its share of the targets).
         public var threads: Int = 1
-        /// A `health probes` log line this often while targets are probed (probes, outcomes, schedule
-        /// drift, latency over the period); 0: never.
+        /// A `health probes` log line this often while targets are probed (probes, outcomes,
+        /// schedule drift, latency over the period); 0: never.
         public var summarySeconds: Double = 60
 
-        public init(threads: Int = 1, summarySeconds: Double = 60) {
-            self.threads = threads
-            self.summarySeconds = summarySeconds
+        public init() {}
+
+        /// What the reconciler and the API fill a NameService's missing timing fields with.
+        public var defaults: HealthCheckDefaults {
+            HealthCheckDefaults(intervalSeconds: intervalSeconds, timeoutSeconds: timeoutSeconds,
+                                failureThreshold: failureThreshold, successThreshold: successThreshold,
+                                initialDelaySeconds: initialDelaySeconds)
         }
     }
 
@@ -112,9 +121,7 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var defaultLocality: String?
     public var explain = Explain()
     public var upstream = Upstream()
-    /// Defaults for the timing fields a NameService's `spec.healthCheck` leaves out.
-    public var healthCheck = HealthCheckDefaults.standard
-    public var probing = Probing()
+    public var healthCheck = HealthCheck()
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
@@ -260,12 +267,12 @@ extension GlobalDNSConfiguration {
             throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
                                      message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds.secondsText)) so probes of one address never overlap, not \(hc.timeoutSeconds.secondsText)")
         }
-        guard (1...64).contains(probing.threads) else {
-            throw ConfigurationError(keyPath: "healthCheck.threads", message: "must be between 1 and 64, not \(probing.threads)")
+        guard (1...64).contains(healthCheck.threads) else {
+            throw ConfigurationError(keyPath: "healthCheck.threads", message: "must be between 1 and 64, not \(healthCheck.threads)")
         }
-        if !(probing.summarySeconds == 0 || (probing.summarySeconds >= 1 && probing.summarySeconds <= 86400)) {
+        if !(healthCheck.summarySeconds == 0 || (healthCheck.summarySeconds >= 1 && healthCheck.summarySeconds <= 86400)) {
             throw ConfigurationError(keyPath: "healthCheck.summarySeconds",
-                                     message: "must be 0 (never) or between 1 and 86400, not \(probing.summarySeconds.secondsText)")
+                                     message: "must be 0 (never) or between 1 and 86400, not \(healthCheck.summarySeconds.secondsText)")
         }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")

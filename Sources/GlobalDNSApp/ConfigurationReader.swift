@@ -132,8 +132,8 @@ public enum ConfigurationReader {
             if let v = m["initialDelaySeconds"] {
                 config.healthCheck.initialDelaySeconds = try r.double(v, path: "healthCheck.initialDelaySeconds")
             }
-            if let v = m["threads"] { config.probing.threads = try r.int(v, path: "healthCheck.threads") }
-            if let v = m["summarySeconds"] { config.probing.summarySeconds = try r.double(v, path: "healthCheck.summarySeconds") }
+            if let v = m["threads"] { config.healthCheck.threads = try r.int(v, path: "healthCheck.threads") }
+            if let v = m["summarySeconds"] { config.healthCheck.summarySeconds = try r.double(v, path: "healthCheck.summarySeconds") }
         }
         if let dns = top["dns"] {
             let m = try r.mapping(dns, path: "dns", keys: keys("dns"))

@@ -237,13 +237,13 @@ public final class GlobalDNSServer: Sendable {
             logger.info("upstream resolvers for target FQDNs", metadata: [
                 "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
         }
-        let probing = configuration.probing
+        let probing = configuration.healthCheck
         let checker = HealthChecker(logger: logger, configuration: HealthCheckerConfiguration(
             threads: probing.threads, summaryInterval: probing.summarySeconds > 0 ? .seconds(probing.summarySeconds) : nil))
-        let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck)
+        let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck.defaults)
         let policy = configuration.lifecycle.onComponentFailure
         var reconcilerConfiguration = Reconciler.Configuration()
-        reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck
+        reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck.defaults
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
                                     configuration: reconcilerConfiguration,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
@@ -267,7 +267,7 @@ public final class GlobalDNSServer: Sendable {
                     storeProblem = "the NameService store is failing, retrying"
                 }
                 return Self.readiness(failed: failures.all, storeProblem: storeProblem, planServed: reconciler.isReadyNow)
-            }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck,
+            }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck.defaults,
             metrics: metrics),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")

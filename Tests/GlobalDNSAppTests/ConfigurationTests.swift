@@ -163,12 +163,12 @@ import Testing
         #expect(policy.explainAllow.contains(.v4(IPv4Address(10, 1, 2, 3))))
         #expect(!policy.explainAllow.contains(.v4(IPv4Address(127, 0, 0, 1))))
         let hc = try ConfigurationReader.parse("healthCheck: {intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5, successThreshold: 2, initialDelaySeconds: 3}\n")
-        #expect(hc.healthCheck == HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5,
+        #expect(hc.healthCheck.defaults == HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5,
                                                        successThreshold: 2, initialDelaySeconds: 3))
-        #expect(GlobalDNSConfiguration().healthCheck == .standard)
-        let probing = try ConfigurationReader.parse("healthCheck: {threads: 2, summarySeconds: 10}\n").probing
+        #expect(GlobalDNSConfiguration().healthCheck.defaults == .standard)
+        let probing = try ConfigurationReader.parse("healthCheck: {threads: 2, summarySeconds: 10}\n").healthCheck
         #expect(probing.threads == 2 && probing.summarySeconds == 10)
-        #expect(GlobalDNSConfiguration().probing == .init())
+        #expect(GlobalDNSConfiguration().healthCheck == .init())
         // Defaults: no table, loopback may explain.
         let d = try GlobalDNSConfiguration().loadClientPolicy(base: ".")
         #expect(d.mapping.table.count == 0 && d.mapping.defaultLocality == nil)
