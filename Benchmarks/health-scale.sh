@@ -117,9 +117,14 @@ hz=$(getconf CLK_TCK)
 cpu_sample() {
     local f name tid
     for f in "/proc/$SERVER/stat" /proc/"$SERVER"/task/*/stat; do
-        if [[ $f == "/proc/$SERVER/stat" ]]; then tid=TOTAL name=TOTAL; else tid=${f%/stat}; tid=${tid##*/}; name=$(<"${f%/stat}/comm"); fi
+        if [[ $f == "/proc/$SERVER/stat" ]]; then
+            tid=TOTAL name=TOTAL
+        else
+            tid=${f%/stat}; tid=${tid##*/}
+            name=$(cat "${f%/stat}/comm" 2>/dev/null) || continue  # the thread ended meanwhile
+        fi
         name=${name// /_}
-        sed 's/.*) //' "$f" 2>/dev/null | awk -v t="$tid" -v n="$name" '{print t, n, $12, $13}'
+        { sed 's/.*) //' "$f" 2>/dev/null || true; } | awk -v t="$tid" -v n="$name" '{print t, n, $12, $13}'
     done
 }
 # CPU of the server over $1 seconds, in % of one core: "total (user U, system S)", and the same
@@ -130,17 +135,20 @@ cpu_percent() {
     awk '$1 == "TOTAL" { printf "%s%% of a core (user %s%%, system %s%%)", $2, $3, $4 }' "$OUT/cpu-$2.txt"
 }
 # cpu-$1.txt from cpu0-$1.txt and cpu1-$1.txt, $2 seconds apart: "group total% user% system%" for
-# TOTAL, the prober threads, the DNS event loops, and the rest of the process (TOTAL minus those
-# two, so threads that ended in between are counted there).
+# TOTAL, the prober threads, the DNS event loops, and the rest of the process. Totals: the process's
+# own line (threads that ended in between included; "other" is TOTAL minus the two groups). The
+# user/system splits: summed over the threads (the process line's split is the kernel's scaled
+# estimate, which can be far off per interval).
 cpu_delta() {
     awk -v hz="$hz" -v s="$2" '
-        function group(n) { return n == "TOTAL" ? n : n ~ /^health-probe/ ? "prober" : n ~ /^NIO-ELT/ ? "dns-loops" : "" }
+        function group(n) { return n ~ /^health-probe/ ? "prober" : n ~ /^NIO-ELT/ ? "dns-loops" : "other" }
         NR == FNR { u0[$1] = $3; s0[$1] = $4; next }
-        { g = group($2); if (g == "") next
-          du[g] += $3 - ($1 in u0 ? u0[$1] : 0); ds[g] += $4 - ($1 in s0 ? s0[$1] : 0) }
+        $1 == "TOTAL" { total = $3 + $4 - u0["TOTAL"] - s0["TOTAL"]; next }
+        { g = group($2); u = $3 - ($1 in u0 ? u0[$1] : 0); st = $4 - ($1 in s0 ? s0[$1] : 0)
+          du[g] += u; ds[g] += st; du["TOTAL"] += u; ds["TOTAL"] += st; t[g] += u + st }
         END {
-            du["other"] = du["TOTAL"] - du["prober"] - du["dns-loops"]; ds["other"] = ds["TOTAL"] - ds["prober"] - ds["dns-loops"]
-            for (g in du) printf "%s %.1f %.1f %.1f\n", g, (du[g] + ds[g]) * 100 / hz / s, du[g] * 100 / hz / s, ds[g] * 100 / hz / s
+            t["TOTAL"] = total; t["other"] = total - t["prober"] - t["dns-loops"]
+            for (g in du) printf "%s %.1f %.1f %.1f\n", g, t[g] * 100 / hz / s, du[g] * 100 / hz / s, ds[g] * 100 / hz / s
         }' "$OUT/cpu0-$1.txt" "$OUT/cpu1-$1.txt" | sort >"$OUT/cpu-$1.txt"
 }
 # After an apply, waits (at most 30 s) until the rest of the server (neither prober threads nor DNS
@@ -151,9 +159,9 @@ settle() {
     for ((i = 1; i <= 30; i++)); do
         cpu_sample >"$OUT/cpu0-settle.txt"; sleep 1; cpu_sample >"$OUT/cpu1-settle.txt"
         cpu_delta settle 1
-        awk '$1 == "other" { exit !($2 < 5) }' "$OUT/cpu-settle.txt" && break
+        awk '$1 == "other" { exit !($2 < 5) }' "$OUT/cpu-settle.txt" && { echo "$i s"; return; }
     done
-    echo "$i s"
+    echo "30 s (still busy: $(awk '$1 == "other" { print $2 "% of a core" }' "$OUT/cpu-settle.txt"))"
 }
 cpu_threads() {
     awk '$1 != "TOTAL" { printf "%s%s %s%% (user %s, system %s)", sep, $1, $2, $3, $4; sep = "; " }' "$OUT/cpu-$1.txt"
@@ -161,6 +169,16 @@ cpu_threads() {
 # The checker's "health probes" lines after line $1 of the log: probe times, weighted mean drift,
 # the largest per-period p99 bucket bound and the max.
 log_lines() { wc -l <"$OUT/server.log"; }
+# Returns once the checker has logged its next summary, so that the following ones cover only
+# time after this point (each covers the 5 s before it).
+next_summary() {
+    local n0 i
+    n0=$(grep -c 'msg="health probes"' "$OUT/server.log" || true)
+    for ((i = 0; i < 100; i++)); do
+        (( $(grep -c 'msg="health probes"' "$OUT/server.log" || true) > n0 )) && return
+        sleep 0.1
+    done
+}
 drift_from_log() {
     tail -n +"$(($1 + 1))" "$OUT/server.log" | grep 'msg="health probes"' | awk '
         { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -193,6 +211,7 @@ say "server CPU idle (NameServices without healthCheck): $idle"
 apply probed
 sleep 5   # every probe has started (stagger <= one interval) and has had its first verdicts
 say "settled (rest of the server below 5% of a core) after $(settle)"
+next_summary
 up=$(metric 'globaldns_targets{state="up"}')
 probes0=$(metric 'globaldns_probes_total{result="success"}')
 drift_count0=$(metric globaldns_probe_schedule_drift_seconds_count)
@@ -231,6 +250,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     say "  server CPU during the run without probing: $(awk '$1 == "TOTAL" { printf "%s%% (user %s, system %s)", $2, $3, $4 }' "$OUT/cpu-off-$r.txt"); $(cpu_threads "off-$r"); machine busy $(machine_busy "$m0" "$m1")"
     apply probed; sleep 5
     say "  settled (rest of the server below 5% of a core) after $(settle)"
+    next_summary
     d0=$(downs)
     l0=$(log_lines)
     cpu_sample >"$OUT/cpu0-on-$r.txt"; m0=$(machine_ticks)
