@@ -135,10 +135,7 @@ public struct NameServiceAPI: Sendable {
         let name = try context.parameters.require("name")
         let token = try authorize(request)
         let body = try await readBody(request)
-        guard let format = BodyDecoding.format(contentType: request.headers[.contentType], body: body) else {
-            throw APIStatus(code: 415, reason: "UnsupportedMediaType",
-                            message: "Content-Type \"\(request.headers[.contentType] ?? "")\" is not read; use application/json or application/yaml")
-        }
+        let format = try bodyFormat(request, body)
         var ns = try BodyDecoding.decode(body, as: format)
         if ns.metadata.name.isEmpty { ns.metadata.name = name }
         var problems: [ValidationProblem] = []
@@ -196,10 +193,7 @@ public struct NameServiceAPI: Sendable {
         let target = try context.parameters.require("target")
         let token = try authorize(request)
         let body = try await readBody(request)
-        guard let format = BodyDecoding.format(contentType: request.headers[.contentType], body: body) else {
-            throw APIStatus(code: 415, reason: "UnsupportedMediaType",
-                            message: "Content-Type \"\(request.headers[.contentType] ?? "")\" is not read; use application/json or application/yaml")
-        }
+        let format = try bodyFormat(request, body)
         let asked = try BodyDecoding.decode(body, as: format, DrainRequest.self, what: "a drain ({\"reason\": \"...\", \"until\": \"...\"})")
         let (made, problems) = asked.drain(target: target, by: token, now: WallTime.now)
         guard let drain = made else {
@@ -288,6 +282,15 @@ public struct NameServiceAPI: Sendable {
         return APIStatus(code: 409, reason: "Conflict",
                          message: "nameservice \"\(name)\": resourceVersion \(expected.map { "\"\($0)\"" } ?? "(none)") is stale; \(current)",
                          details: .init(name: name, kind: NameService.kindName))
+    }
+
+    /// JSON or YAML by `Content-Type` (sniffed when absent); 415 for a type this API does not read.
+    private func bodyFormat(_ request: Request, _ body: [UInt8]) throws(APIStatus) -> BodyDecoding.Format {
+        guard let format = BodyDecoding.format(contentType: request.headers[.contentType], body: body) else {
+            throw APIStatus(code: 415, reason: "UnsupportedMediaType",
+                            message: "Content-Type \"\(request.headers[.contentType] ?? "")\" is not read; use application/json or application/yaml")
+        }
+        return format
     }
 
     /// The configured token's name for a write, "(auth disabled)" when no token is configured.
