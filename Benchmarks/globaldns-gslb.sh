@@ -3,10 +3,12 @@
 #
 # Usage (run.sh builds this command line):
 #   globaldns-gslb.sh --bin DIR --port P --api-port A --zones DIR --nameservices DIR [--threads N]
+#                     [--metrics on|off]
 #
 # 1. writes a configuration file: DNS on 127.0.0.1:P, the NameService API on 127.0.0.1:A, the zone
 #    directory, a fresh state directory, and the localities table of the shared bench's www-geo
-#    (127.0.0.0/8 -> loopback, 10.0.0.0/8 -> ten, defaultLocality: other). A binary that does not
+#    (127.0.0.0/8 -> loopback, 10.0.0.0/8 -> ten, defaultLocality: other), and with --metrics off
+#    `metrics: {enabled: false}` (no per-query counting, /metrics 404). A binary that does not
 #    know the `localities` / `defaultLocality` keys yet is detected with `globaldns --check` and
 #    started without them (a warning says so; www-geo then answers every target);
 # 2. in a background subshell: waits for the API, applies every manifest of --nameservices with
@@ -19,7 +21,7 @@
 # every name is in place before the checks reach it. Only 127.0.0.1 is used.
 set -euo pipefail
 
-BIN="" PORT="" API_PORT="" ZONES="" NS_DIR="" THREADS=""
+BIN="" PORT="" API_PORT="" ZONES="" NS_DIR="" THREADS="" METRICS="on"
 while (($#)); do
     case "$1" in
     --bin) BIN="$2"; shift ;;
@@ -28,6 +30,7 @@ while (($#)); do
     --zones) ZONES="$2"; shift ;;
     --nameservices) NS_DIR="$2"; shift ;;
     --threads) THREADS="$2"; shift ;;
+    --metrics) METRICS="$2"; shift ;;
     *) echo "globaldns-gslb.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -49,6 +52,7 @@ write_config() {  # write_config WITH_LOCALITIES(0|1)
         echo "api: {listen: 127.0.0.1:$API_PORT}"
         echo "state: {directory: $SCRATCH/state}"
         echo "log: {level: info}"
+        [[ $METRICS == off ]] && echo "metrics: {enabled: false}"
         if (($1)); then
             echo "localities:"
             echo "  - {cidr: 127.0.0.0/8, locality: loopback}"

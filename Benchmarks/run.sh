@@ -33,6 +33,9 @@
 #   GLOBALDNS_API_PORT  its API port in GSLB mode (default DNS port + 1)
 #   GLOBALDNS_THREADS   dns.threads for globaldns (default: the server's default, one per core)
 #   NAMESERVICES=0|1 force static / GSLB mode for globaldns (default: GSLB when a mix is not static)
+#   METRICS=on|off|both  globaldns with metrics.enabled true (default) or false; `both` runs a second
+#                    server, globaldns-nometrics (metrics off, DNS port + 2, API port + 2), in the same
+#                    rounds (and TCP runs) and prints QPS/core with metrics on / off per mix
 #   ECS=CODE:HEX     the EDNS option of -ecs mixes (default 8:000118000a0102 = ECS family 1,
 #                    source /24, scope 0, address 10.1.2)
 #   ROUNDS, DURATION override QUICK's / the defaults
@@ -51,6 +54,10 @@ else
     MIXES="${MIXES:-static}"
 fi
 TCP="${TCP:-knot,globaldns}"
+METRICS="${METRICS:-on}"
+[[ $METRICS =~ ^(on|off|both)$ ]] || { echo "run.sh: METRICS must be on, off or both, not '$METRICS'" >&2; exit 2; }
+# with METRICS=both the server without metrics gets the same TCP runs as the one with
+[[ $METRICS == both && ,$TCP, == *,globaldns,* ]] && TCP+=",globaldns-nometrics"
 GLOBALDNS="${GLOBALDNS:-1}"
 PORT="${GLOBALDNS_PORT:-5310}"
 API_PORT="${GLOBALDNS_API_PORT:-$((PORT + 1))}"
@@ -117,13 +124,30 @@ if [[ $GLOBALDNS == 1 ]]; then
     if ((NAMESERVICES)); then
         # the www-* names come from the NameServices; static records of the same names would clash
         grep -v '^www-' "$PEERS_DIR/zone/gslb.example.static.zone" >"$ZONES/gslb.example.zone"
-        cmd="$REPO/Benchmarks/globaldns-gslb.sh --bin $BINDIR --port $PORT --api-port $API_PORT --zones $ZONES"
-        cmd+=" --nameservices $REPO/Benchmarks/nameservices${GLOBALDNS_THREADS:+ --threads $GLOBALDNS_THREADS}"
     else
         cp "$PEERS_DIR/zone/gslb.example.static.zone" "$ZONES/gslb.example.zone"
-        cmd="$BINDIR/globaldns --zones $ZONES --dns-listen 127.0.0.1:$PORT${GLOBALDNS_THREADS:+ --threads $GLOBALDNS_THREADS}"
     fi
-    args+=(--extra-cmd "globaldns:$PORT:$cmd")
+    # The command of one globaldns server: DNS port, API port, metrics on|off. Its state directory
+    # is its run directory in the results (RUN_DIR, set by peers.sh for each extra server).
+    globaldns_cmd() {
+        local port="$1" api="$2" metrics="$3" cmd
+        if ((NAMESERVICES)); then
+            cmd="$REPO/Benchmarks/globaldns-gslb.sh --bin $BINDIR --port $port --api-port $api --zones $ZONES"
+            cmd+=" --nameservices $REPO/Benchmarks/nameservices --metrics $metrics${GLOBALDNS_THREADS:+ --threads $GLOBALDNS_THREADS}"
+        else
+            cmd="$BINDIR/globaldns --zones $ZONES --dns-listen 127.0.0.1:$port --api-listen 127.0.0.1:$api"
+            cmd+=" --state \$RUN_DIR/state${GLOBALDNS_THREADS:+ --threads $GLOBALDNS_THREADS}"
+            [[ $metrics == off ]] && cmd+=" --config $TMP/metrics-off.yaml"
+        fi
+        echo "$cmd"
+    }
+    printf '# metrics off, for the benchmark of what counting costs\nmetrics: {enabled: false}\n' >"$TMP/metrics-off.yaml"
+    if [[ $METRICS == both ]]; then
+        args+=(--extra-cmd "globaldns:$PORT:$(globaldns_cmd "$PORT" "$API_PORT" on)")
+        args+=(--extra-cmd "globaldns-nometrics:$((PORT + 2)):$(globaldns_cmd $((PORT + 2)) $((API_PORT + 2)) off)")
+    else
+        args+=(--extra-cmd "globaldns:$PORT:$(globaldns_cmd "$PORT" "$API_PORT" "$METRICS")")
+    fi
 fi
 
 echo "run.sh: $PEERS_DIR/peers.sh ${args[*]} $*" >&2
@@ -192,6 +216,20 @@ elif line:
     print('\nglobaldns answers: ' + ('as expected (www-rr {.11 .12}, www-ratio ~99:1, www-geo .21/.22/.23 by source/ECS)'
                                      if not probs else 'WRONG: ' + '; '.join(probs)))
     print('  ' + line)
+# METRICS=both: what per-query counting costs, each ratio taken within a round (the two servers
+# run one after the other on the same CPU), then the median over rounds.
+if any(r['server'] == 'globaldns-nometrics' for r in rows):
+    print('\nglobaldns with metrics on / off (metrics.enabled), QPS per fully used core, medians over rounds:')
+    print(f"  {'mix':13} {'proto':5} {'on QPS/core':>11} {'off QPS/core':>12} {'on/off':>7} {'per round':>24}")
+    for (mix, proto) in sorted({(r['mix'], r['proto']) for r in rows if r['server'] == 'globaldns-nometrics'}):
+        per = []
+        for rnd in sorted({r['round'] for r in rows}):
+            a, b = by.get((rnd, 'globaldns', mix, proto)), by.get((rnd, 'globaldns-nometrics', mix, proto))
+            if a is not None and b: per.append(a / b)
+        on = [by[k] for k in by if k[1:] == ('globaldns', mix, proto) and by[k] is not None]
+        off = [by[k] for k in by if k[1:] == ('globaldns-nometrics', mix, proto) and by[k] is not None]
+        print(f"  {mix:13} {proto:5} {fmt(st.median(on) if on else None, '{:.0f}'):>11} {fmt(st.median(off) if off else None, '{:.0f}'):>12} "
+              f"{fmt(st.median(per) if per else None, '{:.3f}'):>7} {' '.join(f'{x:.3f}' for x in per):>24}")
 # dnsperf response codes of globaldns' runs, if anything but NOERROR
 for f in sorted(os.listdir(os.path.join(out, 'dnsperf'))):
     if '-globaldns-' in f and f.endswith('.log'):

@@ -84,8 +84,9 @@ public final class DNSServerService: Service, Sendable {
         state.withLockedValue { $0.started = true }
         for loop in group.makeIterator() {
             let holder = self.holder, config = responderConfiguration
+            let queryLogger = config.queryLogSampleRate > 0 ? logger : nil
             let bound = try await loop.submit {
-                NIOLoopBound(QueryResponder(holder: holder, configuration: config), eventLoop: loop)
+                NIOLoopBound(QueryResponder(holder: holder, configuration: config, queryLogger: queryLogger), eventLoop: loop)
             }.get()
             state.withLockedValue { $0.responders[ObjectIdentifier(loop)] = bound }
         }
@@ -210,15 +211,7 @@ public final class DNSServerService: Service, Sendable {
         for (_, bound) in state.withLockedValue({ $0.responders }) {
             let s = try? await bound.eventLoop.submit { bound.value.stats }.get()
             guard let s else { continue }
-            total.queries += s.queries
-            total.dropped += s.dropped
-            total.formErr += s.formErr
-            total.truncated += s.truncated
-            total.noError += s.noError
-            total.nxDomain += s.nxDomain
-            total.refused += s.refused
-            total.notImp += s.notImp
-            total.other += s.other
+            total += s
         }
         return total
     }

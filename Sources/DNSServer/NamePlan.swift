@@ -14,10 +14,14 @@ public struct NamePlan: Sendable {
     public let usesClient: Bool
     public let ipv4: CandidateSet
     public let ipv6: CandidateSet
+    /// The policy's index in `ResponderStats.policies` (what the answer counters read per query,
+    /// without asking the existential).
+    public let policyIndex: Int
 
     public init(policy: any AnswerPolicy, ipv4: CandidateSet, ipv6: CandidateSet) {
         self.policy = policy
         self.usesClient = policy.kind == .locality
+        self.policyIndex = ResponderStats.policies.firstIndex(of: policy.kind.rawValue) ?? -1
         self.ipv4 = ipv4
         self.ipv6 = ipv6
     }

@@ -1,6 +1,7 @@
 import DNSWire
 import DNSZone
 import GSLB
+import Logging
 
 /// The transport a query came over: it decides the size limit (UDP replies are truncated to it).
 public enum Transport: Sendable {
@@ -23,10 +24,31 @@ public enum Transport: Sendable {
 /// 3. **authority** — SOA with the negative TTL (RFC 2308) on NXDOMAIN/NODATA, NS on referrals.
 /// 4. **additional** — pre-computed addresses for NS, MX and SRV targets (glue on referrals).
 /// 5. **end** — flags, counts, TC when a section did not fit, OPT with Client Subnet and NSID.
+///
+/// Then each query is counted (transport × qtype × rcode, the answering policy, TC, reply size) in
+/// plain integers this loop owns, read through `stats`; and, when `queryLogSampleRate` is above 0,
+/// a sampled share of queries is logged (the decision is one draw from this loop's own random
+/// source; only a logged query allocates).
 public final class QueryResponder {
     public let holder: ServingStateHolder
     public let configuration: ResponderConfiguration
-    public private(set) var stats = ResponderStats()
+    private let counters = QueryCounters()
+    private let countsQueries: Bool
+    /// What the stages decided about the current query, for the counters and the query log.
+    private var outcome = Outcome()
+    private let queryLogger: Logger?
+    /// A query is logged when a draw from `sampler` is at most this (0: never; `.max`: always).
+    private let sampleThreshold: UInt64
+    private var sampler = SplitMix64()
+
+    struct Outcome {
+        /// The reply's rcode; nil while no reply was written.
+        var rcode: Rcode?
+        var truncated = false
+        /// Index into `ResponderStats.policies` of what answered: -1 when nothing did (errors,
+        /// REFUSED, CH queries).
+        var policy = -1
+    }
 
     // Scratch, reused by every query.
     private let name: UnsafeMutablePointer<UInt8>          // lowercased current name
@@ -69,9 +91,13 @@ public final class QueryResponder {
         public var hasTSIG = false
     }
 
-    public init(holder: ServingStateHolder, configuration: ResponderConfiguration) {
+    /// `queryLogger` receives the sampled query log (see `ResponderConfiguration.queryLogSampleRate`).
+    public init(holder: ServingStateHolder, configuration: ResponderConfiguration, queryLogger: Logger? = nil) {
         self.holder = holder
         self.configuration = configuration
+        countsQueries = configuration.countsQueries
+        self.queryLogger = queryLogger
+        sampleThreshold = queryLogger == nil ? 0 : Self.sampleThreshold(rate: configuration.queryLogSampleRate)
         name = .allocate(capacity: 256)
         labelStarts = .allocate(capacity: 130)
         wildcard = .allocate(capacity: 258)
@@ -85,13 +111,15 @@ public final class QueryResponder {
     }
 
     /// A responder whose weighted picks follow `seed` (tests).
-    public convenience init(holder: ServingStateHolder, configuration: ResponderConfiguration, seed: UInt64) {
-        self.init(holder: holder, configuration: configuration)
+    public convenience init(holder: ServingStateHolder, configuration: ResponderConfiguration, queryLogger: Logger? = nil,
+                            seed: UInt64) {
+        self.init(holder: holder, configuration: configuration, queryLogger: queryLogger)
         random = SplitMix64(seed: seed)
         rotation = 0
     }
 
     deinit {
+        counters.deallocate()
         name.deallocate()
         labelStarts.deallocate()
         wildcard.deallocate()
@@ -105,21 +133,32 @@ public final class QueryResponder {
     /// gives 65535.
     public func respond(to packet: UnsafeRawBufferPointer, transport: Transport, source: IPAddress,
                         into out: UnsafeMutableRawBufferPointer) -> Int {
-        stats.queries &+= 1
-        guard packet.count >= 12, out.count >= 512 else {
-            stats.dropped &+= 1
-            return 0
+        var query = Query()
+        outcome = Outcome()
+        let n = respond(packet, transport: transport, source: source, into: out, &query)
+        if n == 0 { outcome.rcode = nil }
+        if countsQueries {
+            counters.count(transport: transport, qtype: query.qtype, rcode: outcome.rcode, replyLength: n,
+                           truncated: outcome.truncated, policy: outcome.policy)
         }
+        if sampleThreshold != 0 && sampler.next() <= sampleThreshold {
+            logQuery(packet, query, transport: transport, source: source, reply: out, length: n)
+        }
+        return n
+    }
+
+    /// This responder's counters so far (call on its event loop).
+    public var stats: ResponderStats { counters.snapshot() }
+
+    private func respond(_ packet: UnsafeRawBufferPointer, transport: Transport, source: IPAddress,
+                         into out: UnsafeMutableRawBufferPointer, _ query: inout Query) -> Int {
+        guard packet.count >= 12, out.count >= 512 else { return 0 }
         let q = packet.bindMemory(to: UInt8.self)
         let o = out.bindMemory(to: UInt8.self).baseAddress!
-        var query = Query()
         query.id = UInt16(q[0]) << 8 | UInt16(q[1])
         query.flags = UInt16(q[2]) << 8 | UInt16(q[3])
         // A response (QR=1) is never answered: that is how reflection loops start.
-        if query.flags & 0x8000 != 0 {
-            stats.dropped &+= 1
-            return 0
-        }
+        if query.flags & 0x8000 != 0 { return 0 }
         let rcode = begin(q, &query)
         let limit: Int
         if transport == .tcp {
@@ -351,6 +390,7 @@ public final class QueryResponder {
     private func answerZone(_ zone: Zone, apexLabel initialApexLabel: Int, _ query: inout Query, source: IPAddress,
                             writer w: inout Writer, flags: inout UInt16) -> Rcode {
         let globals = state.globals
+        outcome.policy = 0  // static, unless a global name answers
         var ownerPos = 12
         var ownerLen = query.qnameLength
         var nameLen = query.qnameLength
@@ -475,6 +515,7 @@ public final class QueryResponder {
                               _ query: inout Query, source: IPAddress, ownerPos: Int, ownerLen: Int,
                               writer w: inout Writer) -> Rcode {
         let qtype = query.qtype
+        outcome.policy = state.plans[index].policyIndex
         var v4: Bool
         if qtype == RRType.a.rawValue {
             v4 = true
@@ -561,7 +602,7 @@ public final class QueryResponder {
         let index = state.globals.find(UnsafePointer(name), query.qnameLength)
         guard index >= 0, index < state.plans.count else { return .refused }
         guard state.explainAllow.contains(source) else {
-            stats.explainRefused &+= 1
+            counters.countExplainRefused()
             return .refused
         }
         flags |= 0x0400
@@ -645,10 +686,9 @@ public final class QueryResponder {
 
     private func finish(_ query: Query, flags: UInt16, rcode: Rcode, writer w: inout Writer, optSize: Int) -> Int {
         var f = flags
-        if w.truncated {
-            f |= 0x0200
-            stats.truncated &+= 1
-        }
+        if w.truncated { f |= 0x0200 }
+        outcome.truncated = w.truncated
+        outcome.rcode = rcode
         f |= rcode.rawValue & 0xF
         w.limit += optSize
         if query.hasEDNS { writeOPT(query, rcode: rcode, &w) }
@@ -658,7 +698,6 @@ public final class QueryResponder {
         o[6] = UInt8(w.answerCount >> 8); o[7] = UInt8(w.answerCount & 0xFF)
         o[8] = UInt8(w.authorityCount >> 8); o[9] = UInt8(w.authorityCount & 0xFF)
         o[10] = UInt8(w.additionalCount >> 8); o[11] = UInt8(w.additionalCount & 0xFF)
-        count(rcode)
         return w.position
     }
 
@@ -716,14 +755,45 @@ public final class QueryResponder {
         return finish(q, flags: flags, rcode: rcode, writer: &w, optSize: 0)
     }
 
-    private func count(_ rcode: Rcode) {
-        switch rcode {
-        case .noError: stats.noError &+= 1
-        case .nxDomain: stats.nxDomain &+= 1
-        case .refused: stats.refused &+= 1
-        case .formErr: stats.formErr &+= 1
-        case .notImp: stats.notImp &+= 1
-        default: stats.other &+= 1
+    // MARK: - query log
+
+    /// The draw threshold for a sample rate: 0 for 0 (never draw), `.max` for 1 and above.
+    static func sampleThreshold(rate: Double) -> UInt64 {
+        guard rate > 0 else { return 0 }
+        let t = rate * 18_446_744_073_709_551_616.0  // 2^64
+        return t >= 18_446_744_073_709_549_568.0 ? .max : UInt64(t)  // the largest Double below 2^64
+    }
+
+    /// Logs one sampled query at info level (allocates: only sampled queries get here).
+    @inline(never)
+    private func logQuery(_ packet: UnsafeRawBufferPointer, _ query: Query, transport: Transport, source: IPAddress,
+                          reply: UnsafeMutableRawBufferPointer, length n: Int) {
+        guard let logger = queryLogger else { return }
+        var qname = "-"
+        if query.questionLength > 0 {
+            // The question as the client sent it (parsed and bounded by begin: no compression).
+            qname = DNSName(trustedWire: Array(packet[12 ..< 12 + query.qnameLength])).description
         }
+        let answers = n >= 12 ? Int(reply[6]) << 8 | Int(reply[7]) : 0
+        var metadata: Logger.Metadata = [
+            "client": "\(source)",
+            "protocol": "\(ResponderStats.transports[transport.index])",
+            "qname": "\(qname)",
+            "qtype": "\(RRType(query.qtype))",
+            "rcode": "\(outcome.rcode.map(\.description) ?? "dropped")",
+            "answers": "\(answers)",
+            "policy": "\(outcome.policy >= 0 ? ResponderStats.policies[outcome.policy] : "-")",
+            "size": "\(n)",
+        ]
+        if query.qclass != RRClass.in.rawValue && query.questionLength > 0 {
+            metadata["qclass"] = "\(RRClass(query.qclass))"
+        }
+        if query.hasClientSubnet {
+            let address: IPAddress = query.ecsFamily == 1
+                ? .v4(IPv4Address(value: UInt32(truncatingIfNeeded: query.ecsAddress.0 >> 32)))
+                : .v6(IPv6Address(high: query.ecsAddress.0, low: query.ecsAddress.1))
+            metadata["ecs"] = "\(address)/\(query.ecsSourcePrefix)/\(query.ecsScope)"
+        }
+        logger.info("query", metadata: metadata)
     }
 }

@@ -8,29 +8,19 @@ public struct ResponderConfiguration: Sendable, Equatable {
     public var maxUDPPayload: Int
     /// How many CNAMEs to follow inside a zone before answering with what was found.
     public var maxCNAMEChain: Int
+    /// Whether each query is counted in `ResponderStats` (by transport, qtype, rcode, policy, reply
+    /// size). Off (`metrics.enabled: false`) only to measure what counting costs.
+    public var countsQueries: Bool
+    /// The share of queries logged at info level through the responder's query logger: 0 (never,
+    /// the default) … 1 (every query). Each responder draws from its own random source.
+    public var queryLogSampleRate: Double
 
-    public init(identity: String = "", maxUDPPayload: Int = 1232, maxCNAMEChain: Int = 8) {
+    public init(identity: String = "", maxUDPPayload: Int = 1232, maxCNAMEChain: Int = 8,
+                countsQueries: Bool = true, queryLogSampleRate: Double = 0) {
         self.identity = identity
         self.maxUDPPayload = maxUDPPayload
         self.maxCNAMEChain = maxCNAMEChain
+        self.countsQueries = countsQueries
+        self.queryLogSampleRate = queryLogSampleRate
     }
-}
-
-/// Per-responder counters. Each event loop owns one responder, so these are plain integers; a
-/// metrics exporter sums them across loops.
-public struct ResponderStats: Sendable, Equatable {
-    public var queries: UInt64 = 0
-    /// Packets too short for a header, or that were responses: dropped without a reply.
-    public var dropped: UInt64 = 0
-    public var formErr: UInt64 = 0
-    public var truncated: UInt64 = 0
-    public var noError: UInt64 = 0
-    public var nxDomain: UInt64 = 0
-    public var refused: UInt64 = 0
-    public var notImp: UInt64 = 0
-    public var other: UInt64 = 0
-    /// Explain queries (CH TXT for a global name) from clients outside the allow-list.
-    public var explainRefused: UInt64 = 0
-
-    public init() {}
 }

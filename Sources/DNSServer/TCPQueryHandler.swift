@@ -12,7 +12,7 @@ import NIOCore
 /// - Back-pressure: while the socket is not writable, no more queries are answered and reading
 ///   stops; it resumes when the peer reads its replies.
 /// - On `ChannelShouldQuiesceEvent` (graceful shutdown) the connection answers what it already has
-///   and closes.
+///   and closes; a query the client is still sending is answered first, then it closes.
 final class TCPQueryHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -133,8 +133,10 @@ final class TCPQueryHandler: ChannelInboundHandler {
         if event is ChannelShouldQuiesceEvent {
             quiescing = true
             flushIfNeeded(context: context)
-            // Whatever is complete has been answered; a half-received frame is abandoned.
-            context.close(promise: nil)
+            // Whatever is complete has been answered. A query still arriving (part of a frame), or
+            // frames held back by write back-pressure, are answered when they can be, and then
+            // `drain` closes; the idle timeout and the service's drain deadline still bound it.
+            if pending == nil { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)

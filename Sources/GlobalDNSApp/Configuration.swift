@@ -33,7 +33,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public struct API: Sendable, Equatable {
         /// The NameService HTTP API's listener.
         public var listen: String = "127.0.0.1:8080"
-        /// Bearer tokens allowed to write, by name (the name is logged with each write).
+        /// Bearer tokens allowed to write, by name (the name is logged with each write), already
+        /// read from where the file says (`{env: VARIABLE}`, `{file: PATH}` or inline).
         /// `GLOBALDNS_API_TOKEN` adds one named `env`. Without any, the API only listens on loopback.
         public var tokens: [String: String] = [:]
         /// Request bodies larger than this get 413.
@@ -72,18 +73,43 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var retryAfterFailureSeconds: Double = 10
     }
 
-    /// How this server runs its health probes (`healthCheck.threads`, `healthCheck.summarySeconds`):
-    /// not NameService defaults.
-    public struct Probing: Sendable, Equatable {
+    public struct Metrics: Sendable, Equatable {
+        /// Prometheus metrics at `/metrics` on the API listener, and the per-query counters behind
+        /// them. Off: `/metrics` answers 404 and queries are not counted (to measure the cost).
+        public var enabled = true
+    }
+
+    public struct QueryLog: Sendable, Equatable {
+        /// The share of DNS queries logged, one info line each: 0 (off) … 1 (every query).
+        public var sampleRate: Double = 0
+    }
+
+    /// What the server does when one of its components fails.
+    public struct Lifecycle: Sendable, Equatable {
+        public var onComponentFailure: ComponentFailurePolicy = .keepServing
+    }
+
+    /// The `healthCheck` section: defaults for the timing a NameService's `spec.healthCheck`
+    /// leaves out, and how this server runs its probes (`threads`, `summarySeconds`).
+    public struct HealthCheck: Sendable, Equatable {
+        public var intervalSeconds: Double = 4
+        public var timeoutSeconds: Double = 3
+        public var failureThreshold: Int = 3
+        public var successThreshold: Int = 1
+        public var initialDelaySeconds: Double = 0
         /// Prober threads, apart from the DNS event loops (each probes its share of the targets).
         public var threads: Int = 1
-        /// A `health probes` log line this often while targets are probed (probes, outcomes, schedule
-        /// drift, latency over the period); 0: never.
+        /// A `health probes` log line this often while targets are probed (probes, outcomes,
+        /// schedule drift, latency over the period); 0: never.
         public var summarySeconds: Double = 60
 
-        public init(threads: Int = 1, summarySeconds: Double = 60) {
-            self.threads = threads
-            self.summarySeconds = summarySeconds
+        public init() {}
+
+        /// What the reconciler and the API fill a NameService's missing timing fields with.
+        public var defaults: HealthCheckDefaults {
+            HealthCheckDefaults(intervalSeconds: intervalSeconds, timeoutSeconds: timeoutSeconds,
+                                failureThreshold: failureThreshold, successThreshold: successThreshold,
+                                initialDelaySeconds: initialDelaySeconds)
         }
     }
 
@@ -95,9 +121,7 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var defaultLocality: String?
     public var explain = Explain()
     public var upstream = Upstream()
-    /// Defaults for the timing fields a NameService's `spec.healthCheck` leaves out.
-    public var healthCheck = HealthCheckDefaults.standard
-    public var probing = Probing()
+    public var healthCheck = HealthCheck()
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
@@ -105,8 +129,22 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var store = Store()
     public var replica = Replica()
     public var log = Log()
+    public var metrics = Metrics()
+    public var queryLog = QueryLog()
+    public var lifecycle = Lifecycle()
 
     public init() {}
+}
+
+/// `lifecycle.onComponentFailure`: what a failure of the API listener, the health checker,
+/// upstream resolution or the SIGHUP reloader does. The DNS listeners are the server itself:
+/// they are never left behind. The store watch retries by itself under both (a restart would
+/// not mend the store and would lose the plan being served).
+public enum ComponentFailurePolicy: String, Sendable, Equatable, CaseIterable {
+    /// Log it, report not ready on `/readyz`, and keep answering DNS from the last plan.
+    case keepServing
+    /// Log it, stop gracefully (drain TCP) and exit with code 3, for a supervisor to restart.
+    case exit
 }
 
 public enum LogFormat: String, Sendable, Equatable, CaseIterable {
@@ -208,6 +246,9 @@ extension GlobalDNSConfiguration {
         guard upstream.retryAfterFailureSeconds >= 1 else {
             throw ConfigurationError(keyPath: "upstream.retryAfterFailureSeconds", message: "must be at least 1, not \(upstream.retryAfterFailureSeconds)")
         }
+        guard queryLog.sampleRate >= 0, queryLog.sampleRate <= 1 else {
+            throw ConfigurationError(keyPath: "queryLog.sampleRate", message: "must be between 0 (off) and 1 (every query), not \(queryLog.sampleRate)")
+        }
         let hc = healthCheck
         let minInterval = NameService.minProbeIntervalSeconds, minTimeout = NameService.minProbeTimeoutSeconds
         if !(hc.intervalSeconds >= minInterval && hc.intervalSeconds <= 3600) {
@@ -226,12 +267,12 @@ extension GlobalDNSConfiguration {
             throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
                                      message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds.secondsText)) so probes of one address never overlap, not \(hc.timeoutSeconds.secondsText)")
         }
-        guard (1...64).contains(probing.threads) else {
-            throw ConfigurationError(keyPath: "healthCheck.threads", message: "must be between 1 and 64, not \(probing.threads)")
+        guard (1...64).contains(healthCheck.threads) else {
+            throw ConfigurationError(keyPath: "healthCheck.threads", message: "must be between 1 and 64, not \(healthCheck.threads)")
         }
-        if !(probing.summarySeconds == 0 || (probing.summarySeconds >= 1 && probing.summarySeconds <= 86400)) {
+        if !(healthCheck.summarySeconds == 0 || (healthCheck.summarySeconds >= 1 && healthCheck.summarySeconds <= 86400)) {
             throw ConfigurationError(keyPath: "healthCheck.summarySeconds",
-                                     message: "must be 0 (never) or between 1 and 86400, not \(probing.summarySeconds.secondsText)")
+                                     message: "must be 0 (never) or between 1 and 86400, not \(healthCheck.summarySeconds.secondsText)")
         }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")
@@ -242,7 +283,8 @@ extension GlobalDNSConfiguration {
             tcpMaxConnections: dns.tcpMaxConnections,
             drainTimeout: .nanoseconds(Int64(dns.drainTimeoutSeconds * 1e9)))
         let responder = ResponderConfiguration(identity: identity, maxUDPPayload: dns.udpPayloadSize,
-                                               maxCNAMEChain: dns.maxCNAMEChain)
+                                               maxCNAMEChain: dns.maxCNAMEChain, countsQueries: metrics.enabled,
+                                               queryLogSampleRate: queryLog.sampleRate)
         return (server, responder)
     }
 }

@@ -5,17 +5,80 @@ import Yams
 /// Reads `globaldns.yaml` strictly: unknown keys, wrong types and bad values are errors that name
 /// the key path and the line, before anything listens.
 public enum ConfigurationReader {
-    public static func read(file: String) throws(ConfigurationError) -> GlobalDNSConfiguration {
+    /// Every key the reader accepts, by section ("" is the top level). A top-level key that is
+    /// not a section here holds a value. `config/globaldns.yaml` documents exactly these (a test
+    /// checks it).
+    public static let sections: [String: [String]] = [
+        "": ["identity", "localities", "defaultLocality", "explain", "upstream", "healthCheck", "dns", "zones", "api",
+             "state", "store", "replica", "log", "lifecycle", "metrics", "queryLog"],
+        "explain": ["allow"],
+        "upstream": ["resolvers", "timeoutSeconds", "attempts", "minRefreshSeconds", "maxRefreshSeconds",
+                     "retryAfterFailureSeconds"],
+        "healthCheck": ["intervalSeconds", "timeoutSeconds", "failureThreshold", "successThreshold", "initialDelaySeconds",
+                        "threads", "summarySeconds"],
+        "dns": ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds", "tcpMaxConnections", "threads",
+                "drainTimeoutSeconds", "maxCNAMEChain"],
+        "zones": ["directory", "files"],
+        "api": ["listen", "tokens", "maxBodyBytes"],
+        "state": ["directory"],
+        "store": ["type", "sqlite", "etcd"],
+        "store.sqlite": ["path"],
+        "store.etcd": ["endpoints", "prefix", "dialTimeoutSeconds", "requestTimeoutSeconds", "keepaliveSeconds", "username",
+                       "tls"],
+        "store.etcd.tls": ["caFile", "certFile", "keyFile", "serverName"],
+        "replica": ["name"],
+        "log": ["level", "format"],
+        "lifecycle": ["onComponentFailure"],
+        "metrics": ["enabled"],
+        "queryLog": ["sampleRate"],
+    ]
+
+    /// Every accepted key path: `identity`, `dns.listen`, `store.etcd.tls.caFile`, … (sections
+    /// themselves are not listed).
+    public static var keyPaths: Set<String> {
+        func expand(_ section: String) -> [String] {
+            sections[section]!.flatMap { key -> [String] in
+                let path = section.isEmpty ? key : section + "." + key
+                return sections[path] != nil ? expand(path) : [path]
+            }
+        }
+        return Set(expand(""))
+    }
+
+    static func keys(_ section: String) -> Set<String> { Set(sections[section]!) }
+
+    /// Looks up an environment variable (the process environment unless a test injects one).
+    public typealias Environment = (String) -> String?
+
+    /// The process environment.
+    public static func processEnvironment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    /// The directory relative paths in `file` are resolved from ("." without a file).
+    public static func directory(of file: String?) -> String {
+        guard let file, let slash = file.lastIndex(of: "/") else { return "." }
+        let dir = String(file[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    /// Reads `file`; `overrides` (the command line) are applied before the values are checked, so
+    /// a flag can fix what the file alone would not allow (GLOBALDNS_API_TOKEN for an API beyond
+    /// loopback).
+    public static func read(file: String, environment: Environment = processEnvironment,
+                            overrides: ConfigurationOverrides = .init()) throws(ConfigurationError) -> GlobalDNSConfiguration {
         let text: String
         do {
             text = try readTextFile(file)
         } catch {
             throw ConfigurationError(file: file, keyPath: "", message: "cannot read: \(error)")
         }
-        return try parse(text, file: file)
+        return try parse(text, file: file, environment: environment, overrides: overrides)
     }
 
-    public static func parse(_ text: String, file: String? = nil) throws(ConfigurationError) -> GlobalDNSConfiguration {
+    /// `environment` supplies the secrets named by `{env: VARIABLE}`.
+    public static func parse(_ text: String, file: String? = nil, environment: Environment = processEnvironment,
+                             overrides: ConfigurationOverrides = .init()) throws(ConfigurationError) -> GlobalDNSConfiguration {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -23,11 +86,13 @@ public enum ConfigurationReader {
             throw ConfigurationError(file: file, keyPath: "", message: "not valid YAML: \(error)")
         }
         var config = GlobalDNSConfiguration()
-        guard let root else { return config }
+        guard let root else {
+            overrides.apply(to: &config)
+            _ = try config.validated()
+            return config
+        }
         let r = NodeReader(file: file)
-        let top = try r.mapping(root, path: "", keys: ["identity", "dns", "zones", "api", "state", "log", "localities",
-                                                       "defaultLocality", "explain", "upstream", "healthCheck", "store",
-                                                       "replica"])
+        let top = try r.mapping(root, path: "", keys: keys(""))
         if let v = top["identity"] { config.identity = try r.string(v, path: "identity") }
         try r.readStore(top, into: &config)
         if let v = top["localities"] {
@@ -44,13 +109,11 @@ public enum ConfigurationReader {
         }
         if let v = top["defaultLocality"] { config.defaultLocality = try r.string(v, path: "defaultLocality") }
         if let explain = top["explain"] {
-            let m = try r.mapping(explain, path: "explain", keys: ["allow"])
+            let m = try r.mapping(explain, path: "explain", keys: keys("explain"))
             if let v = m["allow"] { config.explain.allow = try r.strings(v, path: "explain.allow") }
         }
         if let upstream = top["upstream"] {
-            let m = try r.mapping(upstream, path: "upstream", keys: ["resolvers", "timeoutSeconds", "attempts",
-                                                                     "minRefreshSeconds", "maxRefreshSeconds",
-                                                                     "retryAfterFailureSeconds"])
+            let m = try r.mapping(upstream, path: "upstream", keys: keys("upstream"))
             if let v = m["resolvers"] { config.upstream.resolvers = try r.strings(v, path: "upstream.resolvers") }
             if let v = m["timeoutSeconds"] { config.upstream.timeoutSeconds = try r.double(v, path: "upstream.timeoutSeconds") }
             if let v = m["attempts"] { config.upstream.attempts = try r.int(v, path: "upstream.attempts") }
@@ -61,9 +124,7 @@ public enum ConfigurationReader {
             }
         }
         if let hc = top["healthCheck"] {
-            let m = try r.mapping(hc, path: "healthCheck", keys: ["intervalSeconds", "timeoutSeconds", "failureThreshold",
-                                                                 "successThreshold", "initialDelaySeconds", "threads",
-                                                                 "summarySeconds"])
+            let m = try r.mapping(hc, path: "healthCheck", keys: keys("healthCheck"))
             if let v = m["intervalSeconds"] { config.healthCheck.intervalSeconds = try r.double(v, path: "healthCheck.intervalSeconds") }
             if let v = m["timeoutSeconds"] { config.healthCheck.timeoutSeconds = try r.double(v, path: "healthCheck.timeoutSeconds") }
             if let v = m["failureThreshold"] { config.healthCheck.failureThreshold = try r.int(v, path: "healthCheck.failureThreshold") }
@@ -71,13 +132,11 @@ public enum ConfigurationReader {
             if let v = m["initialDelaySeconds"] {
                 config.healthCheck.initialDelaySeconds = try r.double(v, path: "healthCheck.initialDelaySeconds")
             }
-            if let v = m["threads"] { config.probing.threads = try r.int(v, path: "healthCheck.threads") }
-            if let v = m["summarySeconds"] { config.probing.summarySeconds = try r.double(v, path: "healthCheck.summarySeconds") }
+            if let v = m["threads"] { config.healthCheck.threads = try r.int(v, path: "healthCheck.threads") }
+            if let v = m["summarySeconds"] { config.healthCheck.summarySeconds = try r.double(v, path: "healthCheck.summarySeconds") }
         }
         if let dns = top["dns"] {
-            let m = try r.mapping(dns, path: "dns", keys: ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds",
-                                                           "tcpMaxConnections", "threads", "drainTimeoutSeconds",
-                                                           "maxCNAMEChain"])
+            let m = try r.mapping(dns, path: "dns", keys: keys("dns"))
             if let v = m["listen"] { config.dns.listen = try r.strings(v, path: "dns.listen") }
             if let v = m["udpPayloadSize"] { config.dns.udpPayloadSize = try r.int(v, path: "dns.udpPayloadSize") }
             if let v = m["tcpIdleTimeoutSeconds"] { config.dns.tcpIdleTimeoutSeconds = try r.double(v, path: "dns.tcpIdleTimeoutSeconds") }
@@ -87,28 +146,31 @@ public enum ConfigurationReader {
             if let v = m["maxCNAMEChain"] { config.dns.maxCNAMEChain = try r.int(v, path: "dns.maxCNAMEChain") }
         }
         if let zones = top["zones"] {
-            let m = try r.mapping(zones, path: "zones", keys: ["directory", "files"])
+            let m = try r.mapping(zones, path: "zones", keys: keys("zones"))
             if let v = m["directory"] { config.zones.directory = try r.string(v, path: "zones.directory") }
             if let v = m["files"] { config.zones.files = try r.strings(v, path: "zones.files") }
         }
         if let api = top["api"] {
-            let m = try r.mapping(api, path: "api", keys: ["listen", "tokens", "maxBodyBytes"])
+            let m = try r.mapping(api, path: "api", keys: keys("api"))
             if let v = m["listen"] { config.api.listen = try r.string(v, path: "api.listen") }
             if let v = m["maxBodyBytes"] { config.api.maxBodyBytes = try r.int(v, path: "api.maxBodyBytes") }
             if let v = m["tokens"] {
-                guard case .mapping(let tokens) = v else { throw r.error(v, "api.tokens", "must be a mapping of name: token") }
+                guard case .mapping(let tokens) = v else {
+                    throw r.error(v, "api.tokens", "must be a mapping of name: token, {env: VARIABLE} or {file: PATH}")
+                }
                 for (k, t) in tokens {
                     guard case .scalar(let key) = k else { throw r.error(k, "api.tokens", "names must be strings") }
-                    config.api.tokens[key.string] = try r.string(t, path: "api.tokens.\(key.string)")
+                    config.api.tokens[key.string] = try r.secret(t, path: "api.tokens.\(key.string)",
+                                                                 base: directory(of: file), environment: environment)
                 }
             }
         }
         if let state = top["state"] {
-            let m = try r.mapping(state, path: "state", keys: ["directory"])
+            let m = try r.mapping(state, path: "state", keys: keys("state"))
             if let v = m["directory"] { config.state.directory = try r.string(v, path: "state.directory") }
         }
         if let log = top["log"] {
-            let m = try r.mapping(log, path: "log", keys: ["level", "format"])
+            let m = try r.mapping(log, path: "log", keys: keys("log"))
             if let v = m["level"] {
                 let s = try r.string(v, path: "log.level")
                 guard let level = Logger.Level(rawValue: s) else {
@@ -124,10 +186,30 @@ public enum ConfigurationReader {
                 config.log.format = format
             }
         }
-        // Values are checked here too, so a bad file fails with its line.
+        if let metrics = top["metrics"] {
+            let m = try r.mapping(metrics, path: "metrics", keys: keys("metrics"))
+            if let v = m["enabled"] { config.metrics.enabled = try r.bool(v, path: "metrics.enabled") }
+        }
+        if let queryLog = top["queryLog"] {
+            let m = try r.mapping(queryLog, path: "queryLog", keys: keys("queryLog"))
+            if let v = m["sampleRate"] { config.queryLog.sampleRate = try r.double(v, path: "queryLog.sampleRate") }
+        }
+        if let lifecycle = top["lifecycle"] {
+            let m = try r.mapping(lifecycle, path: "lifecycle", keys: keys("lifecycle"))
+            if let v = m["onComponentFailure"] {
+                let s = try r.string(v, path: "lifecycle.onComponentFailure")
+                guard let policy = ComponentFailurePolicy(rawValue: s) else {
+                    throw r.error(v, "lifecycle.onComponentFailure", "'\(s)' is not one of keepServing, exit")
+                }
+                config.lifecycle.onComponentFailure = policy
+            }
+        }
+        overrides.apply(to: &config)
+        // Values are checked here too, so a bad file fails with its line (a bad flag without one).
         do {
             _ = try config.validated()
         } catch {
+            if overrides.overrides(keyPath: error.keyPath) { throw error }
             let line = r.line(ofPath: error.keyPath, in: root)
             throw ConfigurationError(file: file, line: line, keyPath: error.keyPath, message: error.message)
         }
@@ -173,11 +255,46 @@ struct NodeReader {
         return v
     }
 
+    func bool(_ node: Node, path: String) throws(ConfigurationError) -> Bool {
+        guard case .scalar(let s) = node, s.string == "true" || s.string == "false" else {
+            throw error(node, path, "must be true or false")
+        }
+        return s.string == "true"
+    }
+
     func strings(_ node: Node, path: String) throws(ConfigurationError) -> [String] {
         guard case .sequence(let seq) = node else { throw error(node, path, "must be a list") }
         var out: [String] = []
         for (i, item) in seq.enumerated() { out.append(try string(item, path: "\(path)[\(i)]")) }
         return out
+    }
+
+    /// A secret such as an API token: written inline, `{env: VARIABLE}` (from the environment) or
+    /// `{file: PATH}` (the file's contents less trailing white space, as Docker and Kubernetes
+    /// mount secrets; relative to `base`). A missing or empty source is an error naming the key
+    /// path; the value itself never appears in an error.
+    func secret(_ node: Node, path: String, base: String,
+                environment: ConfigurationReader.Environment) throws(ConfigurationError) -> String {
+        if case .scalar(let s) = node { return s.string }
+        let m = try mapping(node, path: path, keys: ["env", "file"])
+        guard m.count == 1 else { throw error(node, path, "give exactly one of env: VARIABLE or file: PATH") }
+        if let v = m["env"] {
+            let name = try string(v, path: path + ".env")
+            guard let value = environment(name), !value.isEmpty else {
+                throw error(v, path + ".env", "the environment variable \(name) is not set or empty")
+            }
+            return value
+        }
+        let v = m["file"]!
+        let name = try string(v, path: path + ".file")
+        let full = GlobalDNSServer.resolve(name, base: base)
+        let text: String
+        do { text = try readTextFile(full) } catch {
+            throw self.error(v, path + ".file", "cannot read \(full): \(error)")
+        }
+        let value = String(text.reversed().drop(while: { $0.isWhitespace }).reversed())
+        guard !value.isEmpty else { throw error(v, path + ".file", "\(full) is empty") }
+        return value
     }
 
     /// A list of `{cidr: ..., locality: ...}` mappings.

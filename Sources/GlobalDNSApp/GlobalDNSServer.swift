@@ -1,5 +1,6 @@
 import DNSServer
 import DNSWire
+import NIOConcurrencyHelpers
 import DNSZone
 import GSLB
 import HealthCheck
@@ -10,6 +11,7 @@ import NameServiceStoreEtcd
 import Reconciler
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import TargetResolution
 import UnixSignals
@@ -22,28 +24,41 @@ import Glibc
 /// Wires the server: loads zones, builds the first serving snapshot, and runs the DNS listeners and
 /// the SIGHUP reloader in one `ServiceGroup` (SIGTERM/SIGINT: graceful shutdown).
 public final class GlobalDNSServer: Sendable {
+    /// The configuration the server started with.
     public let configuration: GlobalDNSConfiguration
     /// Where relative paths in the configuration are resolved (the config file's directory, or the
     /// working directory without a file).
     public let baseDirectory: String
-    /// The configuration file, re-read on SIGHUP for `localities`, `defaultLocality` and `explain`.
+    /// The configuration file, re-read on SIGHUP for the keys that can change live.
     public let configurationFile: String?
+    /// The command line's overrides, applied again to every re-read of the file.
+    public let overrides: ConfigurationOverrides
     public let holder: ServingStateHolder
     /// The client policy being served at start (SIGHUP replaces the served one).
     public let clientPolicy: ClientPolicy
     public let logger: Logger
+    /// The log level and format SIGHUP changes (nil: logging is not the server's).
+    let logSettings: LogSettings?
     let dnsConfiguration: DNSServerConfiguration
     let responderConfiguration: ResponderConfiguration
+    /// Behind `/metrics` (see GlobalDNSServer+Metrics.swift).
+    let metricsRegistry = PrometheusCollectorRegistry()
+    private let running: NIOLockedValueBox<GlobalDNSConfiguration>
+    /// Components that failed while running (`lifecycle.onComponentFailure: keepServing`).
+    public let componentFailures = ComponentFailures()
 
     /// Loads everything; throws on a bad configuration or a broken zone, before anything listens.
     public init(configuration: GlobalDNSConfiguration, baseDirectory: String, configurationFile: String? = nil,
-                logger: Logger) throws {
+                overrides: ConfigurationOverrides = .init(), logSettings: LogSettings? = nil, logger: Logger) throws {
         var configuration = configuration
         if configuration.identity.isEmpty { configuration.identity = hostName() }
         let (dns, responder) = try configuration.validated()
         self.configuration = configuration
+        running = NIOLockedValueBox(configuration)
         self.baseDirectory = baseDirectory
         self.configurationFile = configurationFile
+        self.overrides = overrides
+        self.logSettings = logSettings
         self.logger = logger
         self.dnsConfiguration = dns
         self.responderConfiguration = responder
@@ -80,13 +95,53 @@ public final class GlobalDNSServer: Sendable {
         return ZoneSet(zones: loaded)
     }
 
-    /// Re-reads every zone. On any error the serving zones stay as they are and the error is
-    /// returned (and logged); on success the reconciler re-places every NameService against the
-    /// new zones and publishes one snapshot (it is the only publisher).
+    /// The configuration being served: the start configuration with what SIGHUP applied since.
+    public var currentConfiguration: GlobalDNSConfiguration { running.withLockedValue { $0 } }
+
+    /// SIGHUP: re-reads the configuration file (when there is one) and applies the keys that can
+    /// change live (`GlobalDNSConfiguration.liveKeyPaths`): the log level and format, the zones
+    /// (always re-read), the localities table, the default locality and the explain allow-list.
+    /// A key that only a restart applies is logged as an error and keeps its running value; a
+    /// broken file, zone or table keeps what is served. Nothing here stops the server.
+    public func reload(reconciler: Reconciler) async {
+        var config = currentConfiguration
+        if let file = configurationFile {
+            do {
+                var fresh = try ConfigurationReader.read(file: file, overrides: overrides)
+                if fresh.identity.isEmpty { fresh.identity = hostName() }
+                let reload = config.reloaded(from: fresh)
+                // The new level and format first, so this reload's own lines already follow them.
+                logSettings?.level = reload.applied.log.level
+                logSettings?.format = reload.applied.log.format
+                for key in reload.needsRestart {
+                    logger.error("configuration reload: this key only changes with a restart; the running value stays",
+                                 metadata: ["key": "\(key)", "file": "\(file)"])
+                }
+                logger.info("configuration reloaded", metadata: [
+                    "file": "\(file)", "changed": "\(reload.changed.isEmpty ? "none" : reload.changed.joined(separator: ","))"])
+                config = reload.applied
+            } catch {
+                logger.error("configuration reload failed; keeping the running configuration",
+                             metadata: ["error": "\(error)"])
+            }
+        }
+        let served = currentConfiguration
+        if await reloadZones(config.zones, reconciler: reconciler) != nil { config.zones = served.zones }
+        if await reloadClientPolicy(config, reconciler: reconciler) != nil {
+            config.localities = served.localities
+            config.defaultLocality = served.defaultLocality
+            config.explain = served.explain
+        }
+        running.withLockedValue { $0 = config }
+    }
+
+    /// Re-reads every zone of `zones`. On any error the serving zones stay as they are and the
+    /// error is returned (and logged); on success the reconciler re-places every NameService
+    /// against the new zones and publishes one snapshot (it is the only publisher).
     @discardableResult
-    public func reloadZones(reconciler: Reconciler) async -> ZoneFileError? {
+    public func reloadZones(_ zones: GlobalDNSConfiguration.Zones, reconciler: Reconciler) async -> ZoneFileError? {
         do {
-            let zones = try Self.loadZones(configuration.zones, base: baseDirectory)
+            let zones = try Self.loadZones(zones, base: baseDirectory)
             let old = holder.load()
             await reconciler.setZones(zones)
             for zone in zones.zones {
@@ -110,19 +165,12 @@ public final class GlobalDNSServer: Sendable {
                                "explain_allow": "\(p.explainAllow)"])
     }
 
-    /// Re-reads the localities table, default locality and explain allow-list (from the
-    /// configuration file when there is one). On any error the served ones stay and the error is
-    /// returned.
+    /// Builds the localities table, default locality and explain allow-list of `config` (a
+    /// localities file is read again) and serves them. On any error the served ones stay and the
+    /// error is returned.
     @discardableResult
-    public func reloadClientPolicy(reconciler: Reconciler) async -> ConfigurationError? {
+    public func reloadClientPolicy(_ config: GlobalDNSConfiguration, reconciler: Reconciler) async -> ConfigurationError? {
         do {
-            var config = configuration
-            if let file = configurationFile {
-                let fresh = try ConfigurationReader.read(file: file)
-                config.localities = fresh.localities
-                config.defaultLocality = fresh.defaultLocality
-                config.explain = fresh.explain
-            }
             let policy = try config.loadClientPolicy(base: baseDirectory, configurationFile: configurationFile)
             await reconciler.setClientPolicy(policy.mapping, explainAllow: policy.explainAllow)
             Self.logClientPolicy(policy, logger: logger, reloaded: true)
@@ -131,6 +179,16 @@ public final class GlobalDNSServer: Sendable {
             logger.error("localities reload failed; keeping the table being served", metadata: ["error": "\(error)"])
             return error
         }
+    }
+
+    /// What `/readyz` says: not ready while a component has failed (keepServing), while the store
+    /// is unreachable or failing, or before the first plan from the store is served.
+    static func readiness(failed: [String], storeProblem: String?, planServed: Bool) -> (ready: Bool, reason: String) {
+        if !failed.isEmpty {
+            return (false, "component failed (DNS answers from the last plan): \(failed.joined(separator: "; "))")
+        }
+        if let storeProblem { return (false, "\(storeProblem) (DNS answers from the last plan)") }
+        return planServed ? (true, "zones loaded, store loaded, plan served") : (false, "waiting for the first plan from the store")
     }
 
     /// Opens the configured NameService store: the SQLite file (its directory created if
@@ -168,7 +226,7 @@ public final class GlobalDNSServer: Sendable {
     /// Runs until SIGTERM/SIGINT. `onListening` gets the bound DNS addresses once the sockets are up.
     public func run(onListening: (@Sendable ([SocketAddress]) -> Void)? = nil) async throws {
         let opened = try openStore()
-        let store = opened.store
+        let store = instrumented(opened.store)
         logger.info("nameservice store", metadata: ["store": "\(opened.description)"])
         let threads = configuration.dns.threads == 0 ? usableCPUCount() : configuration.dns.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -179,12 +237,13 @@ public final class GlobalDNSServer: Sendable {
             logger.info("upstream resolvers for target FQDNs", metadata: [
                 "resolvers": "\(configuration.upstream.resolvers.joined(separator: ","))"])
         }
-        let probing = configuration.probing
+        let probing = configuration.healthCheck
         let checker = HealthChecker(logger: logger, configuration: HealthCheckerConfiguration(
             threads: probing.threads, summaryInterval: probing.summarySeconds > 0 ? .seconds(probing.summarySeconds) : nil))
-        let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck)
+        let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck.defaults)
+        let policy = configuration.lifecycle.onComponentFailure
         var reconcilerConfiguration = Reconciler.Configuration()
-        reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck
+        reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck.defaults
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
                                     configuration: reconcilerConfiguration,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
@@ -193,18 +252,23 @@ public final class GlobalDNSServer: Sendable {
                                    holder: holder, group: group, logger: logger)
         try await dns.start()
         onListening?(dns.boundAddresses)
+        let metrics = await makeMetricsEndpoint(dns: dns, checker: checker, reconciler: reconciler)
 
         // The command line folds GLOBALDNS_API_TOKEN in as the token named "env".
         let tokens = configuration.api.tokens
+        let failures = componentFailures
         let api = NameServiceAPI(
             store: store,
             configuration: APIConfiguration(tokens: tokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
+                var storeProblem: String?
                 if let (reachable, reason) = opened.reachability?(), !reachable {
-                    return (false, "the NameService store is unreachable (DNS answers from the last plan): \(reason)")
+                    storeProblem = "the NameService store is unreachable: \(reason)"
+                } else if reconciler.isStoreFailing {
+                    storeProblem = "the NameService store is failing, retrying"
                 }
-                return reconciler.isReadyNow ? (true, "zones loaded, store loaded, plan served")
-                    : (false, "waiting for the first plan from the store")
-            }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck),
+                return Self.readiness(failed: failures.all, storeProblem: storeProblem, planServed: reconciler.isReadyNow)
+            }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck.defaults,
+            metrics: metrics),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
         if tokens.isEmpty {
@@ -217,12 +281,18 @@ public final class GlobalDNSServer: Sendable {
             logger.info("api listening", metadata: ["address": "\(channel.localAddress.map(describe) ?? "?")",
                                                     "auth": "\(tokens.isEmpty ? "none (loopback only)" : "bearer tokens: \(tokens.keys.sorted().joined(separator: ","))")"])
         })
-        let reloader = ReloadService(server: self, reconciler: reconciler)
+        // The order is the dependency graph; graceful shutdown runs it in reverse, so the reloader
+        // and the API stop first and the DNS listeners drain before the reconciler stops.
+        func supervised(_ component: String, _ service: any Service) -> ServiceGroupConfiguration.ServiceConfiguration {
+            Supervised(component: component, service: service, policy: policy, failures: failures, logger: logger).configuration
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let tracker { services.append(.init(service: UpstreamService(tracker: tracker, reconciler: reconciler))) }
-        services.append(.init(service: HealthService(checker: checker, registry: probes, reconciler: reconciler)))
-        services += [.init(service: ReconcilerService(reconciler: reconciler)), .init(service: dns),
-                     .init(service: app), .init(service: reloader)]
+        if let tracker { services.append(supervised("upstream", UpstreamService(tracker: tracker, reconciler: reconciler))) }
+        services.append(supervised("health-checker", HealthService(checker: checker, registry: probes, reconciler: reconciler)))
+        services.append(supervised("store-watch", ReconcilerService(reconciler: reconciler)))
+        services.append(.init(service: dns, failureTerminationBehavior: .gracefullyShutdownGroup))
+        services.append(supervised("api", app))
+        services.append(supervised("reloader", ReloadService(server: self, reconciler: reconciler)))
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -245,7 +315,8 @@ public struct OpenedStore: Sendable {
     public var reachability: (@Sendable () -> (reachable: Bool, reason: String))?
 }
 
-/// SIGHUP → reload zones (a broken zone keeps the old one and logs why).
+/// SIGHUP → `GlobalDNSServer.reload`: the live configuration keys, the zones and the localities
+/// (anything broken keeps what is served and logs why).
 struct ReloadService: Service {
     let server: GlobalDNSServer
     let reconciler: Reconciler
@@ -253,9 +324,8 @@ struct ReloadService: Service {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
-            server.logger.info("SIGHUP: reloading zones and localities")
-            await server.reloadZones(reconciler: reconciler)
-            await server.reloadClientPolicy(reconciler: reconciler)
+            server.logger.info("SIGHUP: reloading the configuration, zones and localities")
+            await server.reload(reconciler: reconciler)
         }
     }
 }

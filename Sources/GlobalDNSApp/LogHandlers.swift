@@ -1,21 +1,57 @@
+import Atomics
 import Logging
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// The level and format every `LineLogHandler` made from it uses, changeable while the server
+/// runs (SIGHUP applies `log.level` and `log.format` from the file).
+public final class LogSettings: Sendable {
+    private let levelIndex: ManagedAtomic<Int>
+    private let formatIndex: ManagedAtomic<Int>
+
+    public init(level: Logger.Level, format: LogFormat) {
+        levelIndex = ManagedAtomic(Self.index(level))
+        formatIndex = ManagedAtomic(Self.index(format))
+    }
+
+    public var level: Logger.Level {
+        get { Logger.Level.allCases[levelIndex.load(ordering: .relaxed)] }
+        set { levelIndex.store(Self.index(newValue), ordering: .relaxed) }
+    }
+
+    public var format: LogFormat {
+        get { LogFormat.allCases[formatIndex.load(ordering: .relaxed)] }
+        set { formatIndex.store(Self.index(newValue), ordering: .relaxed) }
+    }
+
+    private static func index<T: CaseIterable & Equatable>(_ value: T) -> Int {
+        T.allCases.firstIndex(of: value).map { T.allCases.distance(from: T.allCases.startIndex, to: $0) }!
+    }
+}
+
 /// One line per event on stderr, as logfmt (`ts=… level=info msg="dns listening" address=…`) or
 /// JSON. Each line is one write(2) to fd 2, so lines from different threads never interleave.
+/// The level and format follow `LogSettings` unless this handler's level is set.
 public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
     let label: String
-    let format: LogFormat
+    let settings: LogSettings
+    private var levelOverride: Logger.Level?
+
+    public var logLevel: Logger.Level {
+        get { levelOverride ?? settings.level }
+        set { levelOverride = newValue }
+    }
+
+    public init(label: String, settings: LogSettings) {
+        self.label = label
+        self.settings = settings
+    }
 
     public init(label: String, level: Logger.Level, format: LogFormat) {
-        self.label = label
-        self.logLevel = level
-        self.format = format
+        self.init(label: label, settings: LogSettings(level: level, format: format))
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -30,7 +66,7 @@ public struct LineLogHandler: LogHandler {
         var fields: [(String, String)] = [("ts", timestamp()), ("level", level.rawValue), ("msg", message.description)]
         for (k, v) in all.sorted(by: { $0.key < $1.key }) { fields.append((k, "\(v)")) }
         var out = ""
-        switch format {
+        switch settings.format {
         case .logfmt:
             out = fields.map { k, v in "\(k)=\(logfmtValue(v))" }.joined(separator: " ")
         case .json:
@@ -58,16 +94,22 @@ public struct LineLogHandler: LogHandler {
 func logfmtValue(_ v: String) -> String {
     let needsQuotes = v.isEmpty || v.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\n" })
     guard needsQuotes else { return v }
-    var s = "\""
+    return "\"" + backslashEscaped(v) + "\""
+}
+
+/// `\` → `\\`, newline → `\n` and (with `quotes`) `"` → `\"`: what logfmt values and Prometheus
+/// label values (and, without quotes, HELP text) need.
+func backslashEscaped(_ v: String, quotes: Bool = true) -> String {
+    var s = ""
     for c in v {
         switch c {
-        case "\"": s += "\\\""
+        case "\"" where quotes: s += "\\\""
         case "\\": s += "\\\\"
         case "\n": s += "\\n"
         default: s.append(c)
         }
     }
-    return s + "\""
+    return s
 }
 
 func jsonString(_ v: String) -> String {

@@ -86,6 +86,10 @@ extension GlobalDNSConfiguration {
         if let tls = e.tls, (tls.certFile == nil) != (tls.keyFile == nil) {
             throw ConfigurationError(keyPath: "store.etcd.tls", message: "certFile and keyFile go together")
         }
+        if let name = e.tls?.serverName, name.isEmpty || EtcdEndpoint.isIPAddress(name) {
+            throw ConfigurationError(keyPath: "store.etcd.tls.serverName",
+                                     message: "'\(name)' is not a DNS name (an IP endpoint is checked against the certificate's IP addresses without it)")
+        }
         if e.username != nil, getenv(Self.etcdPasswordVariable) == nil {
             throw ConfigurationError(keyPath: "store.etcd.username",
                                      message: "a user needs its password in the environment variable \(Self.etcdPasswordVariable)")
@@ -97,11 +101,11 @@ extension NodeReader {
     /// `store:` and `replica:`.
     func readStore(_ top: [String: Node], into config: inout GlobalDNSConfiguration) throws(ConfigurationError) {
         if let replica = top["replica"] {
-            let m = try mapping(replica, path: "replica", keys: ["name"])
+            let m = try mapping(replica, path: "replica", keys: ConfigurationReader.keys("replica"))
             if let v = m["name"] { config.replica.name = try string(v, path: "replica.name") }
         }
         guard let node = top["store"] else { return }
-        let m = try mapping(node, path: "store", keys: ["type", "sqlite", "etcd"])
+        let m = try mapping(node, path: "store", keys: ConfigurationReader.keys("store"))
         if let v = m["type"] {
             let s = try string(v, path: "store.type")
             guard let kind = GlobalDNSConfiguration.Store.Kind(rawValue: s) else {
@@ -110,12 +114,11 @@ extension NodeReader {
             config.store.type = kind
         }
         if let sqlite = m["sqlite"] {
-            let s = try mapping(sqlite, path: "store.sqlite", keys: ["path"])
+            let s = try mapping(sqlite, path: "store.sqlite", keys: ConfigurationReader.keys("store.sqlite"))
             if let v = s["path"] { config.store.sqlite.path = try string(v, path: "store.sqlite.path") }
         }
         if let etcd = m["etcd"] {
-            let e = try mapping(etcd, path: "store.etcd", keys: ["endpoints", "prefix", "dialTimeoutSeconds", "requestTimeoutSeconds",
-                                                                 "keepaliveSeconds", "username", "tls"])
+            let e = try mapping(etcd, path: "store.etcd", keys: ConfigurationReader.keys("store.etcd"))
             if let v = e["endpoints"] { config.store.etcd.endpoints = try strings(v, path: "store.etcd.endpoints") }
             if let v = e["prefix"] { config.store.etcd.prefix = try string(v, path: "store.etcd.prefix") }
             if let v = e["dialTimeoutSeconds"] { config.store.etcd.dialTimeoutSeconds = try double(v, path: "store.etcd.dialTimeoutSeconds") }
@@ -125,7 +128,7 @@ extension NodeReader {
             if let v = e["keepaliveSeconds"] { config.store.etcd.keepaliveSeconds = try double(v, path: "store.etcd.keepaliveSeconds") }
             if let v = e["username"] { config.store.etcd.username = try string(v, path: "store.etcd.username") }
             if let tls = e["tls"] {
-                let t = try mapping(tls, path: "store.etcd.tls", keys: ["caFile", "certFile", "keyFile", "serverName"])
+                let t = try mapping(tls, path: "store.etcd.tls", keys: ConfigurationReader.keys("store.etcd.tls"))
                 var out = GlobalDNSConfiguration.Store.Etcd.TLS()
                 if let v = t["caFile"] { out.caFile = try string(v, path: "store.etcd.tls.caFile") }
                 if let v = t["certFile"] { out.certFile = try string(v, path: "store.etcd.tls.certFile") }

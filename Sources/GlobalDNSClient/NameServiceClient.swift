@@ -107,6 +107,14 @@ public struct NameServiceClient: Sendable {
         guard response.isSuccess else { throw APIError(response: response) }
     }
 
+    /// `GET /readyz`: true when the server answers 200; otherwise false with what it said (503:
+    /// "not ready: …", naming a failed component or the store). Transport errors throw.
+    public func readiness() async throws -> (ready: Bool, message: String) {
+        let response = try await http.execute(request(.GET, "/readyz"))
+        if response.isSuccess { return (true, "ready") }
+        return (false, APIError(response: response).status.message)
+    }
+
     // MARK: - Plumbing
 
     private func request(_ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) -> HTTPClientRequest {

@@ -19,16 +19,20 @@ public struct APIConfiguration: Sendable {
     /// What a NameService's `spec.healthCheck` leaves out, for validating writes as the
     /// reconciler will compile them.
     public var healthCheckDefaults: HealthCheckDefaults
+    /// What `GET /metrics` serves: Prometheus text (format 0.0.4). Nil (metrics disabled): 404.
+    public var metrics: (@Sendable () async -> String)?
 
     public init(tokens: [String: String] = [:], maxBodyBytes: Int = APIConfiguration.defaultMaxBodyBytes,
                 readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") },
                 liveStatus: (@Sendable ([NameService]) async -> [NameService])? = nil,
-                healthCheckDefaults: HealthCheckDefaults = .standard) {
+                healthCheckDefaults: HealthCheckDefaults = .standard,
+                metrics: (@Sendable () async -> String)? = nil) {
         self.tokens = tokens
         self.maxBodyBytes = maxBodyBytes
         self.readiness = readiness
         self.liveStatus = liveStatus
         self.healthCheckDefaults = healthCheckDefaults
+        self.metrics = metrics
     }
 
     /// True when writes need `Authorization: Bearer <token>`.

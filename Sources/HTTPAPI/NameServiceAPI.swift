@@ -20,6 +20,7 @@ import NIOCore
 /// - Reads of one NameService, its status and lists carry this replica's live probe results
 ///   (`lastProbeTime`, `lastProbeLatencyMilliseconds`) through `APIConfiguration.liveStatus`.
 /// - `GET /healthz`, `GET /readyz`.
+/// - `GET /metrics`: Prometheus text from `APIConfiguration.metrics` (404 when it is nil).
 ///
 /// Writes need `Authorization: Bearer <token>` when tokens are configured; reads are open. Every
 /// error is a Kubernetes `Status` body (`APIStatus`).
@@ -38,6 +39,7 @@ public struct NameServiceAPI: Sendable {
     public static let routes: [Route] = [
         Route(method: .get, path: "/healthz"),
         Route(method: .get, path: "/readyz"),
+        Route(method: .get, path: "/metrics"),
         Route(method: .get, path: "/v1/nameservices"),
         Route(method: .get, path: "/v1/nameservices/{name}"),
         Route(method: .put, path: "/v1/nameservices/{name}"),
@@ -94,6 +96,12 @@ public struct NameServiceAPI: Sendable {
             let (ready, reason) = configuration.readiness()
             guard ready else { return APIStatus(code: 503, reason: "ServiceUnavailable", message: "not ready: \(reason)").response() }
             return text("ok\n")
+        case (.get, "/metrics"):
+            guard let metrics = configuration.metrics else {
+                throw APIStatus(code: 404, reason: "NotFound", message: "metrics are disabled (metrics.enabled: false)")
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: await metrics())))
         case (.get, "/v1/nameservices"):
             return try await listOrWatch(request, context)
         case (.get, "/v1/nameservices/{name}"):
@@ -127,10 +135,7 @@ public struct NameServiceAPI: Sendable {
         let name = try context.parameters.require("name")
         let token = try authorize(request)
         let body = try await readBody(request)
-        guard let format = BodyDecoding.format(contentType: request.headers[.contentType], body: body) else {
-            throw APIStatus(code: 415, reason: "UnsupportedMediaType",
-                            message: "Content-Type \"\(request.headers[.contentType] ?? "")\" is not read; use application/json or application/yaml")
-        }
+        let format = try bodyFormat(request, body)
         var ns = try BodyDecoding.decode(body, as: format)
         if ns.metadata.name.isEmpty { ns.metadata.name = name }
         var problems: [ValidationProblem] = []
@@ -188,10 +193,7 @@ public struct NameServiceAPI: Sendable {
         let target = try context.parameters.require("target")
         let token = try authorize(request)
         let body = try await readBody(request)
-        guard let format = BodyDecoding.format(contentType: request.headers[.contentType], body: body) else {
-            throw APIStatus(code: 415, reason: "UnsupportedMediaType",
-                            message: "Content-Type \"\(request.headers[.contentType] ?? "")\" is not read; use application/json or application/yaml")
-        }
+        let format = try bodyFormat(request, body)
         let asked = try BodyDecoding.decode(body, as: format, DrainRequest.self, what: "a drain ({\"reason\": \"...\", \"until\": \"...\"})")
         let (made, problems) = asked.drain(target: target, by: token, now: WallTime.now)
         guard let drain = made else {
@@ -280,6 +282,15 @@ public struct NameServiceAPI: Sendable {
         return APIStatus(code: 409, reason: "Conflict",
                          message: "nameservice \"\(name)\": resourceVersion \(expected.map { "\"\($0)\"" } ?? "(none)") is stale; \(current)",
                          details: .init(name: name, kind: NameService.kindName))
+    }
+
+    /// JSON or YAML by `Content-Type` (sniffed when absent); 415 for a type this API does not read.
+    private func bodyFormat(_ request: Request, _ body: [UInt8]) throws(APIStatus) -> BodyDecoding.Format {
+        guard let format = BodyDecoding.format(contentType: request.headers[.contentType], body: body) else {
+            throw APIStatus(code: 415, reason: "UnsupportedMediaType",
+                            message: "Content-Type \"\(request.headers[.contentType] ?? "")\" is not read; use application/json or application/yaml")
+        }
+        return format
     }
 
     /// The configured token's name for a write, "(auth disabled)" when no token is configured.

@@ -145,29 +145,26 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     }
 
     public func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) throws(StoreError) -> NameService {
-        let db = try db()
-        let (object, event) = try db.transaction { () throws(StoreError) -> (NameService, StoreEvent?) in
-            let existing = try load(name, from: db)
-            guard var object = try StoreRules.applyStatus(status, name: name, to: existing, ifGeneration: ifGeneration) else {
-                return (existing!, nil)  // applyStatus returns nil only over an existing object
-            }
-            let revision = try currentRevision(db) + 1
-            object.metadata.resourceVersion = String(revision)
-            let event = StoreEvent(kind: .modified, object: object, revision: revision)
-            try write(event, to: db)
-            return (object, event)
+        try modify(name) { existing throws(StoreError) in
+            try StoreRules.applyStatus(status, name: name, to: existing, ifGeneration: ifGeneration)
         }
-        if let event { watchers.publish(event) }
-        return object
     }
 
     public func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) throws(StoreError) -> NameService {
+        try modify(name) { existing throws(StoreError) in
+            try StoreRules.applyDrains(drains, name: name, to: existing, ifVersion: ifVersion)
+        }
+    }
+
+    /// One transaction for a change of one part of an existing object: `rule` returns the object
+    /// to store (nil: nothing changes, a no-op without a revision or event; it throws when the
+    /// object is missing, so nil means the object exists).
+    private func modify(_ name: String,
+                        _ rule: (NameService?) throws(StoreError) -> NameService?) throws(StoreError) -> NameService {
         let db = try db()
         let (object, event) = try db.transaction { () throws(StoreError) -> (NameService, StoreEvent?) in
             let existing = try load(name, from: db)
-            guard var object = try StoreRules.applyDrains(drains, name: name, to: existing, ifVersion: ifVersion) else {
-                return (existing!, nil)  // applyDrains returns nil only over an existing object
-            }
+            guard var object = try rule(existing) else { return (existing!, nil) }
             let revision = try currentRevision(db) + 1
             object.metadata.resourceVersion = String(revision)
             let event = StoreEvent(kind: .modified, object: object, revision: revision)

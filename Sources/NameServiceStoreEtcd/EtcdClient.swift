@@ -38,7 +38,15 @@ final class EtcdClient: Sendable {
             endpoints.append(e)
         }
         var ssl: NIOSSLContext?
-        if let tls = configuration.tls {
+        // An https:// endpoint without a `tls` section: the system's roots, no client certificate.
+        if let tls = configuration.tls ?? (endpoints.contains(where: \.tls) ? EtcdConfiguration.TLS() : nil) {
+            if let name = tls.serverName, name.isEmpty || EtcdEndpoint.isIPAddress(name) {
+                throw StoreError(.invalid, "etcd TLS: serverName '\(name)' must be a DNS name (an IP endpoint is checked against "
+                                 + "the certificate's IP addresses without it)")
+            }
+            if (tls.certFile == nil) != (tls.keyFile == nil) {
+                throw StoreError(.invalid, "etcd TLS: certFile and keyFile go together")
+            }
             do {
                 var c = TLSConfiguration.makeClientConfiguration()
                 if let ca = tls.caFile { c.trustRoots = .file(ca) }
@@ -54,6 +62,7 @@ final class EtcdClient: Sendable {
         self.endpoints = endpoints
         self.configuration = configuration
         http = EtcdHTTP(group: group, sslContext: ssl, serverName: configuration.tls?.serverName,
+                        clientCertificate: configuration.tls?.certFile != nil,
                         dialTimeout: .nanoseconds(Int64(configuration.dialTimeoutSeconds * 1e9)),
                         requestTimeout: .nanoseconds(Int64(configuration.requestTimeoutSeconds * 1e9)))
     }

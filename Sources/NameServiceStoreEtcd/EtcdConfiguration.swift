@@ -7,8 +7,10 @@ public struct EtcdConfiguration: Sendable, Equatable {
         /// Client certificate and key (PEM) when etcd requires client certificates.
         public var certFile: String?
         public var keyFile: String?
-        /// The name the members' certificates are checked against (and sent as SNI); default: the
-        /// endpoint's host when it is a name.
+        /// The DNS name the members' certificates are checked against (and sent as SNI); default: the
+        /// endpoint's host when it is a name. An IP endpoint without it is checked against the
+        /// certificate's IP addresses. (swift-nio-ssl also accepts a certificate that names the IP
+        /// address connected to, whatever the name.) An IP address here is refused: SNI carries names.
         public var serverName: String?
 
         public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
@@ -20,7 +22,7 @@ public struct EtcdConfiguration: Sendable, Equatable {
     }
 
     /// Client URLs of the members: `http://127.0.0.1:2379`, `https://etcd-1:2379`, or `HOST:PORT`
-    /// (https when `tls` is set). Requests go to one and fail over to the next on connection errors.
+    /// (https when `tls` is set; an https endpoint without `tls` trusts the system's roots). Requests go to one and fail over to the next on connection errors.
     public var endpoints: [String]
     /// Every key of this store starts with it; several deployments can share one etcd.
     public var prefix: String
@@ -87,6 +89,9 @@ public struct EtcdEndpoint: Sendable, Hashable, CustomStringConvertible {
         self.port = p
         self.tls = tls
     }
+
+    /// Whether `host` is an IPv4 or IPv6 address (not a name).
+    public static func isIPAddress(_ host: String) -> Bool { NameServiceStoreEtcd.isIPAddress(host) }
 
     public var description: String {
         "\(tls ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)"

@@ -32,6 +32,8 @@ struct EtcdHTTP: Sendable {
     let group: any EventLoopGroup
     let sslContext: NIOSSLContext?
     let serverName: String?
+    /// Whether `sslContext` presents a client certificate (for the words of a refusal).
+    let clientCertificate: Bool
     let dialTimeout: TimeAmount
     let requestTimeout: TimeAmount
 
@@ -45,7 +47,7 @@ struct EtcdHTTP: Sendable {
         defer { timer.cancel() }
         do {
             return try await connection.executeThenClose { inbound, outbound in
-                try await send(endpoint, path, body, token, outbound)
+                try await send(endpoint, path, body, token, inbound, outbound)
                 var status = 0
                 var bytes: [UInt8] = []
                 for try await part in inbound {
@@ -55,7 +57,9 @@ struct EtcdHTTP: Sendable {
                     case .end: return EtcdHTTPAnswer(status: status, body: bytes)
                     }
                 }
-                throw EtcdTransportError(description: "the connection closed before the response was complete")
+                throw EtcdTransportError(description: status == 0 && !endpoint.tls
+                    ? "the connection closed without an answer (a member serving TLS does this to plain http: use https://)"
+                    : "the connection closed before the response was complete")
             }
         } catch let error as EtcdTransportError {
             throw error
@@ -63,7 +67,7 @@ struct EtcdHTTP: Sendable {
             if NIODeadline.now() >= deadline {
                 throw EtcdTransportError(description: "no answer within \(seconds(requestTimeout))")
             }
-            throw EtcdTransportError(description: "\(error)")
+            throw EtcdTransportError(description: describe(error))
         }
     }
 
@@ -75,36 +79,40 @@ struct EtcdHTTP: Sendable {
         let timer = channel.eventLoop.scheduleTask(deadline: .now() + requestTimeout) { channel.close(promise: nil) }
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
-            try await connection.executeThenClose { inbound, outbound in
-                try await send(endpoint, path, body, token, outbound)
-                var status = 0
-                var pending: [UInt8] = []
-                var errorBody: [UInt8] = []
-                for try await part in inbound {
-                    switch part {
-                    case .head(let head):
-                        status = Int(head.status.code)
-                        timer.cancel()  // a watch stays quiet while nothing changes
-                    case .body(let chunk):
-                        guard status == 200 else {
-                            errorBody += chunk.readableBytesView
-                            continue
+            do {
+                return try await connection.executeThenClose { inbound, outbound in
+                    try await send(endpoint, path, body, token, inbound, outbound)
+                    var status = 0
+                    var pending: [UInt8] = []
+                    var errorBody: [UInt8] = []
+                    for try await part in inbound {
+                        switch part {
+                        case .head(let head):
+                            status = Int(head.status.code)
+                            timer.cancel()  // a watch stays quiet while nothing changes
+                        case .body(let chunk):
+                            guard status == 200 else {
+                                errorBody += chunk.readableBytesView
+                                continue
+                            }
+                            pending += chunk.readableBytesView
+                            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                                let line = Array(pending[..<newline])
+                                pending.removeSubrange(...newline)
+                                if !line.isEmpty { try await onLine(line) }
+                            }
+                        case .end:
+                            if status == 200 {
+                                if !pending.isEmpty { try await onLine(pending) }
+                                return nil
+                            }
+                            return EtcdHTTPAnswer(status: status, body: errorBody)
                         }
-                        pending += chunk.readableBytesView
-                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = Array(pending[..<newline])
-                            pending.removeSubrange(...newline)
-                            if !line.isEmpty { try await onLine(line) }
-                        }
-                    case .end:
-                        if status == 200 {
-                            if !pending.isEmpty { try await onLine(pending) }
-                            return nil
-                        }
-                        return EtcdHTTPAnswer(status: status, body: errorBody)
                     }
+                    throw EtcdTransportError(description: "the watch connection closed")
                 }
-                throw EtcdTransportError(description: "the watch connection closed")
+            } catch let error where error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+                throw EtcdTransportError(description: describe(error))
             }
         } onCancel: {
             channel.close(promise: nil)
@@ -143,6 +151,7 @@ struct EtcdHTTP: Sendable {
     }
 
     private func send(_ endpoint: EtcdEndpoint, _ path: String, _ body: [UInt8], _ token: String?,
+                      _ inbound: NIOAsyncChannelInboundStream<HTTPClientResponsePart>,
                       _ outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) async throws {
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
         head.headers.add(name: "Host", value: endpoint.host.contains(":") ? "[\(endpoint.host)]:\(endpoint.port)" : "\(endpoint.host):\(endpoint.port)")
@@ -151,12 +160,49 @@ struct EtcdHTTP: Sendable {
         head.headers.add(name: "Content-Type", value: "application/json")
         head.headers.add(name: "Content-Length", value: String(body.count))
         if let token { head.headers.add(name: "Authorization", value: token) }
-        try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(ByteBuffer(bytes: body))), .end(nil)])
+        do {
+            try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(ByteBuffer(bytes: body))), .end(nil)])
+        } catch {
+            // The member may have closed the connection while the request was written (a TLS
+            // alert refusing the client certificate): its reason waits in the inbound stream.
+            for try await _ in inbound {}
+            throw error
+        }
     }
 
     private func describe(_ error: any Error) -> String {
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError { return describeTLS(error) }
         return "\(error)"
+    }
+
+    /// A TLS failure in words that name the problem and the setting to look at; BoringSSL's own
+    /// reason (`CERTIFICATE_VERIFY_FAILED`, …) is kept at the end.
+    private func describeTLS(_ error: any Error) -> String {
+        let text = "\(error)"
+        let reason = text.firstMatch(of: /OPENSSL_internal:([A-Z0-9_]+)/).map { " (\($0.1))" } ?? ""
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "TLS handshake failed: certificate verification failed: the member's certificate does not chain to a CA "
+                + "in store.etcd.tls.caFile (or the system's roots without it), or is expired\(reason)"
+        }
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return "TLS handshake failed: the member's certificate names neither \(serverName ?? "the endpoint's host") nor the "
+                + "address connected to (set store.etcd.tls.serverName to a name it carries): \(extra)"
+        }
+        if ["CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN", "HANDSHAKE_FAILURE"]
+            .contains(where: { text.contains("ALERT_\($0)") }) {
+            return clientCertificate
+                ? "TLS: the member rejected the client certificate (store.etcd.tls.certFile: is it signed by a CA the member's "
+                    + "--trusted-ca-file holds, and good for client authentication?)\(reason)"
+                : "TLS: the member requires a client certificate and none is configured (store.etcd.tls.certFile and keyFile)\(reason)"
+        }
+        if text.contains("WRONG_VERSION_NUMBER") || text.contains("UNEXPECTED_RECORD") || text.contains("HTTP_REQUEST") {
+            return "TLS handshake failed: the member does not answer TLS (is it serving http://?)\(reason)"
+        }
+        if case .uncleanShutdown = error as? NIOSSLError {
+            return "TLS: the member closed the connection without a TLS close (did it reject the handshake?)"
+        }
+        return "TLS: \(text)"
     }
 }
 

@@ -48,7 +48,9 @@ struct EtcdWatchFollower: Sendable {
                 backoff = min(backoff * 2, .seconds(2))
             }
         }
-        continuation.finish(throwing: StoreError(.unavailable, "the watch on etcd at \(client.endpointList) was stopped"))
+        // Only cancellation gets here: the consumer dropped the stream (or the store is closing).
+        // End it quietly, as the other stores do; an error could reach a consumer still draining it.
+        continuation.finish()
     }
 
     /// One connection: the watch stream beside a keepalive that reads through the quorum.

@@ -91,6 +91,7 @@ public actor Reconciler {
     private var pendingZoneChange = false
     private var servedFirstPlan = false
     private var revision: Int64 = 0
+    private var publicationObserver: (@Sendable (PlanPublication) -> Void)?
     /// Names with a drain still to expire, and when the first of theirs does.
     private var drainExpiries: [String: WallTime] = [:]
     /// The wake-up for the earliest drain expiry, and when it fires.
@@ -122,13 +123,28 @@ public actor Reconciler {
     public nonisolated var isReadyNow: Bool { readyFlag.load(ordering: .acquiring) }
     private nonisolated let readyFlag = ManagedAtomic(false)
 
+    /// True from a failed store list or watch until the next list succeeds (for `/readyz`: the
+    /// DNS path keeps answering from the last plan meanwhile).
+    public nonisolated var isStoreFailing: Bool { storeFailingFlag.load(ordering: .acquiring) }
+    private nonisolated let storeFailingFlag = ManagedAtomic(false)
+
     public var nameCount: Int { compiled.count }
+
+    /// NameServices whose change waits for the next compile (the reconcile queue).
+    public var queueDepth: Int { pending.count }
+
+    /// Calls `observer` after every plan this reconciler publishes from a flush (the metrics
+    /// exporter times compiles with it). Replaces any earlier observer.
+    public func observePublications(_ observer: @escaping @Sendable (PlanPublication) -> Void) {
+        publicationObserver = observer
+    }
 
     /// Runs until cancelled: list, publish, then follow the watch (relisting when needed).
     public func run() async throws {
         while !Task.isCancelled {
             do {
                 let (items, rev) = try await store.list(selector: nil)
+                storeFailingFlag.store(false, ordering: .releasing)
                 relist(items, revision: rev)
                 await flush()
                 let events = store.watch(fromRevision: rev)
@@ -142,6 +158,7 @@ public actor Reconciler {
             } catch is CancellationError {
                 return
             } catch {
+                storeFailingFlag.store(true, ordering: .releasing)
                 logger.error("store watch failed; DNS keeps answering from the last plan",
                              metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: configuration.retryDelay)
@@ -345,6 +362,8 @@ public actor Reconciler {
         let elapsed = ContinuousClock.now - started
         logger.debug("plan published", metadata: ["plan": "\(generation)", "names": "\(entries.count)",
                                                   "changed": "\(events.count)", "compile": "\(elapsed)"])
+        publicationObserver?(PlanPublication(generation: generation, names: entries.count, changed: events.count,
+                                             compileDuration: elapsed))
 
         for (name, d) in decisions {
             guard let c = compiled[name] else { continue }
@@ -786,4 +805,24 @@ public struct UpstreamFailure: Error, Sendable, Hashable, CustomStringConvertibl
 /// RFC 3339 UTC time, seconds precision, as Kubernetes writes condition times.
 func rfc3339Now() -> String {
     Date().ISO8601Format()
+}
+
+/// One plan published by a flush of the reconciler.
+public struct PlanPublication: Sendable, Hashable {
+    /// The serving snapshot's generation.
+    public var generation: UInt64
+    /// Global names in the plan.
+    public var names: Int
+    /// NameService events the flush applied.
+    public var changed: Int
+    /// From the start of the flush to the swap of the new plan (re-validation, placement,
+    /// rendering and building the lookup table).
+    public var compileDuration: Duration
+
+    public init(generation: UInt64, names: Int, changed: Int, compileDuration: Duration) {
+        self.generation = generation
+        self.names = names
+        self.changed = changed
+        self.compileDuration = compileDuration
+    }
 }

@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// `globaldns --config FILE [overrides]`. Exit codes: 0 after a graceful stop, 1 when zones cannot
-/// be loaded or a listener cannot be bound, 2 for a configuration or usage error.
+/// be loaded or a listener cannot be bound, 2 for a configuration or usage error, 3 when a
+/// component failed under `lifecycle.onComponentFailure: exit`.
 struct GlobalDNSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "globaldns",
@@ -17,7 +18,9 @@ struct GlobalDNSCommand: AsyncParsableCommand {
             NameService API on 127.0.0.1:8080, and keeps NameServices in ./.state.
             API write tokens: api.tokens in the file, or GLOBALDNS_API_TOKEN.
             Relative paths in a configuration file are resolved from the file's directory.
-            SIGHUP reloads zones (a broken zone keeps the old one); SIGTERM drains and stops.
+            SIGHUP reloads the zones and the configuration keys that can change live (log level and
+            format, zones, localities, defaultLocality, explain.allow); flags keep overriding the file.
+            SIGTERM stops accepting, drains TCP connections and exits 0.
             """)
 
     @Option(name: .long, help: "Configuration file (YAML); see config/globaldns.yaml.")
@@ -58,51 +61,43 @@ struct GlobalDNSCommand: AsyncParsableCommand {
 
     func run() async throws {
         var cfg = GlobalDNSConfiguration()
-        var base = "."
+        var overrides = ConfigurationOverrides()
         do {
-            if let config {
-                cfg = try ConfigurationReader.read(file: config)
-                if let slash = config.lastIndex(of: "/") { base = String(config[..<slash]) }
-                if base.isEmpty { base = "/" }
-            }
-            if !dnsListen.isEmpty { cfg.dns.listen = dnsListen }
-            if let zones {
-                cfg.zones.directory = zones
-                cfg.zones.files = []
-            }
-            if let identity { cfg.identity = identity }
-            if let apiListen { cfg.api.listen = apiListen }
-            if let state { cfg.state.directory = state }
-            // A token from the environment counts when deciding whether the API may leave loopback.
-            if let env = getenv("GLOBALDNS_API_TOKEN"), !String(cString: env).isEmpty {
-                cfg.api.tokens["env"] = String(cString: env)
-            }
-            if let udpSize { cfg.dns.udpPayloadSize = udpSize }
-            if let tcpIdleTimeout { cfg.dns.tcpIdleTimeoutSeconds = tcpIdleTimeout }
-            if let tcpMaxConnections { cfg.dns.tcpMaxConnections = tcpMaxConnections }
-            if let threads { cfg.dns.threads = threads }
+            overrides.dnsListen = dnsListen
+            // Paths given as flags are relative to the working directory; a file's to the file.
+            overrides.zonesDirectory = zones.map(absolute)
+            overrides.stateDirectory = state.map(absolute)
+            overrides.identity = identity
+            overrides.apiListen = apiListen
+            overrides.udpPayloadSize = udpSize
+            overrides.tcpIdleTimeoutSeconds = tcpIdleTimeout
+            overrides.tcpMaxConnections = tcpMaxConnections
+            overrides.threads = threads
             if let logLevel {
                 guard let level = Logger.Level(rawValue: logLevel) else {
                     throw ConfigurationError(keyPath: "--log-level", message: "'\(logLevel)' is not a log level")
                 }
-                cfg.log.level = level
+                overrides.logLevel = level
             }
-            _ = try cfg.validated()
+            // A token from the environment counts when deciding whether the API may leave loopback.
+            overrides.environmentToken = ConfigurationReader.processEnvironment("GLOBALDNS_API_TOKEN")
+            if let config {
+                cfg = try ConfigurationReader.read(file: config, overrides: overrides)
+            } else {
+                overrides.apply(to: &cfg)
+                _ = try cfg.validated()
+            }
         } catch let error as ConfigurationError {
             fail("configuration error: \(error)", code: 2)
         }
-        let level = cfg.log.level
-        let format = cfg.log.format
-        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, format: format) }
+        let logSettings = LogSettings(level: cfg.log.level, format: cfg.log.format)
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, settings: logSettings) }
         let logger = Logger(label: "globaldns")
-        // Paths given on the command line are relative to the working directory.
-        // Paths given as flags are relative to the working directory; a file's paths to the file.
-        if zones != nil, config != nil { cfg.zones.directory = absolute(zones!) }
-        if state != nil, config != nil { cfg.state.directory = absolute(state!) }
-        let zonesBase = base
         let server: GlobalDNSServer
         do {
-            server = try GlobalDNSServer(configuration: cfg, baseDirectory: zonesBase, configurationFile: config, logger: logger)
+            server = try GlobalDNSServer(configuration: cfg, baseDirectory: ConfigurationReader.directory(of: config),
+                                         configurationFile: config, overrides: overrides, logSettings: logSettings,
+                                         logger: logger)
         } catch {
             fail("cannot start: \(error)", code: 1)
         }
@@ -110,8 +105,11 @@ struct GlobalDNSCommand: AsyncParsableCommand {
             print("configuration and zones OK")
             return
         }
+        server.bootstrapMetricsSystem()
         do {
             try await server.run()
+        } catch let error as ComponentFailure {
+            fail("stopped: \(error) (lifecycle.onComponentFailure: exit)", code: 3)
         } catch {
             fail("stopped with an error: \(error)", code: 1)
         }

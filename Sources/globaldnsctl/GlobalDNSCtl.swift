@@ -7,7 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-/// `globaldnsctl`: apply, get, describe, delete and watch NameServices through the GlobalDNS API.
+/// `globaldnsctl`: apply, get, describe, delete and watch NameServices through the GlobalDNS API;
+/// `ready` asks whether the server is ready.
 ///
 /// Exit codes: 0 success, 1 an error from the API or the transport (printed as the server gave it),
 /// 2 a usage error.
@@ -22,7 +23,7 @@ struct GlobalDNSCtl: AsyncParsableCommand {
             Exit codes: 0 success, 1 API or connection error, 2 usage error.
             """,
         subcommands: [ApplyCommand.self, GetCommand.self, DescribeCommand.self, DeleteCommand.self, DrainCommand.self,
-                      UndrainCommand.self, WatchCommand.self]
+                      UndrainCommand.self, WatchCommand.self, ReadyCommand.self]
     )
 
     static func main() async {

@@ -159,9 +159,35 @@ struct HandlerTests {
 
     @Test func tcpQuiesceAnswersWhatIsCompleteThenCloses() throws {
         let channel = try Self.tcpChannel()
-        try channel.writeInbound(channel.allocator.buffer(bytes: Self.frame(Self.query(id: 11)) + [0, 40, 1]))
+        try channel.writeInbound(channel.allocator.buffer(bytes: Self.frame(Self.query(id: 11))))
         channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         #expect(!channel.isActive)
         #expect(try Self.readReplies(channel).map(\.header.id) == [11])
+    }
+
+    /// A query in flight when the server starts draining: the rest of its frame still arrives, it
+    /// is answered (with any frame sent along), and only then is the connection closed.
+    @Test func tcpQuiesceFinishesAHalfReceivedQuery() throws {
+        let channel = try Self.tcpChannel()
+        let second = Self.frame(Self.query(id: 12))
+        try channel.writeInbound(channel.allocator.buffer(bytes: Self.frame(Self.query(id: 11)) + second[0..<5]))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(channel.isActive, "closed with a query half received")
+        #expect(try Self.readReplies(channel).map(\.header.id) == [11])
+        try channel.writeInbound(channel.allocator.buffer(bytes: Array(second[5...]) + Self.frame(Self.query(id: 13))))
+        #expect(try Self.readReplies(channel).map(\.header.id) == [12, 13])
+        #expect(!channel.isActive, "still open after answering everything while draining")
+    }
+
+    /// While draining, a half-received query that never completes is still closed at the idle
+    /// deadline (the service's drain deadline closes it too).
+    @Test func tcpQuiesceWithAStalledHalfQueryClosesAtTheIdleTimeout() throws {
+        let channel = try Self.tcpChannel(idle: .seconds(2))
+        try channel.writeInbound(channel.allocator.buffer(bytes: Array(Self.frame(Self.query(id: 14))[0..<7])))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        #expect(!channel.isActive)
+        #expect(try Self.readReplies(channel).isEmpty)
     }
 }

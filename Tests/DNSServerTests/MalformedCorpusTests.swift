@@ -83,6 +83,7 @@ struct MalformedCorpusTests {
             #expect(responder.stats.dropped == 1)
         case .error(let rcode, let echo, let opt):
             let r = try #require(reply, "\(file) must be answered")
+            #expect(responder.stats.totalQueries == 1 && responder.stats.dropped == 0)
             #expect(Array(r[0..<2]) == Array(bytes[0..<2]), "the reply carries the query's ID")
             let m = try DNSMessage(decoding: r)
             #expect(m.header.qr)

@@ -10,6 +10,10 @@ import Glibc
 /// 127.0.0.1 ports, their data in a fresh directory (on /dev/shm when there is one, so fsync is
 /// cheap), fast heartbeats and elections, no auto-compaction.
 ///
+/// With `tls: true` the members serve their client URLs over https (peers stay plain http on
+/// loopback) with a throwaway PKI (`certificates`, made by `openssl` in the cluster's directory)
+/// and `--client-cert-auth`: a client needs `clientTLS` (the CA and the client certificate).
+///
 /// Contract: every process it starts is killed by `shutdown()`, by `deinit`, and at process exit
 /// (an `atexit` hook over a registry of PIDs), so a failing test leaves no etcd behind. Members can
 /// be killed (SIGKILL), stopped (SIGTERM) and started again on the same data and ports.
@@ -18,12 +22,15 @@ public final class EtcdCluster: @unchecked Sendable {
         public var name: String
         public var clientPort: Int
         public var peerPort: Int
-        public var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+        public var tls: Bool
+        public var clientURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(clientPort)" }
         var peerURL: String { "http://127.0.0.1:\(peerPort)" }
     }
 
     public let members: [Member]
     public let directory: URL
+    /// The CA, server and client certificates when the cluster serves TLS.
+    public let certificates: EtcdTestCertificates?
     private let etcd: String
     private let lock = NSLock()
     private var processes: [Process?]
@@ -31,20 +38,27 @@ public final class EtcdCluster: @unchecked Sendable {
     /// Client URLs of every member.
     public var endpoints: [String] { members.map(\.clientURL) }
 
+    /// What a client needs to reach a TLS cluster (the test CA and the client certificate); nil
+    /// for plain http.
+    public var clientTLS: EtcdConfiguration.TLS? {
+        certificates.map { EtcdConfiguration.TLS(caFile: $0.caFile, certFile: $0.clientCertFile, keyFile: $0.clientKeyFile) }
+    }
+
     /// Starts the cluster and waits (at most `timeout`) until every member answers a
     /// linearizable read.
-    public init(members count: Int = 3, timeout: Duration = .seconds(30)) async throws {
-        etcd = try Self.findEtcd()
+    public init(members count: Int = 3, tls: Bool = false, timeout: Duration = .seconds(30)) async throws {
+        etcd = try findTool("etcd", package: "etcd-server")
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm")
             : FileManager.default.temporaryDirectory
         directory = base.appendingPathComponent("globaldns-etcd-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         EtcdProcessRegistry.add(directory: directory)
+        certificates = tls ? try EtcdTestCertificates(directory: directory.appendingPathComponent("tls")) : nil
         var members: [Member] = []
         var taken = Set<Int>()
         for i in 0..<count {
             members.append(Member(name: "m\(i)", clientPort: try Self.freePort(avoiding: &taken),
-                                  peerPort: try Self.freePort(avoiding: &taken)))
+                                  peerPort: try Self.freePort(avoiding: &taken), tls: tls))
         }
         self.members = members
         processes = Array(repeating: nil, count: count)
@@ -75,6 +89,10 @@ public final class EtcdCluster: @unchecked Sendable {
             "--quota-backend-bytes", String(256 << 20), "--auto-compaction-retention", "0",
             "--snapshot-count", "10000", "--logger", "zap", "--log-level", "warn",
         ]
+        if let c = certificates {
+            process.arguments! += ["--cert-file", c.serverCertFile, "--key-file", c.serverKeyFile,
+                                   "--client-cert-auth", "--trusted-ca-file", c.caFile]
+        }
         let log = directory.appendingPathComponent("\(m.name).log")
         if !FileManager.default.fileExists(atPath: log.path) {
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -130,7 +148,7 @@ public final class EtcdCluster: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         for (i, m) in members.enumerated() where isRunning(i) {
             let probe = try EtcdNameServiceStore(configuration: EtcdConfiguration(
-                endpoints: [m.clientURL], dialTimeoutSeconds: 1, requestTimeoutSeconds: 1))
+                endpoints: [m.clientURL], dialTimeoutSeconds: 1, requestTimeoutSeconds: 1, tls: clientTLS))
             while true {
                 do {
                     _ = try await probe.revision()
@@ -172,15 +190,6 @@ public final class EtcdCluster: @unchecked Sendable {
             if EtcdProcessRegistry.claim(port), taken.insert(port).inserted { return port }
         }
         throw EtcdClusterError("no free loopback port for etcd")
-    }
-
-    private static func findEtcd() throws -> String {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
-            let candidate = dir + "/etcd"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw EtcdClusterError("etcd not found on PATH (Debian: apt-get install etcd-server; `make deps` does it)")
     }
 }
 

@@ -21,6 +21,30 @@ import Testing
         #expect(c.identity == "globaldns-dev-1")
     }
 
+    /// The container image's configuration: every address on port 53, the API beyond loopback with
+    /// its token from the environment, which it cannot start without.
+    @Test func containerConfigurationIsValid() throws {
+        let file = repositoryRoot() + "/docker/globaldns.yaml"
+        let env = ["GLOBALDNS_TOKEN_OPERATORS": "a-long-random-operator-token"]
+        let c = try ConfigurationReader.read(file: file, environment: { env[$0] })
+        #expect(c.dns.listen == ["0.0.0.0:53", "[::]:53"])
+        #expect(c.api.listen == "0.0.0.0:8080" && c.api.tokens == ["operators": "a-long-random-operator-token"])
+        #expect(c.state.directory == "/var/lib/globaldns" && c.log.format == .json)
+        #expect(c.lifecycle.onComponentFailure == .exit)
+        do {
+            _ = try ConfigurationReader.read(file: file, environment: { _ in nil })
+            Issue.record("started without GLOBALDNS_TOKEN_OPERATORS")
+        } catch {
+            #expect(error.keyPath == "api.tokens.operators.env")
+        }
+        // docker/compose.etcd.yaml's: the same, on the compose file's etcd cluster.
+        let etcd = try ConfigurationReader.read(file: repositoryRoot() + "/docker/globaldns-etcd.yaml", environment: { env[$0] })
+        #expect(etcd.store.type == .etcd && etcd.store.etcd.endpoints.count == 3)
+        var sameButStore = etcd
+        sameButStore.store = c.store
+        #expect(sameButStore == c, "docker/globaldns-etcd.yaml differs from docker/globaldns.yaml beyond the store")
+    }
+
     @Test func fullDocument() throws {
         let c = try ConfigurationReader.parse("""
             identity: ns-a
@@ -33,6 +57,7 @@ import Testing
             zones:
               files: [a.zone, b.zone]
             log: {level: debug, format: json}
+            lifecycle: {onComponentFailure: exit}
             """)
         #expect(c.identity == "ns-a")
         #expect(c.dns.udpPayloadSize == 4096)
@@ -40,6 +65,16 @@ import Testing
         #expect(c.zones.files == ["a.zone", "b.zone"])
         #expect(c.log.level == .debug)
         #expect(c.log.format == .json)
+        #expect(c.lifecycle.onComponentFailure == .exit)
+    }
+
+    @Test func metricsAndQueryLogReachTheResponder() throws {
+        let defaults = try GlobalDNSConfiguration().validated().responder
+        #expect(defaults.countsQueries && defaults.queryLogSampleRate == 0)
+        let c = try ConfigurationReader.parse("metrics: {enabled: false}\nqueryLog: {sampleRate: 0.01}\n")
+        #expect(!c.metrics.enabled && c.queryLog.sampleRate == 0.01)
+        let responder = try c.validated().responder
+        #expect(!responder.countsQueries && responder.queryLogSampleRate == 0.01)
     }
 
     struct Bad: Sendable, CustomStringConvertible {
@@ -53,6 +88,10 @@ import Testing
     static let bad: [Bad] = [
         Bad(yaml: "dns:\n  lisen: [\"127.0.0.1:53\"]\n", keyPath: "dns.lisen", line: 2, fragment: "unknown key"),
         Bad(yaml: "zone: {}\n", keyPath: "zone", line: 1, fragment: "unknown key"),
+        Bad(yaml: "queryLog:\n  sampleRate: 1.5\n", keyPath: "queryLog.sampleRate", line: 2, fragment: "between 0 (off) and 1"),
+        Bad(yaml: "queryLog:\n  sampleRate: often\n", keyPath: "queryLog.sampleRate", line: 2, fragment: "number"),
+        Bad(yaml: "metrics:\n  enabled: yes\n", keyPath: "metrics.enabled", line: 2, fragment: "true or false"),
+        Bad(yaml: "metrics:\n  path: /m\n", keyPath: "metrics.path", line: 2, fragment: "unknown key"),
         Bad(yaml: "dns:\n  listen: [\"127.0.0.1\"]\n", keyPath: "dns.listen[0]", line: 2, fragment: "not ADDR:PORT"),
         Bad(yaml: "dns:\n  listen:\n    - 127.0.0.1:53\n    - 127.0.0.1:99999\n", keyPath: "dns.listen[1]", line: 4, fragment: "not a port"),
         Bad(yaml: "dns:\n  listen: [\"300.1.1.1:53\"]\n", keyPath: "dns.listen[0]", line: 2, fragment: "not an IPv4 or IPv6 address"),
@@ -62,6 +101,8 @@ import Testing
         Bad(yaml: "dns:\n  listen: 127.0.0.1:53\n", keyPath: "dns.listen", line: 2, fragment: "must be a list"),
         Bad(yaml: "log:\n  level: loud\n", keyPath: "log.level", line: 2, fragment: "not one of"),
         Bad(yaml: "log:\n  format: xml\n", keyPath: "log.format", line: 2, fragment: "logfmt, json"),
+        Bad(yaml: "lifecycle:\n  onComponentFailure: restart\n", keyPath: "lifecycle.onComponentFailure", line: 2,
+            fragment: "keepServing, exit"),
         Bad(yaml: "- a\n- b\n", keyPath: "", line: 1, fragment: "must be a mapping"),
         Bad(yaml: "healthCheck:\n  intervalSecs: 2\n", keyPath: "healthCheck.intervalSecs", line: 2, fragment: "unknown key"),
         Bad(yaml: "healthCheck:\n  timeoutSeconds: 4\n", keyPath: "healthCheck.timeoutSeconds", line: 2,
@@ -75,6 +116,12 @@ import Testing
         Bad(yaml: "api:\n  tokens: {ci: short}\n", keyPath: "api.tokens.ci", line: 2, fragment: "at least 16 characters"),
         Bad(yaml: "api:\n  listen: nowhere\n", keyPath: "api.listen", line: 2, fragment: "not ADDR:PORT"),
         Bad(yaml: "api:\n  tokens: [a, b]\n", keyPath: "api.tokens", line: 2, fragment: "mapping of name: token"),
+        Bad(yaml: "api:\n  tokens:\n    ci: {env: GLOBALDNS_TEST_SURELY_UNSET}\n", keyPath: "api.tokens.ci.env", line: 3,
+            fragment: "GLOBALDNS_TEST_SURELY_UNSET is not set"),
+        Bad(yaml: "api:\n  tokens:\n    ci: {env: A, file: b}\n", keyPath: "api.tokens.ci", line: 3, fragment: "exactly one"),
+        Bad(yaml: "api:\n  tokens:\n    ci: {vault: x}\n", keyPath: "api.tokens.ci.vault", line: 3, fragment: "unknown key"),
+        Bad(yaml: "api:\n  tokens:\n    ci: {file: /nonexistent/token}\n", keyPath: "api.tokens.ci.file", line: 3,
+            fragment: "cannot read /nonexistent/token"),
         Bad(yaml: "state:\n  dir: /tmp\n", keyPath: "state.dir", line: 2, fragment: "unknown key"),
         Bad(yaml: "localities:\n  - {cidr: 10.0.0.0/8, locality: us-west}\n  - {cidr: 10.0.0.0/33, locality: us-east}\n",
             keyPath: "localities[1].cidr", line: 3, fragment: "prefix length must be 0...32"),
@@ -116,12 +163,12 @@ import Testing
         #expect(policy.explainAllow.contains(.v4(IPv4Address(10, 1, 2, 3))))
         #expect(!policy.explainAllow.contains(.v4(IPv4Address(127, 0, 0, 1))))
         let hc = try ConfigurationReader.parse("healthCheck: {intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5, successThreshold: 2, initialDelaySeconds: 3}\n")
-        #expect(hc.healthCheck == HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5,
+        #expect(hc.healthCheck.defaults == HealthCheckDefaults(intervalSeconds: 10, timeoutSeconds: 2, failureThreshold: 5,
                                                        successThreshold: 2, initialDelaySeconds: 3))
-        #expect(GlobalDNSConfiguration().healthCheck == .standard)
-        let probing = try ConfigurationReader.parse("healthCheck: {threads: 2, summarySeconds: 10}\n").probing
+        #expect(GlobalDNSConfiguration().healthCheck.defaults == .standard)
+        let probing = try ConfigurationReader.parse("healthCheck: {threads: 2, summarySeconds: 10}\n").healthCheck
         #expect(probing.threads == 2 && probing.summarySeconds == 10)
-        #expect(GlobalDNSConfiguration().probing == .init())
+        #expect(GlobalDNSConfiguration().healthCheck == .init())
         // Defaults: no table, loopback may explain.
         let d = try GlobalDNSConfiguration().loadClientPolicy(base: ".")
         #expect(d.mapping.table.count == 0 && d.mapping.defaultLocality == nil)
@@ -171,6 +218,37 @@ import Testing
         var open = c
         open.api.tokens = [:]
         #expect(throws: ConfigurationError.self) { try open.validated() }
+    }
+
+    @Test func tokensFromTheEnvironmentAndFromFiles() throws {
+        let dir = "/tmp/globaldns-config-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(dir, 0o700)
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        // Secrets mounted as files usually end with a newline.
+        FileManager.default.createFile(atPath: dir + "/ci.token", contents: Data("from-a-file-0123456789\n".utf8))
+        let env = ["GLOBALDNS_TOKEN_CONTROLLER": "from-the-environment-0123"]
+        let c = try ConfigurationReader.parse("""
+            api:
+              listen: 0.0.0.0:8080
+              tokens:
+                controller: {env: GLOBALDNS_TOKEN_CONTROLLER}
+                ci: {file: ci.token}
+                inline: "written-in-the-file-0123"
+            """, file: dir + "/globaldns.yaml", environment: { env[$0] })
+        #expect(c.api.tokens == ["controller": "from-the-environment-0123", "ci": "from-a-file-0123456789",
+                                 "inline": "written-in-the-file-0123"])
+        // A short secret is refused by name, and the error does not show it.
+        do {
+            _ = try ConfigurationReader.parse("api:\n  tokens:\n    c: {env: T}\n", environment: { _ in "short-secret" })
+            Issue.record("a 12-character token was accepted")
+        } catch {
+            #expect(error.keyPath == "api.tokens.c")
+            #expect(!error.description.contains("short-secret"))
+        }
+        // An empty variable counts as unset.
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationReader.parse("api:\n  tokens:\n    c: {env: T}\n", environment: { _ in "" })
+        }
     }
 
     @Test(arguments: bad)

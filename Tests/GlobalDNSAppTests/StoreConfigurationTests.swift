@@ -42,6 +42,7 @@ import Testing
         ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    requestTimeoutSeconds: 0", "store.etcd.requestTimeoutSeconds", 5),
         ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {certFile: c.pem}", "store.etcd.tls", 5),
         ("store:\n  etcd:\n    password: secret", "store.etcd.password", 3),
+        ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {serverName: 10.0.0.1}", "store.etcd.tls.serverName", 5),
     ])
     func badStoreKeysNameTheKeyPathAndLine(_ text: String, _ keyPath: String, _ line: Int) {
         do {

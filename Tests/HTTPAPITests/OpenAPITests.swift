@@ -32,7 +32,7 @@ import Yams
             }
         }
         // every route in the table is really routed (not the router's 404)
-        let app = routerApp(makeAPI(tokens: [:]))
+        let app = routerApp(makeAPI(tokens: [:], metrics: { "" }))
         try await app.test(.router) { client in
             for route in NameServiceAPI.routes {
                 let uri = route.path.replacingOccurrences(of: "{name}", with: "probe")

@@ -26,6 +26,24 @@ import Testing
         }
     }
 
+    /// `/metrics` serves what the configured closure renders, with the Prometheus content type and
+    /// no token (a read); without the closure (metrics.enabled: false) it is 404.
+    @Test func metricsIsReadOnlyAndCanBeOff() async throws {
+        let on = routerApp(makeAPI(tokens: ["ci": writerToken], metrics: { "globaldns_build_info{version=\"x\"} 1\n" }))
+        try await on.test(.router) { client in
+            let r = try await client.execute(uri: "/metrics", method: .get)
+            #expect(r.status == .ok)
+            #expect(r.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
+            #expect(bodyText(r) == "globaldns_build_info{version=\"x\"} 1\n")
+        }
+        let off = routerApp(makeAPI())
+        try await off.test(.router) { client in
+            let r = try await client.execute(uri: "/metrics", method: .get)
+            #expect(r.status == .notFound)
+            #expect(try decode(APIStatus.self, r).message.contains("metrics.enabled"))
+        }
+    }
+
     @Test func createReplaceGetDelete() async throws {
         let store = InMemoryNameServiceStore()
         let app = routerApp(makeAPI(store))

@@ -20,8 +20,10 @@ func testLogger() -> Logger {
 /// An API over `store` with one token (`ci` → `writerToken`) unless `tokens` says otherwise.
 func makeAPI(_ store: any NameServiceStore = InMemoryNameServiceStore(), tokens: [String: String] = ["ci": writerToken],
              maxBodyBytes: Int = APIConfiguration.defaultMaxBodyBytes,
-             readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") }) -> NameServiceAPI {
-    NameServiceAPI(store: store, configuration: APIConfiguration(tokens: tokens, maxBodyBytes: maxBodyBytes, readiness: readiness),
+             readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") },
+             metrics: (@Sendable () async -> String)? = nil) -> NameServiceAPI {
+    NameServiceAPI(store: store, configuration: APIConfiguration(tokens: tokens, maxBodyBytes: maxBodyBytes, readiness: readiness,
+                                                                 metrics: metrics),
                    logger: testLogger())
 }
 

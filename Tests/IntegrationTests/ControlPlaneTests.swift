@@ -28,12 +28,6 @@ extension IntegrationSuite {
             """
         }
 
-        func ctl(_ server: RunningServer, _ arguments: [String]) async throws -> CommandResult {
-            try await runCommand(try TestEnvironment.executableNextToTests("globaldnsctl"),
-                                 [arguments[0], "--server", server.apiURL] + arguments.dropFirst(), timeout: .seconds(20),
-                                 scratch: server.scratch)
-        }
-
         /// Polls `dig +short` until it prints exactly `expected` (sorted), bounded.
         func eventuallyAnswers(_ server: RunningServer, _ name: String, _ type: String, _ expected: [String],
                                within: Duration = .seconds(3)) async throws {
@@ -167,44 +161,4 @@ extension IntegrationSuite {
             }
         }
     }
-}
-
-/// PUT a YAML body with a blocking HTTP/1.1 request on loopback; returns the status code.
-func httpPut(port: Int, path: String, yaml: String) throws -> Int {
-    try httpCall(port: port, method: "PUT", path: path, body: yaml).status
-}
-
-/// One blocking HTTP/1.1 request on loopback (`Connection: close`, at most 10 s); returns the
-/// status code and the whole response body.
-func httpCall(port: Int, method: String, path: String, body: String = "",
-              contentType: String = "application/yaml") throws -> (status: Int, body: String) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError("socket failed") }
-    defer { close(fd) }
-    var tv = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard rc == 0 else { throw HarnessError("connect to API failed: errno \(errno)") }
-    let bytes = Array(body.utf8)
-    var request = Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(contentType)\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n".utf8) + bytes
-    guard send(fd, &request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { throw HarnessError("send failed") }
-    var response: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 16384)
-    while true {
-        let n = recv(fd, &buf, buf.count, 0)
-        if n <= 0 { break }
-        response += buf[0..<n]
-    }
-    let text = String(decoding: response, as: UTF8.self)
-    guard let code = Int(text.split(separator: " ").dropFirst().first ?? "") else {
-        throw HarnessError("bad status line in \(text.prefix(80))")
-    }
-    let bodyStart = text.range(of: "\r\n\r\n").map { text[$0.upperBound...] } ?? ""
-    return (code, String(bodyStart))
 }

@@ -179,6 +179,38 @@ extension IntegrationSuite {
             }
         }
 
+        @Test("a replica on etcd over TLS (https on 127.0.0.1, a client certificate) answers dig for a NameService written through its API")
+        func overTLS() async throws {
+            let cluster = try await EtcdCluster(members: 1, tls: true)
+            defer { cluster.shutdown() }
+            let certificates = try #require(cluster.certificates)
+            var o = try GlobalDNSOptions()
+            o.identity = "it-tls"
+            o.extraConfig = """
+                store:
+                  type: etcd
+                  etcd:
+                    endpoints: ["\(cluster.endpoints[0])"]
+                    prefix: /it-tls/
+                    dialTimeoutSeconds: 0.5
+                    requestTimeoutSeconds: 2
+                    keepaliveSeconds: 1
+                    tls:
+                      caFile: "\(certificates.caFile)"
+                      certFile: "\(certificates.clientCertFile)"
+                      keyFile: "\(certificates.clientKeyFile)"
+                replica:
+                  name: tls
+                """
+            try await withGlobalDNS(o) { server in
+                try await eventually("the replica ready", within: .seconds(10)) { try readyz(server).status == 200 }
+                #expect(server.log.contains("etcd \(cluster.endpoints[0]) prefix /it-tls/"), "\(server.log.suffix(2000))")
+                let w = try put(server, "secure", "192.0.2.77")
+                #expect(w.status == 201, "\(w.body)")
+                _ = try await timeUntilAnswered(server, "secure.g.example.com", "192.0.2.77")
+            }
+        }
+
         @Test("globaldns store copy moves a node's NameServices into etcd, idempotently, and a replica on etcd serves them")
         func copyFromSQLite() async throws {
             let state = try TestEnvironment.makeScratchDirectory("copy-state")

@@ -367,19 +367,27 @@ struct NameServiceStoreContractTests {
     func droppedWatchStreamsAreForgotten(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let stream = store.watch(fromRevision: rev(0))
+            let seen = SeenCounter()
             let consumer = Task {
-                var seen = 0
-                for try await _ in stream { seen += 1 }
-                return seen
+                for try await _ in stream { await seen.add() }
+                return await seen.count
             }
             _ = try await store.put(nameService("a"), ifVersion: nil)
             try await waitUntil("the watch to register") { await liveWatchCount(store) == 1 }
+            // etcd delivers the event a moment after the write returns: cancel once it has arrived.
+            try await waitUntil("the event to arrive") { await seen.count == 1 }
             consumer.cancel()
             #expect(try await consumer.value == 1)
             // Forgotten when the stream ends, without waiting for the next write to find it dead.
             try await waitUntil("the dropped watch to be forgotten") { await liveWatchCount(store) == 0 }
         }
     }
+}
+
+/// How many events a watch consumer has taken so far.
+actor SeenCounter {
+    private(set) var count = 0
+    func add() { count += 1 }
 }
 
 func liveWatchCount(_ store: any NameServiceStore) async -> Int {

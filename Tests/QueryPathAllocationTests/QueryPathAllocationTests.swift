@@ -7,8 +7,8 @@ import Testing
 
 /// The query path allocates nothing: each answer shape — static data, negative answers, CNAME
 /// chains, every GSLB policy with and without ECS, IPv6, truncation, errors — is answered 1,000
-/// times into a caller buffer (as the UDP and TCP handlers do) while this thread's heap
-/// allocations are counted through an interposed malloc. The explain query is the one path that
+/// times into a caller buffer (as the UDP and TCP handlers do), with the per-query counters on and
+/// the query log off, while this thread's heap allocations are counted through an interposed malloc. The explain query is the one path that
 /// may allocate (it builds text) and is not listed.
 @Suite struct QueryPathAllocationTests {
     static let origin: DNSName = "example.com."
@@ -108,12 +108,15 @@ import Testing
             #expect(lengths > 0, "answered")
             let before = gd_thread_allocations()
             for _ in 0..<1_000 { lengths &+= responder.respond(to: packet, transport: .udp, source: source, into: out) }
+            for _ in 0..<100 { lengths &+= responder.respond(to: packet, transport: .tcp, source: source, into: out) }
             let allocations = gd_thread_allocations() - before
-            #expect(allocations == 0, "\(name): \(allocations) heap allocations in 1,000 queries")
+            #expect(allocations == 0, "\(name): \(allocations) heap allocations in 1,100 queries (UDP and TCP)")
             // The reply is what it should be (a wrong answer that allocates nothing proves nothing).
             let n = responder.respond(to: packet, transport: .udp, source: source, into: out)
             let reply = try DNSMessage(decoding: Array(UnsafeRawBufferPointer(rebasing: out[0..<n])))
             #expect(reply.header.id == 0x1234)
+            // Counting was on (the default) for every one of them.
+            #expect(responder.stats.totalQueries == 1_111)
         }
     }
 

@@ -97,6 +97,25 @@ import Testing
         }
     }
 
+    /// What the metrics exporter reads: each published plan with its compile time, and the queue.
+    @Test func publicationsAreObservedAndTheQueueDrains() async throws {
+        actor Seen {
+            var items: [PlanPublication] = []
+            func add(_ p: PlanPublication) { items.append(p) }
+        }
+        try await withHarness { h in
+            let seen = Seen()
+            await h.reconciler.observePublications { p in Task { await seen.add(p) } }
+            _ = try await h.store.put(Self.nameService("checkout", fqdn: "checkout.g.example.com"), ifVersion: nil)
+            try await h.eventually("observed") { await seen.items.contains { $0.names == 1 } }
+            let p = try #require(await seen.items.last)
+            #expect(p.generation == h.holder.generation)
+            #expect(p.changed == 1)
+            #expect(p.compileDuration > .zero && p.compileDuration < .seconds(5))
+            #expect(await h.reconciler.queueDepth == 0)
+        }
+    }
+
     @Test func updateAndDeleteShowInAnswers() async throws {
         try await withHarness { h in
             let v1 = try await h.store.put(Self.nameService("api", fqdn: "api.g.example.com", addresses: ["10.0.0.1"]), ifVersion: nil)

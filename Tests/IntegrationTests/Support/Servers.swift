@@ -31,6 +31,13 @@ struct GlobalDNSOptions {
     var extraConfig: String = "" {
         didSet { if !extraConfig.isEmpty { viaConfigFile = true } }
     }
+    /// More `dns:` keys for that file, one per line without indentation (`drainTimeoutSeconds: 2`);
+    /// implies `viaConfigFile`.
+    var dnsConfig: [String] = [] {
+        didSet { if !dnsConfig.isEmpty { viaConfigFile = true } }
+    }
+    /// The API's port; default: a free one.
+    var apiPort: UInt16? = nil
     /// How long to wait until the server answers.
     var startupTimeout: Duration = .seconds(30)
     /// A state directory to reuse (a restart test); default: a fresh one in the scratch directory.
@@ -93,7 +100,7 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
     try writeZones(options.zones, to: zoneDirectory)
     let port = try TestEnvironment.freePort()
     // Each server gets its own API port and store, so servers never share state.
-    let apiPort = try TestEnvironment.freePort()
+    let apiPort = try options.apiPort ?? TestEnvironment.freePort()
     let stateDirectory = options.stateDirectory ?? scratch.appendingPathComponent("state")
     var arguments: [String]
     if options.viaConfigFile {
@@ -105,6 +112,7 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
                 - 127.0.0.1:\(port)
             \(options.listenIPv6 ? "    - \"[::1]:\(port)\"\n" : "")\
               tcpIdleTimeoutSeconds: 10
+            \(options.dnsConfig.map { "  \($0)\n" }.joined())\
             zones:
               directory: zones
             api:
