@@ -1,3 +1,4 @@
+import Foundation
 import GSLB
 
 /// The body of `PUT /v1/nameservices/{name}/targets/{target}/drain`:
@@ -17,7 +18,7 @@ struct DrainRequest: Decodable {
     func drain(target: String, by: String, now precise: WallTime) -> (drain: TargetDrain?, problems: [ValidationProblem]) {
         let now = WallTime(secondsSinceEpoch: precise.secondsSinceEpoch)
         var problems: [ValidationProblem] = []
-        let text = (reason ?? "").trimmingCharacters()
+        let text = (reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty {
             problems.append(ValidationProblem(field: "reason", message: "is required: say why the target is drained"))
         } else if text.count > Self.maxReasonLength {
@@ -44,14 +45,5 @@ struct DrainRequest: Decodable {
         }
         guard problems.isEmpty else { return (nil, problems) }
         return (TargetDrain(target: target, reason: text, by: by, since: now, until: expiry), [])
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s = s.dropFirst() }
-        while let c = s.last, c.isWhitespace { s = s.dropLast() }
-        return String(s)
     }
 }
