@@ -53,13 +53,14 @@ struct RandomMutationTests {
         return b
     }
 
-    @Test func twoHundredThousandMutationsNeverBreakTheResponder() throws {
+    @Test func twoHundredThousandMutationsNeverBreakTheResponder() async throws {
         let responder = try ServerZone.responder()
         let seeds = try Self.seeds()
         #expect(seeds.count >= 40)
         var rng = SplitMix64(seed: 0x5EED_DA7A)
         var answered = 0, dropped = 0, formErr = 0
         for iteration in 0..<200_000 {
+            if iteration % 1000 == 999 { await Task.yield() }  // CPU-bound: leave the shared test threads to others
             let query = Self.mutate(seeds[iteration % seeds.count], &rng)
             let transport: Transport = iteration % 4 == 3 ? .tcp : .udp
             guard let reply = responder.respond(to: query, transport: transport) else {
