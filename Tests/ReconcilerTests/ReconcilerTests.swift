@@ -54,12 +54,15 @@ import Testing
         }
 
         /// Waits until `condition` holds for the served answers / store, bounded at 5 s.
-        func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-            for _ in 0..<500 {
+        /// Polls `condition` every 10 ms until it holds; generous, because the whole package's tests
+        /// share two cores, and it returns as soon as the condition holds.
+        func eventually(_ what: String, within: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+            let deadline = ContinuousClock.now + within
+            while ContinuousClock.now < deadline {
                 if try await condition() { return }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            throw TestError("not reached within 5 s: \(what)")
+            throw TestError("not reached within \(within): \(what)")
         }
 
         func condition(_ name: String, _ type: ConditionType) async throws -> Condition? {

@@ -123,11 +123,11 @@ import Testing
             let closed = try SocketAddress(ipAddress: "127.0.0.1", port: Int(closedPort))
             let clock = ContinuousClock()
             let start = clock.now
-            let fellBack = try await resolver([closed, knot.address], timeout: .seconds(5)).resolve("www.up.test.").get()
+            let fellBack = try await resolver([closed, knot.address], timeout: .seconds(10)).resolve("www.up.test.").get()
             #expect(fellBack.addresses.count == 4)
-            #expect(clock.now - start < .seconds(1))
+            #expect(clock.now - start < .seconds(3), "the refused server was waited on, not skipped")
 
-            let alone = await resolver([closed], timeout: .seconds(5)).resolve("www.up.test.")
+            let alone = await resolver([closed], timeout: .seconds(10)).resolve("www.up.test.")
             #expect(alone.failure?.code == .unreachable)
             #expect(alone.failure?.message == "cannot reach 127.0.0.1:\(closedPort): connection refused")
         }

@@ -10,7 +10,7 @@ actor UpdateLog {
     func append(_ update: ResolutionUpdate) { updates.append(update) }
 
     /// Waits until at least `count` updates arrived (at most `timeout`); returns all so far.
-    func wait(forCount count: Int, timeout: Duration = .seconds(5)) async -> [ResolutionUpdate] {
+    func wait(forCount count: Int, timeout: Duration = .seconds(10)) async -> [ResolutionUpdate] {
         let deadline = ContinuousClock.now + timeout
         while updates.count < count && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
