@@ -34,30 +34,48 @@ public struct StoreCopier: Sendable {
                      progress: (String, Outcome) -> Void = { _, _ in }) async throws(StoreError) -> Report {
         var report = Report()
         for item in try await source.list(selector: nil).items {
-            let name = item.metadata.name
-            let existing = try await destination.get(name)
-            let outcome: Outcome
-            if let existing {
-                if Self.sameContent(existing, item) {
-                    outcome = .unchanged
-                } else if !overwrite {
-                    outcome = .differs
-                } else {
-                    let put = try await destination.put(Self.specOnly(item), ifVersion: existing.metadata.resourceVersion)
-                    _ = try await destination.updateDrains(name, drains: item.drains, ifVersion: put.metadata.resourceVersion)
-                    outcome = .replaced
-                }
-            } else {
-                let put = try await destination.put(Self.specOnly(item), ifVersion: nil)
-                if !item.drains.isEmpty {
-                    _ = try await destination.updateDrains(name, drains: item.drains, ifVersion: put.metadata.resourceVersion)
-                }
-                outcome = .created
-            }
-            report.lines.append((name, outcome))
-            progress(name, outcome)
+            let outcome = try await copyOne(item, to: destination)
+            report.lines.append((item.metadata.name, outcome))
+            progress(item.metadata.name, outcome)
         }
         return report
+    }
+
+    /// How often one object is re-read and tried again when a write loses a race (a live replica
+    /// writes status between our read and our write).
+    public static let attempts = 8
+
+    /// Every write is guarded by the version just read; on a conflict the object is read again
+    /// and the decision made anew, so a replica writing status meanwhile costs a retry, not the copy.
+    private func copyOne(_ item: NameService, to destination: any NameServiceStore) async throws(StoreError) -> Outcome {
+        let name = item.metadata.name
+        var createdHere = false  // then a retry finishes our own object, whatever `overwrite` says
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(StoreError) {
+                guard let existing = try await destination.get(name) else {
+                    let put = try await destination.put(Self.specOnly(item), ifVersion: nil)
+                    createdHere = true
+                    if !item.drains.isEmpty {
+                        _ = try await destination.updateDrains(name, drains: item.drains, ifVersion: put.metadata.resourceVersion)
+                    }
+                    return .created
+                }
+                if Self.sameContent(existing, item) { return createdHere ? .created : .unchanged }
+                if !overwrite && !createdHere { return .differs }
+                var version = existing.metadata.resourceVersion
+                if !Self.sameContent(Self.specOnly(existing), Self.specOnly(item)) {
+                    version = try await destination.put(Self.specOnly(item), ifVersion: version).metadata.resourceVersion
+                }
+                if existing.drains != item.drains {
+                    _ = try await destination.updateDrains(name, drains: item.drains, ifVersion: version)
+                }
+                return createdHere ? .created : .replaced
+            } catch where error.code == .conflict && attempt < Self.attempts {
+                continue
+            }
+        }
     }
 
     static func sameContent(_ a: NameService, _ b: NameService) -> Bool {
