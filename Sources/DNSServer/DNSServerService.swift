@@ -92,10 +92,7 @@ public final class DNSServerService: Service, Sendable {
         }
         do {
             for address in configuration.listen {
-                let port = try await bindUDP(address)
-                var tcpAddress = address
-                tcpAddress.port = port
-                try await bindTCP(tcpAddress)
+                let port = try await bindUDPAndTCP(address)
                 var shown = address
                 shown.port = port
                 state.withLockedValue { $0.bound.append(shown) }
@@ -107,6 +104,32 @@ public final class DNSServerService: Service, Sendable {
             await stop()
             throw error
         }
+    }
+
+    /// Binds UDP, then TCP on the same port. Port 0 asks for a port free for both: the kernel picks
+    /// one for UDP, and when that number is taken for TCP the UDP sockets are closed and another is
+    /// tried (a few times, then the error stands). Returns the port.
+    private func bindUDPAndTCP(_ address: SocketAddress) async throws -> Int {
+        let attempts = (address.port ?? 0) == 0 ? 8 : 1
+        for attempt in 1...attempts {
+            let udpBefore = state.withLockedValue { $0.udp.count }
+            let port = try await bindUDP(address)
+            var tcpAddress = address
+            tcpAddress.port = port
+            do {
+                try await bindTCP(tcpAddress)
+                return port
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && attempt < attempts {
+                let mine = state.withLockedValue { s -> [any Channel] in
+                    let bound = Array(s.udp[udpBefore...])
+                    s.udp.removeSubrange(udpBefore...)
+                    return bound
+                }
+                for channel in mine { try? await channel.close() }
+                logger.debug("port taken for TCP, trying another", metadata: ["port": "\(port)"])
+            }
+        }
+        preconditionFailure("unreachable: the last attempt returns or throws")
     }
 
     /// One socket per event loop, all on the same port.
