@@ -59,10 +59,12 @@ public struct CandidateSet: Sendable {
     public let addresses: [IPAddress]
     public let mode: Mode
     public let healthyTargetCount: Int
+    /// Targets an operator drained: never candidates, named here for the explain answer only.
+    public let drained: [String]
     /// The most addresses any pick can return: size the output buffer with this.
     public var addressCount: Int { addresses.count }
 
-    public init(family: AddressFamily, inputs: [Input], allDown: AllDownBehavior) {
+    public init(family: AddressFamily, inputs: [Input], allDown: AllDownBehavior, drained: [String] = []) {
         var targets: [Target] = []
         var addresses: [IPAddress] = []
         for input in inputs {
@@ -75,6 +77,7 @@ public struct CandidateSet: Sendable {
                                   allAddresses: start..<addresses.count, healthyAddresses: start..<healthyEnd))
         }
         self.family = family
+        self.drained = drained
         self.targets = targets
         self.addresses = addresses
         let healthy = targets.count(where: \.isHealthy)

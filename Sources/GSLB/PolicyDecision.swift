@@ -102,17 +102,19 @@ extension PolicyDecision {
     /// The explain answer as TXT strings, each `key=value` and at most 255 bytes:
     /// `family=A`, `policy=Locality`, `client=10.20.0.0 from=ecs/16`,
     /// `locality=us-west/us-west-1a (matched /16)`, `tier=same-zone`,
-    /// `healthy=2/3 mode=healthy`, `scope=16`, `chosen=10.10.1.7,10.10.1.8`.
+    /// `healthy=2/3 mode=healthy`, `scope=16`, `chosen=10.10.1.7,10.10.1.8`, and, when an
+    /// operator drained targets, `drained=b,c` (those are not counted in `healthy=`).
     /// Allocates; for the explain path only.
     public func explanationStrings(family: String, client: ClientContext, candidates: CandidateSet,
                                    chosen: UnsafeBufferPointer<Int32>) -> [String] {
         let picked = chosen.prefix(answerCount).compactMap { i in
             candidates.addresses.indices.contains(Int(i)) ? candidates.addresses[Int(i)].description : nil
         }
-        var chosenText = "chosen=" + (picked.isEmpty ? "-" : picked.joined(separator: ","))
-        if chosenText.utf8.count > 255 {
-            chosenText = String(decoding: chosenText.utf8.prefix(250), as: UTF8.self) + ",..."
+        func capped(_ text: String) -> String {
+            text.utf8.count > 255 ? String(decoding: text.utf8.prefix(250), as: UTF8.self) + ",..." : text
         }
+        let chosenText = capped("chosen=" + (picked.isEmpty ? "-" : picked.joined(separator: ",")))
+        let drainedText = candidates.drained.isEmpty ? [] : [capped("drained=" + candidates.drained.joined(separator: ","))]
         return [
             "family=\(family)",
             "policy=\(policy)",
@@ -122,6 +124,6 @@ extension PolicyDecision {
             "healthy=\(healthyTargets)/\(totalTargets) mode=\(mode)",
             "scope=\(ecsScopePrefixLength)",
             chosenText,
-        ]
+        ] + drainedText
     }
 }

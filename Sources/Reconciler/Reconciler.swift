@@ -555,6 +555,7 @@ public actor Reconciler {
         decision.hasHealthCheck = ns.spec.healthCheck != nil
         decision.totalTargets = ns.spec.targets.count
         var inputs: [CandidateSet.Input] = []
+        var drained: [String] = []
         var seen = Set<IPAddress>()
         for t in ns.spec.targets {
             let drain = ns.drains.active(for: t.name, at: now)
@@ -598,6 +599,7 @@ public actor Reconciler {
                                                          lastError: failure, drain: drain))
                 }
                 decision.drainReasons.append("\(t.name) (\(drain.summary))")
+                drained.append(t.name)
                 continue
             }
             if addresses.isEmpty {
@@ -614,8 +616,8 @@ public actor Reconciler {
             inputs.append(CandidateSet.Input(name: t.name, locality: locality, ratio: t.ratio, addresses: withHealth))
         }
         let plan = NamePlan(policy: policy,
-                            ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: ns.spec.allDown),
-                            ipv6: CandidateSet(family: .ipv6, inputs: inputs, allDown: ns.spec.allDown))
+                            ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: ns.spec.allDown, drained: drained),
+                            ipv6: CandidateSet(family: .ipv6, inputs: inputs, allDown: ns.spec.allDown, drained: drained))
         decision.plan = plan
         decision.entry = plan.tableEntry(fqdn: fqdn, ttl: UInt32(max(0, ns.spec.ttl)), zone: zone.origin)
         return decision

@@ -298,6 +298,26 @@ import Testing
         #expect(rrExplain.message.answers.count == 1)
     }
 
+    /// Drained targets are not candidates (the reconciler leaves them out); explain names them
+    /// so that `healthy=1/1` is not mistaken for a one-target NameService.
+    @Test func explainNamesDrainedTargets() throws {
+        let spec = NameServiceSpec(fqdn: "drained.example.com", ttl: 30,
+                                   targets: [Target(name: "a", addresses: ["192.0.2.71"])])
+        let inputs = [CandidateSet.Input(name: "a", addresses: [(IPAddress("192.0.2.71")!, true)])]
+        let plan = NamePlan(policy: RoundRobinPolicy(),
+                            ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: .failOpen, drained: ["b", "c"]),
+                            ipv6: CandidateSet(family: .ipv6, inputs: inputs, allDown: .failOpen, drained: ["b", "c"]))
+        let r = try Self.responder([], extra: [(spec, plan)])
+        let reply = try Self.ask(r, "drained.example.com.", .txt, qclass: .ch)
+        let texts = reply.message.answers.map { rr -> [String] in
+            guard case .txt(let strings) = rr.data else { return [] }
+            return strings.map { String(decoding: $0, as: UTF8.self) }
+        }
+        #expect(texts == [["family=A", "policy=RoundRobin", "client=127.0.0.1 from=source", "locality=- (none)",
+                           "tier=all", "healthy=1/1 mode=healthy", "scope=0", "chosen=192.0.2.71", "drained=b,c"]])
+        #expect(try Self.ask(r, "drained.example.com.").addresses == ["192.0.2.71"])
+    }
+
     @Test func explainIsRefusedOutsideTheAllowListAndForStaticNames() throws {
         let r = try Self.responder()
         // The allow-list checks the packet source; an ECS address proves nothing.

@@ -136,6 +136,10 @@ extension IntegrationSuite {
                 #expect(drain.stdout.contains("target \"b\" of nameservice \"drained\" drained by (auth disabled) until 20"), "\(drain.stdout)")
                 let out = try await waitFor(server, "drained.g.example.com", ["127.0.0.23"], within: .seconds(1))
                 print("drain reached dig in \(out)")
+                // The explain answer names the drained target and counts only the others.
+                let explained = try await server.querier.run(.dig, ["drained.g.example.com", "CH", "TXT"])
+                #expect(explained.text.contains("\"drained=b\""), "\(explained.text)")
+                #expect(explained.text.contains("\"healthy=1/1 mode=healthy\""), "\(explained.text)")
                 // Probing goes on and shows in describe (live probe time and latency), with the drain.
                 try await Task.sleep(for: .seconds(2))
                 let describe = try await runCommand(ctl, ["describe", "--server", server.apiURL, "drained"], scratch: server.scratch)
