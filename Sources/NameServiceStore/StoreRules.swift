@@ -25,7 +25,8 @@ package enum StoreRules {
     ///   conflict (the caller expected something that is not there).
     /// - Spec, labels, `apiVersion` and `kind` come from `incoming`; status and the generation from
     ///   the store (a new object starts at generation 1, a changed spec bumps it by one), and so do
-    ///   the drains (a new object has none).
+    ///   the drains (a new object has none) - those of targets still in the spec: a target removed
+    ///   from the spec takes its drain with it, so adding it back later starts undrained.
     package static func applyPut(_ incoming: NameService, to existing: NameService?,
                                  ifVersion: String?) throws(StoreError) -> NameService? {
         let name = incoming.metadata.name
@@ -50,7 +51,7 @@ package enum StoreRules {
             ? existing.metadata.generation : existing.metadata.generation + 1
         stored.metadata.resourceVersion = existing.metadata.resourceVersion
         stored.status = existing.status
-        stored.drains = existing.drains
+        stored.drains = existing.drains.filter { d in incoming.spec.targets.contains { $0.name == d.target } }
         return stored == existing ? nil : stored
     }
 

@@ -135,7 +135,12 @@ struct NameServiceStoreContractTests {
     @Test(arguments: StoreKind.allCases)
     func drainsAreTheirOwnPartKeptAcrossPutAndStatus(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
-            _ = try await store.put(nameService("d"), ifVersion: nil)  // revision 1
+            func twoTargets(ttl: Int = 30, targets: [String] = ["a", "b"]) -> NameService {
+                var ns = nameService("d", ttl: ttl)
+                ns.spec.targets = targets.enumerated().map { Target(name: $0.element, addresses: ["192.0.2.\($0.offset + 1)"]) }
+                return ns
+            }
+            _ = try await store.put(twoTargets(), ifVersion: nil)  // revision 1
             let since = WallTime(secondsSinceEpoch: 1_738_324_800)
             let b = TargetDrain(target: "b", reason: "kernel upgrade", by: "bob", since: since, until: since + .seconds(3600))
             let a = TargetDrain(target: "a", reason: "maintenance", by: "alice", since: since)
@@ -159,8 +164,8 @@ struct NameServiceStoreContractTests {
             }
 
             // A put (which may carry drains of its own) and a status write keep the stored drains.
-            var incoming = nameService("d", ttl: 99)
-            incoming.drains = [TargetDrain(target: "t1", reason: "bogus", by: "controller", since: since)]
+            var incoming = twoTargets(ttl: 99)
+            incoming.drains = [TargetDrain(target: "a", reason: "bogus", by: "controller", since: since)]
             let replaced = try await store.put(incoming, ifVersion: nil)
             #expect(replaced.drains == [a, b])
             #expect(replaced.metadata.generation == 2)
@@ -175,10 +180,14 @@ struct NameServiceStoreContractTests {
             let event = try await events.next()
             #expect(event?.kind == .modified && event?.object.drains == [])
 
+            // A target taken out of the spec takes its drain with it; adding it back starts undrained.
+            _ = try await store.updateDrains("d", drains: [a, b], ifVersion: nil)
+            #expect(try await store.put(twoTargets(targets: ["a"]), ifVersion: nil).drains == [a])
+            #expect(try await store.put(twoTargets(), ifVersion: nil).drains == [a])
+
             // A re-created object starts without drains.
-            _ = try await store.updateDrains("d", drains: [a], ifVersion: nil)
             _ = try await store.delete("d", ifVersion: nil)
-            #expect(try await store.put(nameService("d"), ifVersion: nil).drains.isEmpty)
+            #expect(try await store.put(twoTargets(), ifVersion: nil).drains.isEmpty)
         }
     }
 
