@@ -157,6 +157,11 @@ public final class EtcdNameServiceStore: NameServiceStore {
     /// unchanged; the rules return nil only over an existing object), and commits that with a Txn
     /// guarded by the `mod_revision` read (`create_revision == 0` when there was none). On a lost
     /// race, decides again over what won. Returns the object with the Txn's revision.
+    ///
+    /// A Txn whose answer is lost (a member times out after committing it) is sent again to the
+    /// next member, where its compare then fails against our own write. So when a put's compare
+    /// fails and the key holds exactly the bytes we put, the write is ours and succeeded: without
+    /// this a guarded write would come back as a spurious conflict.
     private func guardedWrite(_ name: String,
                               _ decide: (NameService?) throws(StoreError) -> (Write, NameService)?) async throws(StoreError) -> NameService {
         try StoreRules.checkName(name)
@@ -167,10 +172,17 @@ public final class EtcdNameServiceStore: NameServiceStore {
             guard let (write, decided) = try decide(existing) else { return existing! }
             var object = decided
             object.metadata.resourceVersion = nil
-            let op: EtcdWire.RequestOp = switch write {
-            case .put: .init(requestPut: .init(key: key, value: try encode(object)))
-            case .delete: .init(requestDeleteRange: .init(key: key))
+            var written: Data?
+            let op: EtcdWire.RequestOp
+            switch write {
+            case .put:
+                let value = try encode(object)
+                written = value
+                op = .init(requestPut: .init(key: key, value: value))
+            case .delete:
+                op = .init(requestDeleteRange: .init(key: key))
             }
+            let comparedAt = current?.modRevision?.value ?? 0
             let txn = try await client.txn(.init(
                 compare: [current.map { .modified(key, at: $0.modRevision?.value ?? 0) } ?? .absent(key)],
                 success: [op], failure: [.init(requestRange: .init(key: key))]))
@@ -179,6 +191,11 @@ public final class EtcdNameServiceStore: NameServiceStore {
                 return object
             }
             current = txn.responses?.first?.responseRange?.kvs?.first
+            if let written, let now = current, now.value == written,
+               let revision = now.modRevision?.value, revision > comparedAt {
+                object.metadata.resourceVersion = String(revision)
+                return object
+            }
         }
         throw lostTooManyRaces(name)
     }

@@ -65,6 +65,31 @@ struct EtcdNameServiceStoreTests {
         #expect(throws: StoreError(.invalid, "")) { try EtcdNameServiceStore(configuration: EtcdConfiguration(endpoints: ["nowhere"])) }
     }
 
+    /// A guarded write whose Txn commits on member 0 but whose answer never comes back is sent
+    /// again to member 1, where its compare fails against itself. The store sees its own bytes
+    /// there and reports the write as done (with its revision), not as a conflict.
+    @Test func aWriteWhoseAnswerIsLostIsNotASpuriousConflict() async throws {
+        try await withShared { cluster, prefix in
+            let proxy = try AnswerSwallowingProxy(upstreamPort: cluster.members[0].clientPort)
+            defer { proxy.stop() }
+            let store = try EtcdNameServiceStore(configuration: EtcdConfiguration(
+                endpoints: ["http://127.0.0.1:\(proxy.port)", cluster.endpoints[1]], prefix: prefix,
+                dialTimeoutSeconds: 1, requestTimeoutSeconds: 1))
+            let v1 = try await store.put(nameService("lost"), ifVersion: nil)
+            proxy.swallowTxnAnswers = true
+            let v2 = try await store.put(nameService("lost", ttl: 99), ifVersion: v1.metadata.resourceVersion)
+            #expect(proxy.swallowed == 1, "the answer of the first Txn was lost")
+            #expect(v2.spec.ttl == 99 && v2.metadata.generation == 2)
+            let stored = try #require(try await store.get("lost"))
+            #expect(stored.metadata.resourceVersion == v2.metadata.resourceVersion)
+            #expect(stored.spec.ttl == 99)
+            // A write that really lost its race still conflicts.
+            await #expect(throws: StoreError(.conflict, "")) {
+                try await store.put(nameService("lost", ttl: 7), ifVersion: v1.metadata.resourceVersion)
+            }
+        }
+    }
+
     @Test func aDeadMemberFirstInTheListIsSkipped() async throws {
         try await withShared { cluster, prefix in
             let store = try EtcdNameServiceStore(configuration: EtcdConfiguration(
