@@ -10,11 +10,13 @@ public struct ConfigurationReload: Sendable, Equatable {
 }
 
 extension GlobalDNSConfiguration {
-    /// Keys that SIGHUP applies while the server runs. Every other key (listeners, state
-    /// directory, identity, API, upstream resolvers, …) needs a restart: their values are built
-    /// into sockets, event loops and services at start.
+    /// Keys that SIGHUP applies while the server runs (`api.tokens`: secrets from `{file: PATH}`
+    /// are read again, so a rotated file takes effect). Every other key (listeners, state
+    /// directory, identity, the rest of the API, upstream resolvers, …) needs a restart: their
+    /// values are built into sockets, event loops and services at start.
     public static let liveKeyPaths: Set<String> = [
         "log.level", "log.format", "localities", "defaultLocality", "explain.allow", "zones.directory", "zones.files",
+        "api.tokens",
     ]
 
     /// Takes the live keys from `file` (already read, overridden by the command line and
@@ -29,6 +31,7 @@ extension GlobalDNSConfiguration {
         applied.defaultLocality = file.defaultLocality
         applied.explain = file.explain
         applied.zones = file.zones
+        applied.api.tokens = file.api.tokens
         return ConfigurationReload(applied: applied,
                                    needsRestart: differing.filter { !Self.liveKeyPaths.contains($0) },
                                    changed: differing.filter { Self.liveKeyPaths.contains($0) })

@@ -46,6 +46,8 @@ public final class GlobalDNSServer: Sendable {
     private let running: NIOLockedValueBox<GlobalDNSConfiguration>
     /// Components that failed while running (`lifecycle.onComponentFailure: keepServing`).
     public let componentFailures = ComponentFailures()
+    /// The API's write tokens; SIGHUP replaces them (`api.tokens` is a live key).
+    let apiTokens: APITokens
 
     /// Loads everything; throws on a bad configuration or a broken zone, before anything listens.
     public init(configuration: GlobalDNSConfiguration, baseDirectory: String, configurationFile: String? = nil,
@@ -55,6 +57,7 @@ public final class GlobalDNSServer: Sendable {
         let (dns, responder) = try configuration.validated()
         self.configuration = configuration
         running = NIOLockedValueBox(configuration)
+        apiTokens = APITokens(configuration.api.tokens)
         self.baseDirectory = baseDirectory
         self.configurationFile = configurationFile
         self.overrides = overrides
@@ -100,7 +103,8 @@ public final class GlobalDNSServer: Sendable {
 
     /// SIGHUP: re-reads the configuration file (when there is one) and applies the keys that can
     /// change live (`GlobalDNSConfiguration.liveKeyPaths`): the log level and format, the zones
-    /// (always re-read), the localities table, the default locality and the explain allow-list.
+    /// (always re-read), the localities table, the default locality, the explain allow-list and
+    /// the API tokens.
     /// A key that only a restart applies is logged as an error and keeps its running value; a
     /// broken file, zone or table keeps what is served. Nothing here stops the server.
     public func reload(reconciler: Reconciler) async {
@@ -110,6 +114,10 @@ public final class GlobalDNSServer: Sendable {
                 var fresh = try ConfigurationReader.read(file: file, overrides: overrides)
                 if fresh.identity.isEmpty { fresh.identity = hostName() }
                 let reload = config.reloaded(from: fresh)
+                // The live keys must also hold with the running values of the others: no tokens
+                // is refused while the running API listens beyond loopback, even if the file
+                // moved api.listen (which only a restart applies).
+                _ = try reload.applied.validated()
                 // The new level and format first, so this reload's own lines already follow them.
                 logSettings?.level = reload.applied.log.level
                 logSettings?.format = reload.applied.log.format
@@ -120,6 +128,11 @@ public final class GlobalDNSServer: Sendable {
                 logger.info("configuration reloaded", metadata: [
                     "file": "\(file)", "changed": "\(reload.changed.isEmpty ? "none" : reload.changed.joined(separator: ","))"])
                 config = reload.applied
+                if reload.changed.contains("api.tokens") {
+                    apiTokens.replace(with: config.api.tokens)
+                    logger.notice("api tokens replaced", metadata: [
+                        "tokens": "\(config.api.tokens.isEmpty ? "none (writes unauthenticated, loopback only)" : config.api.tokens.keys.sorted().joined(separator: ","))"])
+                }
             } catch {
                 logger.error("configuration reload failed; keeping the running configuration",
                              metadata: ["error": "\(error)"])
@@ -259,7 +272,7 @@ public final class GlobalDNSServer: Sendable {
         let failures = componentFailures
         let api = NameServiceAPI(
             store: store,
-            configuration: APIConfiguration(tokens: tokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
+            configuration: APIConfiguration(tokenSet: apiTokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
                 var storeProblem: String?
                 if let (reachable, reason) = opened.reachability?(), !reachable {
                     storeProblem = "the NameService store is unreachable: \(reason)"

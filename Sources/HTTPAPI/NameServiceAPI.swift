@@ -295,8 +295,9 @@ public struct NameServiceAPI: Sendable {
 
     /// The configured token's name for a write, "(auth disabled)" when no token is configured.
     private func authorize(_ request: Request) throws(APIStatus) -> String {
-        guard configuration.requiresAuth else { return "(auth disabled)" }
-        guard let name = BearerAuth.tokenName(authorization: request.headers[.authorization], tokens: configuration.tokens) else {
+        let tokens = configuration.tokens  // one read: a reload may swap them meanwhile
+        guard !tokens.isEmpty else { return "(auth disabled)" }
+        guard let name = BearerAuth.tokenName(authorization: request.headers[.authorization], tokens: tokens) else {
             throw APIStatus.unauthorized
         }
         return name

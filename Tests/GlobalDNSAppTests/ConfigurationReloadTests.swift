@@ -41,6 +41,28 @@ import Testing
         #expect(same.changed.isEmpty && same.needsRestart.isEmpty && same.applied == running)
     }
 
+    /// Tokens rotate live; the running configuration with the new tokens must still be valid, so
+    /// removing every token is refused while the running API listens beyond loopback - even when
+    /// the file also moves api.listen to loopback (a key that only a restart applies).
+    @Test func tokensRotateLiveButNeverLeaveAPublicAPIOpen() throws {
+        let running = try ConfigurationReader.parse("""
+            api: {listen: "0.0.0.0:8080", tokens: {ci: "0123456789abcdef-old"}}
+            """)
+        let rotated = running.reloaded(from: try ConfigurationReader.parse("""
+            api: {listen: "0.0.0.0:8080", tokens: {ci: "0123456789abcdef-new", deploy: "0123456789abcdef-dep"}}
+            """))
+        #expect(rotated.changed == ["api.tokens"] && rotated.needsRestart.isEmpty)
+        #expect(rotated.applied.api.tokens == ["ci": "0123456789abcdef-new", "deploy": "0123456789abcdef-dep"])
+        _ = try rotated.applied.validated()
+
+        let opened = running.reloaded(from: try ConfigurationReader.parse("""
+            api: {listen: "127.0.0.1:8080"}
+            """))
+        #expect(opened.changed == ["api.tokens"] && opened.needsRestart == ["api.listen"])
+        #expect(opened.applied.api.listen == "0.0.0.0:8080")
+        #expect(throws: ConfigurationError.self) { try opened.applied.validated() }
+    }
+
     @Test func flagsKeepWinningOverTheFile() throws {
         var flags = ConfigurationOverrides()
         flags.dnsListen = ["127.0.0.1:7053"]

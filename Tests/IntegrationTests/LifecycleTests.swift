@@ -95,6 +95,41 @@ extension IntegrationSuite {
             }
         }
 
+        @Test("SIGHUP rotates the API tokens: a rewritten token file takes effect and the old secret gets 401")
+        func tokenRotationOnSIGHUP() async throws {
+            let secrets = try TestEnvironment.makeScratchDirectory("tokens")
+            defer { TestEnvironment.removeScratch(secrets) }
+            let file = secrets.appendingPathComponent("ci.token")
+            let old = "0123456789abcdef-old-secret", new = "0123456789abcdef-new-secret"
+            try (old + "\n").write(to: file, atomically: true, encoding: .utf8)
+            var options = try GlobalDNSOptions()
+            options.apiConfig = ["tokens:", "  ci: {file: \(file.path)}"]
+            try await withGlobalDNS(options) { server in
+                func put(_ token: String) throws -> Int {
+                    try httpRequest(port: server.apiPort, method: "PUT", path: "/v1/nameservices/rotated",
+                                    headers: ["Content-Type": "application/yaml", "Authorization": "Bearer \(token)"],
+                                    body: Array("""
+                                        apiVersion: globaldns.io/v1alpha1
+                                        kind: NameService
+                                        metadata: {name: rotated}
+                                        spec:
+                                          fqdn: rotated.g.example.com
+                                          targets: [{name: a, addresses: [192.0.2.90]}]
+
+                                        """.utf8)).status
+                }
+                #expect(try put(old) / 100 == 2)
+                #expect(try put(new) == 401)
+
+                try (new + "\n").write(to: file, atomically: true, encoding: .utf8)
+                server.process.send(signal: SIGHUP)
+                try await IntegrationTests.eventually("the new token is accepted", within: .seconds(10)) { try put(new) / 100 == 2 }
+                #expect(try put(old) == 401)
+                #expect(server.log.contains("api tokens replaced"), "\(server.log)")
+                #expect(!server.log.contains("0123456789abcdef"), "a secret was logged:\n\(server.log)")
+            }
+        }
+
         @Test("the server starts from a --config file: listeners, identity, zone directory")
         func configFile() async throws {
             let options = try GlobalDNSOptions(viaConfigFile: true)

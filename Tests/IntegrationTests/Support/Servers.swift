@@ -36,6 +36,11 @@ struct GlobalDNSOptions {
     var dnsConfig: [String] = [] {
         didSet { if !dnsConfig.isEmpty { viaConfigFile = true } }
     }
+    /// More `api:` keys for that file, one per line without indentation (`tokens:`, `  ci: …`);
+    /// implies `viaConfigFile`.
+    var apiConfig: [String] = [] {
+        didSet { if !apiConfig.isEmpty { viaConfigFile = true } }
+    }
     /// The API's port; default: a free one.
     var apiPort: UInt16? = nil
     /// How long to wait until the server answers.
@@ -117,6 +122,7 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
               directory: zones
             api:
               listen: 127.0.0.1:\(apiPort)
+            \(options.apiConfig.map { "  \($0)\n" }.joined())\
             state:
               directory: \(stateDirectory.path)
             log:
