@@ -86,7 +86,7 @@ extension GlobalDNSConfiguration {
         if let tls = e.tls, (tls.certFile == nil) != (tls.keyFile == nil) {
             throw ConfigurationError(keyPath: "store.etcd.tls", message: "certFile and keyFile go together")
         }
-        if let name = e.tls?.serverName, name.isEmpty || EtcdEndpoint.isIPAddress(name) {
+        if let name = e.tls?.serverName, EtcdEndpoint.isIPAddress(name) || !Self.isHostName(name) {
             throw ConfigurationError(keyPath: "store.etcd.tls.serverName",
                                      message: "'\(name)' is not a DNS name (an IP endpoint is checked against the certificate's IP addresses without it)")
         }
@@ -137,5 +137,22 @@ extension NodeReader {
                 config.store.etcd.tls = out
             }
         }
+    }
+}
+
+extension GlobalDNSConfiguration {
+    /// A host name to verify a certificate against (and send as SNI): dot-separated labels of
+    /// letters, digits and hyphens (1-63 characters, no hyphen at either end), at most 253 in all,
+    /// one trailing dot allowed. No wildcard: the name is the one the certificate must match.
+    static func isHostName(_ text: String) -> Bool {
+        var name = Substring(text)
+        if name.hasSuffix(".") { name = name.dropLast() }
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        for label in name.split(separator: ".", omittingEmptySubsequences: false) {
+            guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-",
+                  label.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) })
+            else { return false }
+        }
+        return true
     }
 }

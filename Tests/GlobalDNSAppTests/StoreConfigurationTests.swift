@@ -43,6 +43,10 @@ import Testing
         ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {certFile: c.pem}", "store.etcd.tls", 5),
         ("store:\n  etcd:\n    password: secret", "store.etcd.password", 3),
         ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {serverName: 10.0.0.1}", "store.etcd.tls.serverName", 5),
+        ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {serverName: \"etcd internal\"}", "store.etcd.tls.serverName", 5),
+        ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {serverName: -etcd.example}", "store.etcd.tls.serverName", 5),
+        ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {serverName: \"etcd..example\"}", "store.etcd.tls.serverName", 5),
+        ("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {serverName: \"*.etcd.example\"}", "store.etcd.tls.serverName", 5),
     ])
     func badStoreKeysNameTheKeyPathAndLine(_ text: String, _ keyPath: String, _ line: Int) {
         do {
@@ -52,5 +56,11 @@ import Testing
             #expect(error.keyPath == keyPath, "\(error)")
             #expect(error.line == line, "\(error)")
         }
+    }
+
+    @Test(arguments: ["localhost", "etcd-0.etcd.globaldns.svc.cluster.local.", "ETCD.Example"])
+    func serverNamesThatAreHostNames(_ name: String) throws {
+        let c = try ConfigurationReader.parse("store:\n  type: etcd\n  etcd:\n    endpoints: [h:1]\n    tls: {serverName: \"\(name)\"}")
+        #expect(c.store.etcd.tls?.serverName == name)
     }
 }
