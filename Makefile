@@ -15,7 +15,7 @@ DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= config/globaldns.yaml
 
-.PHONY: deps build release run test lint-docker bench fuzz
+.PHONY: deps build release run test lint-docker bench chaos fuzz fuzz-api
 
 # Installs the packages above when any is missing (apt-get update first).
 deps:
@@ -84,7 +84,7 @@ bench: deps
 # (fuzz-0.log) and any crash-* input land in Fuzz/.build/; the grown corpus in Fuzz/corpus-work/.
 FUZZ_TIME ?= 600
 fuzz:
-	cd Fuzz && swift build -c release --sanitize fuzzer
+	cd Fuzz && swift build -c release --sanitize fuzzer --product DNSFuzz
 	mkdir -p Fuzz/corpus-work
 	cp Tests/Fixtures/fuzz-seeds/*.bin Tests/Fixtures/malformed/*.bin Fuzz/corpus-work/
 	cd Fuzz/.build && SWIFT_BACKTRACE=enable=no release/DNSFuzz -jobs=1 -workers=1 \
@@ -92,3 +92,20 @@ fuzz:
 	@tail -n 8 Fuzz/.build/fuzz-0.log
 	@if grep -qE 'deadly signal|ERROR: libFuzzer|Fatal error' Fuzz/.build/fuzz-0.log; then \
 		echo "make fuzz: crash, see Fuzz/.build/fuzz-0.log and Fuzz/.build/crash-*"; exit 1; fi
+
+# libFuzzer on the NameService API's request decoding (the real router over an in-memory store:
+# JSON and YAML bodies, query strings) for FUZZ_TIME seconds; seeds in Tests/Fixtures/api-fuzz-seeds.
+# Log and crash-* inputs land in Fuzz/.build/api/; the grown corpus in Fuzz/corpus-api/.
+fuzz-api:
+	cd Fuzz && swift build -c release --sanitize fuzzer --product APIFuzz
+	mkdir -p Fuzz/corpus-api Fuzz/.build/api
+	cp Tests/Fixtures/api-fuzz-seeds/*.bin Fuzz/corpus-api/
+	cd Fuzz/.build/api && SWIFT_BACKTRACE=enable=no ../release/APIFuzz -jobs=1 -workers=1 \
+		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 -timeout=30 -rss_limit_mb=4096 ../../corpus-api
+	@tail -n 8 Fuzz/.build/api/fuzz-0.log
+	@if grep -qE 'deadly signal|ERROR: libFuzzer|Fatal error' Fuzz/.build/api/fuzz-0.log; then \
+		echo "make fuzz-api: crash, see Fuzz/.build/api/fuzz-0.log and Fuzz/.build/api/crash-*"; exit 1; fi
+
+# DNS capacity while the control plane is abused (Benchmarks/chaos.py; release build, loopback).
+chaos: release
+	Benchmarks/chaos.py

@@ -11,6 +11,9 @@ let package = Package(
         .executable(name: "globaldnsctl", targets: ["globaldnsctl"]),
         .library(name: "DNSServer", targets: ["DNSServer"]),
         .library(name: "GSLB", targets: ["GSLB"]),
+        // For the API fuzzer (Fuzz/APIFuzz): the router over an in-memory store.
+        .library(name: "HTTPAPI", targets: ["HTTPAPI"]),
+        .library(name: "NameServiceStoreTesting", targets: ["NameServiceStoreTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
