@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import DNSWire
 
 #if canImport(Glibc)
 import Glibc
@@ -20,18 +21,24 @@ public struct DNSServerConfiguration: Sendable {
     public var listen: [SocketAddress]
     /// How long a TCP connection may go without a complete query before it is closed (Knot: 10 s).
     public var tcpIdleTimeout: TimeAmount
-    /// Open TCP connections at most; further ones are closed on accept.
+    /// Open TCP connections at most. When they are all open, a new connection closes the least
+    /// recently active one (RFC 7766 §6.2.2) rather than being refused, so clients holding many
+    /// idle connections cannot lock the others out.
     public var tcpMaxConnections: Int
+    /// Open TCP connections at most per client: an IPv4 address, or an IPv6 /64. Further ones
+    /// from that client are closed on accept (they do not evict anyone).
+    public var tcpMaxConnectionsPerClient: Int
     /// How long a graceful shutdown waits for TCP connections to finish.
     public var drainTimeout: TimeAmount
     /// Socket receive buffer for each UDP socket, in bytes (nil: the system default).
     public var udpReceiveBuffer: Int?
 
     public init(listen: [SocketAddress], tcpIdleTimeout: TimeAmount = .seconds(10), tcpMaxConnections: Int = 1024,
-                drainTimeout: TimeAmount = .seconds(5), udpReceiveBuffer: Int? = nil) {
+                drainTimeout: TimeAmount = .seconds(5), udpReceiveBuffer: Int? = nil, tcpMaxConnectionsPerClient: Int = 16) {
         self.listen = listen
         self.tcpIdleTimeout = tcpIdleTimeout
         self.tcpMaxConnections = tcpMaxConnections
+        self.tcpMaxConnectionsPerClient = tcpMaxConnectionsPerClient
         self.drainTimeout = drainTimeout
         self.udpReceiveBuffer = udpReceiveBuffer
     }
@@ -52,6 +59,7 @@ public final class DNSServerService: Service, Sendable {
     private let state = NIOLockedValueBox(ListenerState())
     private let openConnections = ManagedAtomic(0)
     private let rejectedConnections = ManagedAtomic(0)
+    private let evictedConnections = ManagedAtomic(0)
 
     struct ListenerState {
         var udp: [Channel] = []
@@ -60,6 +68,12 @@ public final class DNSServerService: Service, Sendable {
         var bound: [SocketAddress] = []
         /// One responder per event loop, made on that loop and used only there.
         var responders: [ObjectIdentifier: NIOLoopBound<QueryResponder>] = [:]
+        /// Each loop's TCP connections, least recently active first (used on that loop only), and
+        /// when its oldest one was last active (read by the acceptor to pick whom to evict).
+        var tables: [ObjectIdentifier: NIOLoopBound<TCPConnectionTable>] = [:]
+        var activity: [(loop: any EventLoop, oldest: TCPLoopActivity)] = []
+        /// Open (admitted) TCP connections per client (`TCPClientKey`); changed on accept and close.
+        var perClient: [TCPClientKey: Int] = [:]
         var started = false
         var stopped = false
     }
@@ -77,6 +91,10 @@ public final class DNSServerService: Service, Sendable {
     public var boundAddresses: [SocketAddress] { state.withLockedValue { $0.bound } }
 
     public var currentTCPConnections: Int { openConnections.load(ordering: .relaxed) }
+    /// TCP connections closed on accept (a client over its cap, or the server stopping).
+    public var rejectedTCPConnections: Int { rejectedConnections.load(ordering: .relaxed) }
+    /// TCP connections closed to make room for a new one (the least recently active).
+    public var evictedTCPConnections: Int { evictedConnections.load(ordering: .relaxed) }
 
     /// Binds every listener. Fails (and closes what it bound) if any address cannot be bound.
     public func start() async throws {
@@ -88,7 +106,13 @@ public final class DNSServerService: Service, Sendable {
             let bound = try await loop.submit {
                 NIOLoopBound(QueryResponder(holder: holder, configuration: config, queryLogger: queryLogger), eventLoop: loop)
             }.get()
-            state.withLockedValue { $0.responders[ObjectIdentifier(loop)] = bound }
+            let table = try await loop.submit { NIOLoopBound(TCPConnectionTable(), eventLoop: loop) }.get()
+            let oldest = try await loop.submit { table.value.activity }.get()
+            state.withLockedValue {
+                $0.responders[ObjectIdentifier(loop)] = bound
+                $0.tables[ObjectIdentifier(loop)] = table
+                $0.activity.append((loop, oldest))
+            }
         }
         do {
             for address in configuration.listen {
@@ -175,24 +199,52 @@ public final class DNSServerService: Service, Sendable {
         if address.protocol == .inet6 {
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption.ipv6Only, value: 1)
         }
+        let perClientMax = configuration.tcpMaxConnectionsPerClient
+        let (tables, activity) = state.withLockedValue { ($0.tables, $0.activity) }
         bootstrap = bootstrap.childChannelInitializer { [self] channel in
             let open = openConnections.wrappingIncrementThenLoad(ordering: .relaxed)
+            let acceptedAt = NIODeadline.now().uptimeNanoseconds
             let id = ObjectIdentifier(channel)
+            let client = TCPClientKey(channel.remoteAddress.map { IPAddress($0) } ?? .v4(IPv4Address(value: 0)))
+            // Accept and close take the listener lock; queries never do.
+            let admitted = state.withLockedValue { s -> Bool in
+                guard !s.stopped, s.perClient[client, default: 0] < perClientMax else { return false }
+                s.perClient[client, default: 0] += 1
+                s.connections[id] = channel
+                return true
+            }
             channel.closeFuture.whenComplete { [self] _ in
                 openConnections.wrappingDecrement(ordering: .relaxed)
-                state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
+                state.withLockedValue { s in
+                    _ = s.connections.removeValue(forKey: id)
+                    guard admitted else { return }
+                    let left = s.perClient[client, default: 1] - 1
+                    s.perClient[client] = left > 0 ? left : nil
+                }
             }
-            let stopped = state.withLockedValue { s -> Bool in
-                if !s.stopped { s.connections[id] = channel }
-                return s.stopped
-            }
-            if open > max || stopped {
+            guard admitted else {
                 rejectedConnections.wrappingIncrement(ordering: .relaxed)
                 return channel.close()
             }
+            if open > max {
+                // Full: the least recently active connection (on whichever loop holds it) makes room.
+                var victim: (loop: any EventLoop, oldest: TCPLoopActivity)?
+                var oldest = UInt64.max
+                for a in activity {
+                    let t = a.oldest.oldest.load(ordering: .relaxed)
+                    if t < oldest { oldest = t; victim = a }
+                }
+                if let victim, let table = tables[ObjectIdentifier(victim.loop)] {
+                    victim.loop.execute { table.value.evictOldest(before: acceptedAt) }
+                }
+            }
             let responder = responders[ObjectIdentifier(channel.eventLoop)]!
+            let table = tables[ObjectIdentifier(channel.eventLoop)]!
+            let evicted = evictedConnections
             return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(TCPQueryHandler(responder: responder.value, idleTimeout: idle))
+                try channel.pipeline.syncOperations.addHandler(TCPQueryHandler(
+                    responder: responder.value, idleTimeout: idle, table: table.value,
+                    onEvict: { evicted.wrappingIncrement(ordering: .relaxed) }))
             }
         }
         let channel = try await bootstrap.bind(to: address).get()

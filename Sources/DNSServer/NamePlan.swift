@@ -22,8 +22,14 @@ public struct NamePlan: Sendable {
         self.policy = policy
         self.usesClient = policy.kind == .locality
         self.policyIndex = ResponderStats.policies.firstIndex(of: policy.kind.rawValue) ?? -1
-        self.ipv4 = ipv4
-        self.ipv6 = ipv6
+        // Locality resolves its failover rules per client region at compile time, not per query.
+        if let locality = policy as? LocalityPolicy {
+            self.ipv4 = ipv4.failoverRules == locality.failover ? ipv4 : ipv4.withFailover(locality.failover)
+            self.ipv6 = ipv6.failoverRules == locality.failover ? ipv6 : ipv6.withFailover(locality.failover)
+        } else {
+            self.ipv4 = ipv4
+            self.ipv6 = ipv6
+        }
     }
 
     /// A spec's plan from its literal addresses, each address's health given by `isHealthy` (tests,

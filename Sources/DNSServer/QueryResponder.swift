@@ -63,7 +63,9 @@ public final class QueryResponder {
     private var rotation: UInt64 = 0
     private var random: SplitMix64
     private let picks: UnsafeMutableBufferPointer<Int32>
-    static let pickCapacity = 4096 + 2048
+    static let pickCapacity = GlobalNameTable.maxIPv4Records + GlobalNameTable.maxIPv6Records
+    /// The policies' working memory (Ratio's draw without replacement), reused by every query.
+    private let pickScratch = PickScratch(capacity: 1024)
 
     /// The per-query state shared between stages.
     public struct Query {
@@ -539,11 +541,15 @@ public final class QueryResponder {
             w.truncated = true
             return .noError
         }
+        let before = w.answerCount
         for k in 0..<decision.answerCount {
             let i = Int(picks[k])
             guard i >= 0, i < count else { continue }
             _ = w.records(records + i * size, count: 1, size: size, ownerPos: ownerPos)
         }
+        // Never an empty NOERROR without SOA: the plan and the table render the same addresses, but
+        // if nothing picked had a record, say NODATA properly.
+        if w.answerCount == before { return noData(zone, ownerPos: ownerPos, ownerLen: ownerLen, writer: &w) }
         return .noError
     }
 
@@ -554,7 +560,7 @@ public final class QueryResponder {
         rotation &+= 1
         let client = plan.usesClient ? clientContext(query, source: source) : QueryResponder.anonymous
         return plan.policy.pick(from: v4 ? plan.ipv4 : plan.ipv6, client: client, rotation: rotation,
-                                random: &random, into: picks)
+                                random: &random, into: picks, scratch: pickScratch)
     }
 
     /// The Locality policy's view of the client: ECS when the query carries it with a source

@@ -1,4 +1,5 @@
 import Atomics
+import NIOConcurrencyHelpers
 import DNSWire
 import DNSZone
 import GSLB
@@ -59,9 +60,16 @@ extension NamePlan {
 /// Readers do not retain the snapshot per query: each responder keeps the one it last loaded and
 /// compares `generation` (a plain atomic load, no reference counting, no shared cache line
 /// written) to see whether a newer one was published.
+///
+/// The holder numbers the snapshots, not the writers: every `publish` gets the generation after
+/// the newest one, under a writers-only lock, so two writers (a flush of the reconciler and a
+/// SIGHUP's client-policy update) can never publish the same number and leave a loop on an older
+/// snapshot. Readers never take the lock.
 public final class ServingStateHolder: Sendable {
     private let current: ManagedAtomic<ServingState>
     private let published: ManagedAtomic<UInt64>
+    /// Serializes writers (publishing is the control plane's, never the per-query path).
+    private let writers = NIOLock()
 
     public init(_ initial: ServingState) {
         current = ManagedAtomic(initial)
@@ -79,9 +87,27 @@ public final class ServingStateHolder: Sendable {
         published.load(ordering: .acquiring)
     }
 
-    /// Publishes `state`. Its generation must be higher than the current one.
-    public func store(_ state: ServingState) {
-        current.store(state, ordering: .releasing)
-        published.store(state.generation, ordering: .releasing)
+    /// Publishes the snapshot `build` makes from the newest one, numbered by the holder: strictly
+    /// above every generation published before. `build` gets the newest snapshot and the number
+    /// the new one will carry (a snapshot built with another number is renumbered). Returns what
+    /// was published.
+    @discardableResult
+    public func publish(_ build: (_ current: ServingState, _ generation: UInt64) -> ServingState) -> ServingState {
+        writers.withLock {
+            let now = current.load(ordering: .acquiring)
+            let next = max(now.generation, published.load(ordering: .acquiring)) &+ 1
+            var state = build(now, next)
+            if state.generation != next { state = state.with(generation: next) }
+            current.store(state, ordering: .releasing)
+            published.store(next, ordering: .releasing)
+            return state
+        }
+    }
+
+    /// Publishes `state` with the next generation (its own number is replaced: writers do not
+    /// choose generations). Returns the generation it was published with.
+    @discardableResult
+    public func store(_ state: ServingState) -> UInt64 {
+        publish { _, _ in state }.generation
     }
 }

@@ -13,6 +13,9 @@ import NIOCore
 ///   stops; it resumes when the peer reads its replies.
 /// - On `ChannelShouldQuiesceEvent` (graceful shutdown) the connection answers what it already has
 ///   and closes; a query the client is still sending is answered first, then it closes.
+/// - With a `table` (the loop's connections, least recently active first), each query moves this
+///   connection to the back; when the server is full, the acceptor closes the one at the front
+///   (`evict`).
 final class TCPQueryHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -28,17 +31,39 @@ final class TCPQueryHandler: ChannelInboundHandler {
     private var quiescing = false
     /// The peer's address, read once when the connection becomes active.
     private var peer = IPAddress.v4(IPv4Address(value: 0))
+    // Place in the loop's connection table (owned by the table).
+    private let table: TCPConnectionTable?
+    var linked = false
+    var prev: TCPQueryHandler?
+    var next: TCPQueryHandler?
+    /// Uptime nanoseconds of the accept or the last complete query.
+    var lastActive: UInt64 = 0
+    /// Set while active: what `evict` closes.
+    private var context: ChannelHandlerContext?
+    /// Called once if this connection is evicted to make room for a new one.
+    private let onEvict: (() -> Void)?
 
-    init(responder: QueryResponder, idleTimeout: TimeAmount) {
+    init(responder: QueryResponder, idleTimeout: TimeAmount, table: TCPConnectionTable? = nil,
+         onEvict: (() -> Void)? = nil) {
         self.responder = responder
         self.idleTimeout = idleTimeout
+        self.table = table
+        self.onEvict = onEvict
         scratch = .allocate(byteCount: 65535, alignment: 8)
+    }
+
+    /// Closes the connection to make room for a new one (the table already let go of it).
+    func evict() {
+        onEvict?()
+        context?.close(promise: nil)
     }
 
     deinit { scratch.deallocate() }
 
     func channelActive(context: ChannelHandlerContext) {
         lastQuery = context.eventLoop.now
+        self.context = context
+        table?.add(self, now: lastQuery.uptimeNanoseconds)
         if let remote = context.channel.remoteAddress { peer = IPAddress(remote) }
         let timeout = idleTimeout
         let check = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 100_000_000))
@@ -55,7 +80,14 @@ final class TCPQueryHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         idleCheck?.cancel()
         idleCheck = nil
+        table?.remove(self)
+        self.context = nil
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        table?.remove(self)
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -87,6 +119,7 @@ final class TCPQueryHandler: ChannelInboundHandler {
             }
             buffer.moveReaderIndex(forwardBy: Int(length))
             lastQuery = context.eventLoop.now
+            table?.touch(self, now: lastQuery.uptimeNanoseconds)
             if n > 0 {
                 var reply = context.channel.allocator.buffer(capacity: n + 2)
                 reply.writeInteger(UInt16(n))

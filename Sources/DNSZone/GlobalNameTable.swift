@@ -46,6 +46,11 @@ public final class GlobalNameTable: Sendable {
 
     public static let ipv4RecordSize = 16
     public static let ipv6RecordSize = 28
+    /// The most A / AAAA records one name renders: the same as `CandidateSet.maxAddresses` (a
+    /// test checks it), what always fits in one TCP reply with the longest question, NSID, Client
+    /// Subnet and a 64-hop CNAME chain in front.
+    public static let maxIPv4Records = 2048
+    public static let maxIPv6Records = 1536
 
     /// `entries` must have distinct FQDNs (the compiler guarantees it); each must lie inside its zone.
     public init(entries: [Entry]) {
@@ -58,9 +63,9 @@ public final class GlobalNameTable: Sendable {
             let key = e.fqdn.lowercased()
             seen.insert(key)
             names.append(key.wire)
-            var r = Rendered(v4Offset: UInt32(blob.count), v4Count: UInt16(min(e.ipv4.count, 4096)), v6Count: 0,
+            var r = Rendered(v4Offset: UInt32(blob.count), v4Count: UInt16(min(e.ipv4.count, Self.maxIPv4Records)), v6Count: 0,
                              v6Offset: 0, isEmptyNonTerminal: false)
-            for a in e.ipv4.prefix(4096) {
+            for a in e.ipv4.prefix(Self.maxIPv4Records) {
                 blob += [0xC0, 0x0C]
                 blob.appendU16(RRType.a.rawValue)
                 blob.appendU16(RRClass.in.rawValue)
@@ -69,8 +74,8 @@ public final class GlobalNameTable: Sendable {
                 blob.appendU32(a.value)
             }
             r.v6Offset = UInt32(blob.count)
-            r.v6Count = UInt16(min(e.ipv6.count, 2048))
-            for a in e.ipv6.prefix(2048) {
+            r.v6Count = UInt16(min(e.ipv6.count, Self.maxIPv6Records))
+            for a in e.ipv6.prefix(Self.maxIPv6Records) {
                 blob += [0xC0, 0x0C]
                 blob.appendU16(RRType.aaaa.rawValue)
                 blob.appendU16(RRClass.in.rawValue)

@@ -8,7 +8,10 @@
 /// - return a `PolicyDecision` whose `answerCount` is the number written and which explains the
 ///   choice (tier, counts, ECS scope);
 /// - be deterministic given `rotation` and the random source, and never allocate: no arrays,
-///   strings or existential boxes on this path.
+///   strings or existential boxes on this path;
+/// - cost O(answers) (plus O(log targets) per weighted draw), whatever the number of targets,
+///   addresses or failover rules: what depends only on the spec and health is compiled into the
+///   `CandidateSet` (its tier lists, weight tree and failover resolution), never redone per query.
 public protocol AnswerPolicy: Sendable {
     var kind: PolicyKind { get }
 
@@ -18,13 +21,67 @@ public protocol AnswerPolicy: Sendable {
     ///   - random: the random source for weighted choices (seeded in tests).
     ///   - output: caller-owned storage, reused across queries; `candidates.addressCount` entries
     ///     always suffice.
+    ///   - scratch: caller-owned working memory, reused across queries (one per event loop).
     func pick<R: RandomNumberGenerator>(
         from candidates: CandidateSet,
         client: ClientContext,
         rotation: UInt64,
         random: inout R,
-        into output: UnsafeMutableBufferPointer<Int32>
+        into output: UnsafeMutableBufferPointer<Int32>,
+        scratch: PickScratch
     ) -> PolicyDecision
+}
+
+extension AnswerPolicy {
+    /// The same with scratch memory of its own (allocates: tests and tools; the query path passes
+    /// its loop's `PickScratch`).
+    public func pick<R: RandomNumberGenerator>(
+        from candidates: CandidateSet, client: ClientContext, rotation: UInt64, random: inout R,
+        into output: UnsafeMutableBufferPointer<Int32>
+    ) -> PolicyDecision {
+        pick(from: candidates, client: client, rotation: rotation, random: &random, into: output, scratch: PickScratch())
+    }
+}
+
+/// Working memory for picks, owned by one event loop (not `Sendable`): Ratio's draw without
+/// replacement keeps the weight it removed from its compiled tree here, and puts it back before
+/// returning, so the compiled plan stays immutable and shared. It grows (rarely: to the most
+/// weighted targets one name has) and is then reused, so picks do not allocate.
+///
+/// `work` counts the steps picks took (tree steps, look-ups and addresses written): what the
+/// regression tests bound to show a pick's cost does not grow with the spec's size.
+public final class PickScratch {
+    /// Weight removed per Fenwick node (1-based; all zero between picks).
+    private(set) var removed: UnsafeMutableBufferPointer<UInt64>
+    /// Positions (1-based, into the draw) drawn by the current pick.
+    private(set) var drawn: UnsafeMutableBufferPointer<Int32>
+    /// Steps taken by picks since this scratch was made (or `work` was reset).
+    public var work: Int = 0
+
+    /// `capacity`: weighted targets per name it holds before growing.
+    public init(capacity: Int = 0) {
+        removed = .allocate(capacity: capacity + 1)
+        removed.initialize(repeating: 0)
+        drawn = .allocate(capacity: capacity + 1)
+        drawn.initialize(repeating: 0)
+    }
+
+    deinit {
+        removed.deallocate()
+        drawn.deallocate()
+    }
+
+    /// Room for a draw over `n` targets (grows only when a bigger name is met).
+    @inline(__always)
+    func reserve(_ n: Int) {
+        guard n + 1 > removed.count else { return }
+        removed.deallocate()
+        drawn.deallocate()
+        removed = .allocate(capacity: n + 1)
+        removed.initialize(repeating: 0)
+        drawn = .allocate(capacity: n + 1)
+        drawn.initialize(repeating: 0)
+    }
 }
 
 extension NameServiceSpec {
@@ -41,27 +98,40 @@ extension NameServiceSpec {
     }
 }
 
-/// Shared by the policies: emits the active addresses of the targets `include` selects, in target
-/// order, rotated by `rotation` and capped by `limit`. Two passes over the targets, no allocation.
+/// Shared by the policies: writes `list[range]` rotated by `rotation` (the entry at
+/// `rotation % count` first), at most `limit` and `output.count` of them. O(written).
 @inline(__always)
-func emitRotated(
-    _ candidates: CandidateSet, rotation: UInt64, limit: Int, into output: UnsafeMutableBufferPointer<Int32>,
-    where include: (Int) -> Bool
-) -> Int {
-    var total = 0
-    for i in candidates.targets.indices where candidates.isActive(i) && include(i) {
-        total += candidates.activeAddresses(i).count
-    }
+func emitRotated(_ list: [Int32], _ range: Range<Int>, rotation: UInt64, limit: Int,
+                 into output: UnsafeMutableBufferPointer<Int32>, scratch: PickScratch) -> Int {
+    let total = range.count
     guard total > 0 else { return 0 }
-    let start = Int(rotation % UInt64(total))
     let k = min(total, limit, output.count)
-    var p = 0
-    for i in candidates.targets.indices where candidates.isActive(i) && include(i) {
-        for a in candidates.activeAddresses(i) {
-            let position = p >= start ? p - start : p - start + total
-            if position < k { output[position] = Int32(a) }
-            p += 1
+    var j = Int(rotation % UInt64(total))
+    let base = range.lowerBound
+    list.withUnsafeBufferPointer { l in
+        for p in 0..<k {
+            output[p] = l[base + j]
+            j += 1
+            if j == total { j = 0 }
         }
     }
+    scratch.work &+= k + 1
+    return k
+}
+
+/// The same for one target's contiguous address range (`activeAddresses(i)`).
+@inline(__always)
+func emitRotated(_ range: Range<Int>, rotation: UInt64, limit: Int, into output: UnsafeMutableBufferPointer<Int32>,
+                 scratch: PickScratch) -> Int {
+    let total = range.count
+    guard total > 0 else { return 0 }
+    let k = min(total, limit, output.count)
+    var j = Int(rotation % UInt64(total))
+    for p in 0..<k {
+        output[p] = Int32(range.lowerBound + j)
+        j += 1
+        if j == total { j = 0 }
+    }
+    scratch.work &+= k + 1
     return k
 }

@@ -63,21 +63,55 @@ public struct CandidateSet: Sendable {
     public let drained: [String]
     /// The most addresses any pick can return: size the output buffer with this.
     public var addressCount: Int { addresses.count }
+    /// Addresses of the family past `maxAddresses(family)`: never candidates (the compiler
+    /// reports them in the status).
+    public let droppedAddresses: Int
 
-    public init(family: AddressFamily, inputs: [Input], allDown: AllDownBehavior, drained: [String] = []) {
+    /// The most addresses of a family one name answers with: what always fits in one TCP reply
+    /// (65,535 bytes) with the longest question, NSID, Client Subnet and a 64-hop CNAME chain in
+    /// front: 2,048 A records (32 KiB), 1,536 AAAA (42 KiB). `GlobalNameTable` renders the same
+    /// number, so every address a policy picks has its record.
+    public static func maxAddresses(_ family: AddressFamily) -> Int {
+        family == .ipv4 ? 2048 : 1536
+    }
+
+    // Compiled for the policies, once per compile (STYLE item 1: compile, then serve), so that a
+    // pick costs O(answers), plus O(log targets) per weighted draw, whatever the spec's size.
+    /// The active addresses (`activeAddresses(i)` of every active target), in target order: what
+    /// RoundRobin and Locality's all-targets tiers rotate over.
+    let active: [Int32]
+    /// Ratio's weighted draw over the active targets.
+    let draw: WeightedDraw
+    /// Locality's tiers: the active addresses per subzone, zone and region of the targets.
+    let near: LocalityIndex
+    /// The failover rules `failoverByRegion` was resolved for (Locality compiles them in).
+    public private(set) var failoverRules: [FailoverRule]
+    /// Client region → the first rule (in order) from that region whose `to` region has active
+    /// addresses, and those addresses (a range of `near.addresses`).
+    private(set) var failoverByRegion: [String: (rule: Int, range: Range<Int>)]
+
+    public init(family: AddressFamily, inputs: [Input], allDown: AllDownBehavior, drained: [String] = [],
+                failover: [FailoverRule] = []) {
         var targets: [Target] = []
         var addresses: [IPAddress] = []
+        let cap = CandidateSet.maxAddresses(family)
+        var dropped = 0
         for input in inputs {
             let start = addresses.count
-            for a in input.addresses where a.healthy && a.address.family == family { addresses.append(a.address) }
+            for a in input.addresses where a.healthy && a.address.family == family {
+                if addresses.count < cap { addresses.append(a.address) } else { dropped += 1 }
+            }
             let healthyEnd = addresses.count
-            for a in input.addresses where !a.healthy && a.address.family == family { addresses.append(a.address) }
+            for a in input.addresses where !a.healthy && a.address.family == family {
+                if addresses.count < cap { addresses.append(a.address) } else { dropped += 1 }
+            }
             guard addresses.count > start else { continue }
             targets.append(Target(name: input.name, locality: input.locality, ratio: input.ratio,
                                   allAddresses: start..<addresses.count, healthyAddresses: start..<healthyEnd))
         }
         self.family = family
         self.drained = drained
+        self.droppedAddresses = dropped
         self.targets = targets
         self.addresses = addresses
         let healthy = targets.count(where: \.isHealthy)
@@ -88,6 +122,44 @@ public struct CandidateSet: Sendable {
             mode = .allDownFailClosed
         } else {
             mode = .allDownFailOpen
+        }
+        let mode = self.mode
+        func isActive(_ t: Target) -> Bool {
+            switch mode {
+            case .healthy: t.isHealthy
+            case .allDownFailOpen: true
+            case .allDownFailClosed: false
+            }
+        }
+        func activeRange(_ t: Target) -> Range<Int> { mode == .healthy ? t.healthyAddresses : t.allAddresses }
+        var active: [Int32] = []
+        var near = LocalityIndex.Builder()
+        for t in targets where isActive(t) {
+            let range = activeRange(t)
+            for a in range { active.append(Int32(a)) }
+            if let l = t.locality { near.add(l, range) }
+        }
+        self.active = active
+        self.near = near.build()
+        self.draw = WeightedDraw(targets: targets, isActive: isActive)
+        self.failoverRules = []
+        self.failoverByRegion = [:]
+        if !failover.isEmpty { compileFailover(failover) }
+    }
+
+    /// The same candidates with Locality's failover `rules` resolved per client region (what
+    /// `NamePlan` does for a Locality policy; O(rules)).
+    public func withFailover(_ rules: [FailoverRule]) -> CandidateSet {
+        var copy = self
+        copy.compileFailover(rules)
+        return copy
+    }
+
+    private mutating func compileFailover(_ rules: [FailoverRule]) {
+        failoverRules = rules
+        failoverByRegion = [:]
+        for (i, rule) in rules.enumerated() where failoverByRegion[rule.from] == nil {
+            if let range = near.regions[rule.to] { failoverByRegion[rule.from] = (i, range) }
         }
     }
 
@@ -110,7 +182,7 @@ public struct CandidateSet: Sendable {
             }
             inputs.append(Input(name: t.name, locality: locality, ratio: t.ratio, addresses: addrs))
         }
-        self.init(family: family, inputs: inputs, allDown: spec.allDown)
+        self.init(family: family, inputs: inputs, allDown: spec.allDown, failover: spec.failover)
     }
 
     /// Whether policies may pick target `i` in the current mode.
@@ -127,5 +199,112 @@ public struct CandidateSet: Sendable {
     @inline(__always)
     public func activeAddresses(_ i: Int) -> Range<Int> {
         mode == .healthy ? targets[i].healthyAddresses : targets[i].allAddresses
+    }
+}
+
+/// Ratio's draw, compiled: the targets with weight (the weighted ones, or the standbys when every
+/// weighted target is down), their weights in a Fenwick tree (a draw is a descent, O(log n)).
+struct WeightedDraw: Sendable {
+    /// Target indices (into `CandidateSet.targets`) with a weight, in target order.
+    let targets: [Int32]
+    /// 1-based Fenwick tree over the weights of `targets` (`tree[0]` unused).
+    let tree: [UInt64]
+    /// The weights, for removing a drawn target.
+    let weights: [UInt64]
+    let total: UInt64
+    /// The largest power of two ≤ `targets.count` (0 when empty): where a descent starts.
+    let topStep: Int
+    /// Every weighted target is down: the standbys (ratio 0) share evenly.
+    let standby: Bool
+
+    init(targets all: [CandidateSet.Target], isActive: (CandidateSet.Target) -> Bool) {
+        var weighted: UInt64 = 0
+        for t in all where isActive(t) && t.ratio > 0 { weighted += UInt64(t.ratio) }
+        let standby = weighted == 0
+        var targets: [Int32] = []
+        var weights: [UInt64] = []
+        for (i, t) in all.enumerated() where isActive(t) {
+            let w: UInt64 = standby ? (t.ratio <= 0 ? 1 : 0) : UInt64(max(t.ratio, 0))
+            guard w > 0 else { continue }
+            targets.append(Int32(i))
+            weights.append(w)
+        }
+        var tree = [UInt64](repeating: 0, count: weights.count + 1)
+        for (k, w) in weights.enumerated() {
+            let i = k + 1
+            tree[i] += w
+            let parent = i + (i & -i)
+            if parent < tree.count { tree[parent] += tree[i] }
+        }
+        var top = 0
+        if !weights.isEmpty { top = 1; while top * 2 <= weights.count { top *= 2 } }
+        self.targets = targets
+        self.weights = weights
+        self.tree = tree
+        self.total = weights.reduce(0, +)
+        self.topStep = top
+        self.standby = standby
+    }
+}
+
+/// Locality's tiers, compiled: the active addresses of the targets in each subzone, zone and
+/// region (target order), as ranges of one flat array. A client's tier is two or three hash
+/// look-ups of its own locality's segments.
+struct LocalityIndex: Sendable {
+    struct ZoneKey: Hashable, Sendable {
+        var region: String
+        var zone: String
+    }
+    struct SubzoneKey: Hashable, Sendable {
+        var region: String
+        var zone: String
+        var subzone: String
+    }
+
+    let addresses: [Int32]
+    let subzones: [SubzoneKey: Range<Int>]
+    let zones: [ZoneKey: Range<Int>]
+    let regions: [String: Range<Int>]
+
+    struct Builder {
+        var subzones: [SubzoneKey: [Int32]] = [:]
+        var zones: [ZoneKey: [Int32]] = [:]
+        var regions: [String: [Int32]] = [:]
+
+        mutating func add(_ l: Locality, _ range: Range<Int>) {
+            let list = range.map { Int32($0) }
+            regions[l.region, default: []] += list
+            if let z = l.zone {
+                zones[ZoneKey(region: l.region, zone: z), default: []] += list
+                if let s = l.subzone { subzones[SubzoneKey(region: l.region, zone: z, subzone: s), default: []] += list }
+            }
+        }
+
+        func build() -> LocalityIndex {
+            var flat: [Int32] = []
+            func place<K: Hashable>(_ groups: [K: [Int32]]) -> [K: Range<Int>] {
+                var out: [K: Range<Int>] = [:]
+                for (k, list) in groups where !list.isEmpty {
+                    out[k] = flat.count..<(flat.count + list.count)
+                    flat += list
+                }
+                return out
+            }
+            let s = place(subzones), z = place(zones), r = place(regions)
+            return LocalityIndex(addresses: flat, subzones: s, zones: z, regions: r)
+        }
+    }
+
+    /// The nearest non-empty tier for a client at `here` (not counting failover), or nil.
+    @inline(__always)
+    func nearest(to here: Locality) -> (tier: LocalityTier, range: Range<Int>)? {
+        if let z = here.zone {
+            if let s = here.subzone, let r = subzones[SubzoneKey(region: here.region, zone: z, subzone: s)] {
+                return (.sameSubzone, r)
+            }
+            if let r = zones[ZoneKey(region: here.region, zone: z)] { return (.sameZone, r) }
+        }
+        if let r = regions[here.region] { return (.sameRegion, r) }
+        return nil
     }
 }

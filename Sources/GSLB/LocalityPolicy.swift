@@ -8,6 +8,12 @@
 /// Within the tier, addresses rotate as in RoundRobin, capped by `maxAnswers`. A client with no
 /// locality (no table match and no default) gets every active target.
 ///
+/// Cost: the tiers are compiled into the `CandidateSet` (the active addresses per subzone, zone
+/// and region, and the failover rules resolved per client region when the set was compiled for
+/// this policy's rules: `NamePlan` does that), so a pick is at most four hash look-ups of the
+/// client's locality segments plus the answers written. A set compiled for other rules (tests
+/// building one by hand) falls back to trying the rules in order.
+///
 /// ECS scope: `client.localityScopePrefixLength` — the widest prefix around the client's address
 /// within which the localities table gives the same result, hence the same answer (0 for
 /// packet-source clients and for FailClosed). The module README explains why the matched entry's
@@ -24,27 +30,22 @@ public struct LocalityPolicy: AnswerPolicy {
 
     public func pick<R: RandomNumberGenerator>(
         from candidates: CandidateSet, client: ClientContext, rotation: UInt64, random: inout R,
-        into output: UnsafeMutableBufferPointer<Int32>
+        into output: UnsafeMutableBufferPointer<Int32>, scratch: PickScratch
     ) -> PolicyDecision {
         let limit = maxAnswers ?? Int.max
         guard candidates.mode != .allDownFailClosed, !candidates.targets.isEmpty else {
             return PolicyDecision(kind, candidates, tier: .none, scope: 0, count: 0)
         }
         let scope = client.localityScopePrefixLength
-        let targets = candidates.targets
+        let all = 0..<candidates.active.count
         guard let here = client.locality else {
-            let n = emitRotated(candidates, rotation: rotation, limit: limit, into: output) { _ in true }
+            let n = emitRotated(candidates.active, all, rotation: rotation, limit: limit, into: output, scratch: scratch)
             return PolicyDecision(kind, candidates, tier: .noLocality, scope: scope, count: n)
         }
-
-        var best = LocalityTier.otherRegion
-        for i in targets.indices where candidates.isActive(i) {
-            if let there = targets[i].locality { best = min(best, here.tier(to: there)) }
-        }
-        if best != .otherRegion {
-            let n = emitRotated(candidates, rotation: rotation, limit: limit, into: output) { i in
-                targets[i].locality.map { here.tier(to: $0) == best } ?? false
-            }
+        let near = candidates.near
+        scratch.work &+= 3
+        if let (best, range) = near.nearest(to: here) {
+            let n = emitRotated(near.addresses, range, rotation: rotation, limit: limit, into: output, scratch: scratch)
             let tier: DecisionTier = switch best {
             case .sameSubzone: .sameSubzone
             case .sameZone: .sameZone
@@ -52,15 +53,25 @@ public struct LocalityPolicy: AnswerPolicy {
             }
             return PolicyDecision(kind, candidates, tier: tier, scope: scope, count: n)
         }
-
-        for (ruleIndex, rule) in failover.enumerated() where rule.from == here.region {
-            let n = emitRotated(candidates, rotation: rotation, limit: limit, into: output) { i in
-                targets[i].locality?.region == rule.to
+        if !failover.isEmpty {
+            // `==` on the same array storage (the usual case: both come from one spec) is O(1).
+            if candidates.failoverRules == failover {
+                scratch.work &+= 1
+                if let (rule, range) = candidates.failoverByRegion[here.region] {
+                    let n = emitRotated(near.addresses, range, rotation: rotation, limit: limit, into: output, scratch: scratch)
+                    return PolicyDecision(kind, candidates, tier: .failover(rule: rule), scope: scope, count: n)
+                }
+            } else {
+                for (ruleIndex, rule) in failover.enumerated() where rule.from == here.region {
+                    scratch.work &+= 1
+                    if let range = near.regions[rule.to] {
+                        let n = emitRotated(near.addresses, range, rotation: rotation, limit: limit, into: output, scratch: scratch)
+                        return PolicyDecision(kind, candidates, tier: .failover(rule: ruleIndex), scope: scope, count: n)
+                    }
+                }
             }
-            if n > 0 { return PolicyDecision(kind, candidates, tier: .failover(rule: ruleIndex), scope: scope, count: n) }
         }
-
-        let n = emitRotated(candidates, rotation: rotation, limit: limit, into: output) { _ in true }
+        let n = emitRotated(candidates.active, all, rotation: rotation, limit: limit, into: output, scratch: scratch)
         return PolicyDecision(kind, candidates, tier: .anyHealthy, scope: scope, count: n)
     }
 }

@@ -9,7 +9,10 @@ extension NameService {
     /// Checks the document on its own, returning every problem with its field path (empty when
     /// valid). Placement against the served zones is `validatePlacement(…)`. Health-check fields
     /// left out are checked as `healthCheckDefaults` fills them in (the server's configuration).
-    public func validate(healthCheckDefaults: HealthCheckDefaults = .standard) -> [ValidationProblem] {
+    /// Sizes are checked against `limits` (configuration section `limits`); past a count limit only
+    /// the elements within it are checked one by one, so the problem list stays bounded.
+    public func validate(healthCheckDefaults: HealthCheckDefaults = .standard,
+                         limits: SpecLimits = .standard) -> [ValidationProblem] {
         var problems: [ValidationProblem] = []
         func report(_ field: String, _ message: String) {
             problems.append(ValidationProblem(field: field, message: message))
@@ -23,6 +26,7 @@ extension NameService {
             report("kind", kind.isEmpty ? "is required; use \"NameService\"" : "\"\(kind)\" is not \"NameService\"")
         }
         if let m = NameService.labelProblem(metadata.name) { report("metadata.name", m) }
+        validateLabels(metadata.labels, limits, report)
 
         let spec = self.spec
         if let m = NameService.hostnameProblem(spec.fqdn) { report("spec.fqdn", m) }
@@ -38,9 +42,12 @@ extension NameService {
         if !spec.allDown.isKnown {
             report("spec.allDown", "unknown behaviour \"\(spec.allDown.rawValue)\"; use FailOpen or FailClosed")
         }
-        validateFailover(spec.failover, report)
+        if spec.failover.count > limits.maxFailoverRules {
+            report("spec.failover", "\(spec.failover.count) rules; at most \(limits.maxFailoverRules) are accepted (limits.maxFailoverRules)")
+        }
+        validateFailover(Array(spec.failover.prefix(limits.maxFailoverRules)), report)
         if let hc = spec.healthCheck { validateHealthCheck(hc, healthCheckDefaults, report) }
-        validateTargets(spec, report)
+        validateTargets(spec, limits, report)
         return problems
     }
 
@@ -126,14 +133,45 @@ extension NameService {
         }
     }
 
-    private func validateTargets(_ spec: NameServiceSpec, _ report: (String, String) -> Void) {
+    private func validateLabels(_ labels: [String: String], _ limits: SpecLimits, _ report: (String, String) -> Void) {
+        if labels.count > limits.maxLabels {
+            report("metadata.labels", "\(labels.count) labels; at most \(limits.maxLabels) are accepted (limits.maxLabels)")
+        }
+        /// A key as a field path: quoted, and cut short when it is the over-long part.
+        func path(_ key: String) -> String {
+            let shown = key.utf8.count > 64 ? String(decoding: key.utf8.prefix(60), as: UTF8.self) + "..." : key
+            return "metadata.labels[\"\(shown)\"]"
+        }
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
+            if key.isEmpty {
+                report("metadata.labels", "a label key must not be empty")
+            } else if key.utf8.count > limits.maxLabelKeyBytes {
+                report(path(key), "the key is \(key.utf8.count) bytes; at most \(limits.maxLabelKeyBytes) are accepted (limits.maxLabelKeyBytes)")
+            }
+            if value.utf8.count > limits.maxLabelValueBytes {
+                report(path(key), "the value is \(value.utf8.count) bytes; at most \(limits.maxLabelValueBytes) are accepted (limits.maxLabelValueBytes)")
+            }
+        }
+    }
+
+    private func validateTargets(_ spec: NameServiceSpec, _ limits: SpecLimits, _ report: (String, String) -> Void) {
         guard !spec.targets.isEmpty else {
             report("spec.targets", "at least one target is required")
             return
         }
+        if spec.targets.count > limits.maxTargetsPerNameService {
+            report("spec.targets", "\(spec.targets.count) targets; at most \(limits.maxTargetsPerNameService) are accepted (limits.maxTargetsPerNameService)")
+        }
+        let totalAddresses = spec.targets.reduce(0) { $0 + $1.addresses.count }
+        if totalAddresses > limits.maxAddressesPerNameService {
+            report("spec.targets", "\(totalAddresses) addresses in all targets; at most \(limits.maxAddressesPerNameService) are accepted (limits.maxAddressesPerNameService)")
+        }
         var names: [String: Int] = [:]
-        for (i, t) in spec.targets.enumerated() {
+        for (i, t) in spec.targets.prefix(limits.maxTargetsPerNameService).enumerated() {
             let path = "spec.targets[\(i)]"
+            if t.addresses.count > limits.maxAddressesPerTarget {
+                report("\(path).addresses", "\(t.addresses.count) addresses; at most \(limits.maxAddressesPerTarget) are accepted per target (limits.maxAddressesPerTarget)")
+            }
             if let m = NameService.labelProblem(t.name) {
                 report("\(path).name", m)
             } else if let j = names[t.name] {
@@ -145,7 +183,7 @@ extension NameService {
                 report(path, "needs addresses or fqdn: there is nothing to answer with")
             }
             var seen: [IPAddress: Int] = [:]
-            for (j, text) in t.addresses.enumerated() {
+            for (j, text) in t.addresses.prefix(limits.maxAddressesPerTarget).enumerated() {
                 guard let a = IPAddress(text) else {
                     report("\(path).addresses[\(j)]", "\"\(text)\" is not an IPv4 or IPv6 address")
                     continue

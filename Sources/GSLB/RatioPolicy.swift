@@ -9,6 +9,12 @@
 /// - `ratio: 0` marks a standby: standbys answer (drawn uniformly) only when every weighted target
 ///   is down. Under all-down FailOpen the weighted targets answer as if healthy.
 ///
+/// Cost: the weights are compiled into a Fenwick tree (`CandidateSet.draw`); a draw is one
+/// descent, O(log targets), and a drawn target's weight is taken out of the per-loop `PickScratch`
+/// overlay (and put back before returning), so a pick is O(answers × log targets). The draw is
+/// the same as scanning the targets in order and subtracting weights: a seeded generator gives the
+/// picks it always gave.
+///
 /// ECS scope 0: the answer does not depend on the client.
 public struct RatioPolicy: AnswerPolicy {
     public let maxAnswers: Int?
@@ -20,51 +26,82 @@ public struct RatioPolicy: AnswerPolicy {
 
     public func pick<R: RandomNumberGenerator>(
         from candidates: CandidateSet, client: ClientContext, rotation: UInt64, random: inout R,
-        into output: UnsafeMutableBufferPointer<Int32>
+        into output: UnsafeMutableBufferPointer<Int32>, scratch: PickScratch
     ) -> PolicyDecision {
-        var weightedTotal: UInt64 = 0
-        for i in candidates.targets.indices where candidates.isActive(i) && candidates.targets[i].ratio > 0 {
-            weightedTotal += UInt64(candidates.targets[i].ratio)
-        }
-        let standby = weightedTotal == 0
-        func weight(_ i: Int) -> UInt64 {
-            guard candidates.isActive(i) else { return 0 }
-            let r = candidates.targets[i].ratio
-            return standby ? (r <= 0 ? 1 : 0) : UInt64(max(r, 0))
-        }
-        var remaining: UInt64 = 0
-        for i in candidates.targets.indices { remaining += weight(i) }
-        guard remaining > 0, output.count > 0 else {
+        let draw = candidates.draw
+        guard draw.total > 0, output.count > 0 else {
             return PolicyDecision(kind, candidates, tier: .none, scope: 0, count: 0)
         }
+        let tier: DecisionTier = draw.standby ? .standby : .weighted
+        guard let k = maxAnswers else {
+            // One target, all its active addresses.
+            let r = UInt64.random(in: 0..<draw.total, using: &random)
+            let chosen = Int(draw.targets[Self.descend(draw, r, removed: nil, scratch)])
+            let n = emitRotated(candidates.activeAddresses(chosen), rotation: rotation, limit: output.count,
+                                into: output, scratch: scratch)
+            return PolicyDecision(kind, candidates, tier: tier, scope: 0, count: n)
+        }
 
-        let limit = min(maxAnswers ?? Int.max, output.count)
+        let limit = min(k, output.count)
+        let n = draw.targets.count
+        scratch.reserve(n)
+        let removed = scratch.removed
+        var remaining = draw.total
         var written = 0
+        var draws = 0
         repeat {
-            // Draw among the targets not yet written, in proportion to weight.
-            var r = UInt64.random(in: 0..<remaining, using: &random)
-            var chosen = -1
-            for i in candidates.targets.indices {
-                let w = weight(i)
-                guard w > 0, !Self.isWritten(i, candidates, output, written) else { continue }
-                if r < w { chosen = i; break }
-                r -= w
+            let r = UInt64.random(in: 0..<remaining, using: &random)
+            let position = Self.descend(draw, r, removed: removed, scratch)
+            let chosen = Int(draw.targets[position])
+            // Take its weight out of the tree until this pick ends.
+            let w = draw.weights[position]
+            var i = position + 1
+            while i <= n {
+                removed[i] &+= w
+                i += i & -i
+                scratch.work &+= 1
             }
-            precondition(chosen >= 0, "weights changed during a draw")
-            remaining -= weight(chosen)
-            let room = maxAnswers == nil ? output.count - written : limit - written
-            written += emitRotated(candidates, rotation: rotation, limit: room,
-                                   into: UnsafeMutableBufferPointer(rebasing: output[written...])) { $0 == chosen }
-        } while maxAnswers != nil && written < limit && remaining > 0
-        return PolicyDecision(kind, candidates, tier: standby ? .standby : .weighted, scope: 0, count: written)
+            scratch.drawn[draws] = Int32(position + 1)
+            draws += 1
+            remaining -= w
+            written += emitRotated(candidates.activeAddresses(chosen), rotation: rotation, limit: limit - written,
+                                   into: UnsafeMutableBufferPointer(rebasing: output[written...]), scratch: scratch)
+        } while written < limit && remaining > 0
+        // Put the tree back as it was (all zero), touching only the nodes this pick changed.
+        for d in 0..<draws {
+            var i = Int(scratch.drawn[d])
+            while i <= n && removed[i] != 0 {
+                removed[i] = 0
+                i += i & -i
+                scratch.work &+= 1
+            }
+        }
+        return PolicyDecision(kind, candidates, tier: tier, scope: 0, count: written)
     }
 
-    /// Whether some address of target `i` is already among the first `written` outputs.
+    /// The position (0-based, into `draw.targets`) of the target whose weight interval holds `r`
+    /// among the targets not drawn yet: the first whose running sum of weights exceeds `r`.
     @inline(__always)
-    private static func isWritten(_ i: Int, _ candidates: CandidateSet, _ output: UnsafeMutableBufferPointer<Int32>,
-                                  _ written: Int) -> Bool {
-        let range = candidates.activeAddresses(i)
-        for j in 0..<written where range.contains(Int(output[j])) { return true }
-        return false
+    static func descend(_ draw: WeightedDraw, _ r: UInt64, removed: UnsafeMutableBufferPointer<UInt64>?,
+                        _ scratch: PickScratch) -> Int {
+        let n = draw.targets.count
+        var position = 0
+        var rest = r
+        var step = draw.topStep
+        draw.tree.withUnsafeBufferPointer { tree in
+            while step > 0 {
+                let next = position + step
+                if next <= n {
+                    let v = tree[next] &- (removed?[next] ?? 0)
+                    if v <= rest {
+                        position = next
+                        rest -= v
+                    }
+                }
+                step >>= 1
+                scratch.work &+= 1
+            }
+        }
+        return position
     }
 }

@@ -12,6 +12,9 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var udpPayloadSize: Int = 1232
         public var tcpIdleTimeoutSeconds: Double = 10
         public var tcpMaxConnections: Int = 1024
+        /// Open TCP connections per client (IPv4 address or IPv6 /64); more are closed on accept.
+        /// Above `tcpMaxConnections` it is that.
+        public var tcpMaxConnectionsPerClient: Int = 16
         /// Event loops (each with its own UDP socket); 0 means one per CPU core.
         public var threads: Int = 0
         public var drainTimeoutSeconds: Double = 5
@@ -23,6 +26,10 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var directory: String = "zones"
         /// Or exactly these files (then `directory` is not scanned).
         public var files: [String] = []
+        /// Whether a reload (SIGHUP) may drop a zone being served. False: a reload missing any
+        /// served zone is refused and the served set stays. A reload finding no zone at all is
+        /// refused either way.
+        public var allowDroppingZones = false
     }
 
     public struct Log: Sendable, Equatable {
@@ -113,6 +120,26 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The `limits` section: what one NameService may hold (`SpecLimits`); writes past a limit get
+    /// 422 naming the field, and a stored spec past one (limits lowered since) is not served.
+    public struct Limits: Sendable, Equatable {
+        public var maxTargetsPerNameService = SpecLimits.standard.maxTargetsPerNameService
+        public var maxAddressesPerTarget = SpecLimits.standard.maxAddressesPerTarget
+        public var maxAddressesPerNameService = SpecLimits.standard.maxAddressesPerNameService
+        public var maxFailoverRules = SpecLimits.standard.maxFailoverRules
+        public var maxLabels = SpecLimits.standard.maxLabels
+        public var maxLabelKeyBytes = SpecLimits.standard.maxLabelKeyBytes
+        public var maxLabelValueBytes = SpecLimits.standard.maxLabelValueBytes
+
+        public init() {}
+
+        public var specLimits: SpecLimits {
+            SpecLimits(maxTargetsPerNameService: maxTargetsPerNameService, maxAddressesPerTarget: maxAddressesPerTarget,
+                       maxAddressesPerNameService: maxAddressesPerNameService, maxFailoverRules: maxFailoverRules,
+                       maxLabels: maxLabels, maxLabelKeyBytes: maxLabelKeyBytes, maxLabelValueBytes: maxLabelValueBytes)
+        }
+    }
+
     /// Server identity: NSID, CH TXT id.server/hostname.bind. Default: the host name.
     public var identity: String = ""
     /// CIDR → `region/zone/subzone`, longest prefix wins. Reloaded on SIGHUP.
@@ -122,6 +149,7 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var explain = Explain()
     public var upstream = Upstream()
     public var healthCheck = HealthCheck()
+    public var limits = Limits()
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
@@ -194,6 +222,9 @@ extension GlobalDNSConfiguration {
         }
         guard dns.tcpMaxConnections >= 1 else {
             throw ConfigurationError(keyPath: "dns.tcpMaxConnections", message: "must be at least 1, not \(dns.tcpMaxConnections)")
+        }
+        guard dns.tcpMaxConnectionsPerClient >= 1 else {
+            throw ConfigurationError(keyPath: "dns.tcpMaxConnectionsPerClient", message: "must be at least 1, not \(dns.tcpMaxConnectionsPerClient)")
         }
         guard dns.threads >= 0, dns.threads <= 256 else {
             throw ConfigurationError(keyPath: "dns.threads", message: "must be between 0 (one per core) and 256, not \(dns.threads)")
@@ -274,14 +305,26 @@ extension GlobalDNSConfiguration {
             throw ConfigurationError(keyPath: "healthCheck.summarySeconds",
                                      message: "must be 0 (never) or between 1 and 86400, not \(healthCheck.summarySeconds.secondsText)")
         }
+        for (key, value, ceiling) in limits.specLimits.entries {
+            let least = key == "maxFailoverRules" || key == "maxLabels" ? 0 : 1
+            guard value >= least, value <= ceiling else {
+                throw ConfigurationError(keyPath: "limits.\(key)", message: "must be between \(least) and \(ceiling), not \(value)")
+            }
+        }
+        guard limits.maxAddressesPerTarget <= limits.maxAddressesPerNameService else {
+            throw ConfigurationError(keyPath: "limits.maxAddressesPerTarget",
+                                     message: "must not be above limits.maxAddressesPerNameService (\(limits.maxAddressesPerNameService)), not \(limits.maxAddressesPerTarget)")
+        }
         guard identity.utf8.count <= 255 else {
             throw ConfigurationError(keyPath: "identity", message: "must be at most 255 bytes")
         }
-        let server = DNSServerConfiguration(
+        var server = DNSServerConfiguration(
             listen: addresses,
             tcpIdleTimeout: .nanoseconds(Int64(dns.tcpIdleTimeoutSeconds * 1e9)),
             tcpMaxConnections: dns.tcpMaxConnections,
             drainTimeout: .nanoseconds(Int64(dns.drainTimeoutSeconds * 1e9)))
+        // Above dns.tcpMaxConnections it means no cap of its own.
+        server.tcpMaxConnectionsPerClient = min(dns.tcpMaxConnectionsPerClient, dns.tcpMaxConnections)
         let responder = ResponderConfiguration(identity: identity, maxUDPPayload: dns.udpPayloadSize,
                                                maxCNAMEChain: dns.maxCNAMEChain, countsQueries: metrics.enabled,
                                                queryLogSampleRate: queryLog.sampleRate)

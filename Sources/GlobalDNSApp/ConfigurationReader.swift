@@ -9,16 +9,18 @@ public enum ConfigurationReader {
     /// not a section here holds a value. `config/globaldns.yaml` documents exactly these (a test
     /// checks it).
     public static let sections: [String: [String]] = [
-        "": ["identity", "localities", "defaultLocality", "explain", "upstream", "healthCheck", "dns", "zones", "api",
+        "": ["identity", "localities", "defaultLocality", "explain", "upstream", "healthCheck", "limits", "dns", "zones", "api",
              "state", "store", "replica", "log", "lifecycle", "metrics", "queryLog"],
         "explain": ["allow"],
         "upstream": ["resolvers", "timeoutSeconds", "attempts", "minRefreshSeconds", "maxRefreshSeconds",
                      "retryAfterFailureSeconds"],
         "healthCheck": ["intervalSeconds", "timeoutSeconds", "failureThreshold", "successThreshold", "initialDelaySeconds",
                         "threads", "summarySeconds"],
-        "dns": ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds", "tcpMaxConnections", "threads",
+        "limits": ["maxTargetsPerNameService", "maxAddressesPerTarget", "maxAddressesPerNameService", "maxFailoverRules",
+                   "maxLabels", "maxLabelKeyBytes", "maxLabelValueBytes"],
+        "dns": ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds", "tcpMaxConnections", "tcpMaxConnectionsPerClient", "threads",
                 "drainTimeoutSeconds", "maxCNAMEChain"],
-        "zones": ["directory", "files"],
+        "zones": ["directory", "files", "allowDroppingZones"],
         "api": ["listen", "tokens", "maxBodyBytes"],
         "state": ["directory"],
         "store": ["type", "sqlite", "etcd"],
@@ -135,12 +137,28 @@ public enum ConfigurationReader {
             if let v = m["threads"] { config.healthCheck.threads = try r.int(v, path: "healthCheck.threads") }
             if let v = m["summarySeconds"] { config.healthCheck.summarySeconds = try r.double(v, path: "healthCheck.summarySeconds") }
         }
+        if let limits = top["limits"] {
+            let m = try r.mapping(limits, path: "limits", keys: keys("limits"))
+            func read(_ key: String, _ value: inout Int) throws(ConfigurationError) {
+                if let v = m[key] { value = try r.int(v, path: "limits.\(key)") }
+            }
+            try read("maxTargetsPerNameService", &config.limits.maxTargetsPerNameService)
+            try read("maxAddressesPerTarget", &config.limits.maxAddressesPerTarget)
+            try read("maxAddressesPerNameService", &config.limits.maxAddressesPerNameService)
+            try read("maxFailoverRules", &config.limits.maxFailoverRules)
+            try read("maxLabels", &config.limits.maxLabels)
+            try read("maxLabelKeyBytes", &config.limits.maxLabelKeyBytes)
+            try read("maxLabelValueBytes", &config.limits.maxLabelValueBytes)
+        }
         if let dns = top["dns"] {
             let m = try r.mapping(dns, path: "dns", keys: keys("dns"))
             if let v = m["listen"] { config.dns.listen = try r.strings(v, path: "dns.listen") }
             if let v = m["udpPayloadSize"] { config.dns.udpPayloadSize = try r.int(v, path: "dns.udpPayloadSize") }
             if let v = m["tcpIdleTimeoutSeconds"] { config.dns.tcpIdleTimeoutSeconds = try r.double(v, path: "dns.tcpIdleTimeoutSeconds") }
             if let v = m["tcpMaxConnections"] { config.dns.tcpMaxConnections = try r.int(v, path: "dns.tcpMaxConnections") }
+            if let v = m["tcpMaxConnectionsPerClient"] {
+                config.dns.tcpMaxConnectionsPerClient = try r.int(v, path: "dns.tcpMaxConnectionsPerClient")
+            }
             if let v = m["threads"] { config.dns.threads = try r.int(v, path: "dns.threads") }
             if let v = m["drainTimeoutSeconds"] { config.dns.drainTimeoutSeconds = try r.double(v, path: "dns.drainTimeoutSeconds") }
             if let v = m["maxCNAMEChain"] { config.dns.maxCNAMEChain = try r.int(v, path: "dns.maxCNAMEChain") }
@@ -149,6 +167,7 @@ public enum ConfigurationReader {
             let m = try r.mapping(zones, path: "zones", keys: keys("zones"))
             if let v = m["directory"] { config.zones.directory = try r.string(v, path: "zones.directory") }
             if let v = m["files"] { config.zones.files = try r.strings(v, path: "zones.files") }
+            if let v = m["allowDroppingZones"] { config.zones.allowDroppingZones = try r.bool(v, path: "zones.allowDroppingZones") }
         }
         if let api = top["api"] {
             let m = try r.mapping(api, path: "api", keys: keys("api"))

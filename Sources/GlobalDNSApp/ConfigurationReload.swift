@@ -16,7 +16,7 @@ extension GlobalDNSConfiguration {
     /// values are built into sockets, event loops and services at start.
     public static let liveKeyPaths: Set<String> = [
         "log.level", "log.format", "localities", "defaultLocality", "explain.allow", "zones.directory", "zones.files",
-        "api.tokens",
+        "zones.allowDroppingZones", "api.tokens",
     ]
 
     /// Takes the live keys from `file` (already read, overridden by the command line and

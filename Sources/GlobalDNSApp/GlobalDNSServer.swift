@@ -151,16 +151,29 @@ public final class GlobalDNSServer: Sendable {
     /// Re-reads every zone of `zones`. On any error the serving zones stay as they are and the
     /// error is returned (and logged); on success the reconciler re-places every NameService
     /// against the new zones and publishes one snapshot (it is the only publisher).
+    ///
+    /// A reload that would stop serving zones is refused the same way (`ZoneReloadRefusal`): one
+    /// that finds no zone at all (a zones directory emptied mid-deploy would otherwise make every
+    /// query REFUSED) always, and one that drops any zone being served unless
+    /// `zones.allowDroppingZones` is true.
     @discardableResult
-    public func reloadZones(_ zones: GlobalDNSConfiguration.Zones, reconciler: Reconciler) async -> ZoneFileError? {
+    public func reloadZones(_ zones: GlobalDNSConfiguration.Zones, reconciler: Reconciler) async -> (any Error)? {
         do {
-            let zones = try Self.loadZones(zones, base: baseDirectory)
+            let loaded = try Self.loadZones(zones, base: baseDirectory)
             let old = holder.load()
-            await reconciler.setZones(zones)
-            for zone in zones.zones {
+            if let refusal = ZoneReloadRefusal(served: old.zones, loaded: loaded, allowDroppingZones: zones.allowDroppingZones) {
+                logger.error("zone reload refused; keeping the zones being served", metadata: [
+                    "reason": "\(refusal)", "dropped": "\(refusal.dropped.map(\.description).joined(separator: ","))"])
+                return refusal
+            }
+            await reconciler.setZones(loaded)
+            for zone in loaded.zones {
                 let before = old.zones.zone(named: zone.origin)?.serial
                 logger.info("zone reloaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)",
                                                          "previous_serial": "\(before.map(String.init) ?? "none")"])
+            }
+            for origin in old.zones.zones.map(\.origin) where loaded.zone(named: origin) == nil {
+                logger.warning("zone dropped by reload (zones.allowDroppingZones)", metadata: ["zone": "\(origin)"])
             }
             return nil
         } catch {
@@ -257,6 +270,7 @@ public final class GlobalDNSServer: Sendable {
         let policy = configuration.lifecycle.onComponentFailure
         var reconcilerConfiguration = Reconciler.Configuration()
         reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck.defaults
+        reconcilerConfiguration.specLimits = configuration.limits.specLimits
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
                                     configuration: reconcilerConfiguration,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
@@ -281,6 +295,7 @@ public final class GlobalDNSServer: Sendable {
                 }
                 return Self.readiness(failed: failures.all, storeProblem: storeProblem, planServed: reconciler.isReadyNow)
             }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck.defaults,
+            specLimits: configuration.limits.specLimits,
             metrics: metrics),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
@@ -318,6 +333,31 @@ public final class GlobalDNSServer: Sendable {
         }
         try await group.shutdownGracefully()
         logger.info("stopped")
+    }
+}
+
+/// Why a zone reload was refused: it would serve no zone at all, or drop served zones while
+/// `zones.allowDroppingZones` is false. The served zones stay.
+public struct ZoneReloadRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Served zones the reload does not have.
+    public let dropped: [DNSName]
+    /// True when the reload found no zone at all (refused whatever `allowDroppingZones` says).
+    public let noZones: Bool
+
+    /// Nil when `loaded` may replace `served`.
+    init?(served: ZoneSet, loaded: ZoneSet, allowDroppingZones: Bool) {
+        let dropped = served.zones.map(\.origin).filter { loaded.zone(named: $0) == nil }
+        guard !dropped.isEmpty else { return nil }
+        if !loaded.zones.isEmpty && allowDroppingZones { return nil }
+        self.dropped = dropped
+        self.noZones = loaded.zones.isEmpty
+    }
+
+    public var description: String {
+        let names = dropped.map(\.description).joined(separator: ", ")
+        return noZones
+            ? "no zone file found: the reload would drop every served zone (\(names)) and answer REFUSED to everything"
+            : "the reload would drop served zone(s) \(names); set zones.allowDroppingZones: true to allow that"
     }
 }
 

@@ -26,6 +26,8 @@ public struct APIConfiguration: Sendable {
     /// What a NameService's `spec.healthCheck` leaves out, for validating writes as the
     /// reconciler will compile them.
     public var healthCheckDefaults: HealthCheckDefaults
+    /// What one NameService may hold (configuration section `limits`): writes past it get 422.
+    public var specLimits: SpecLimits
     /// What `GET /metrics` serves: Prometheus text (format 0.0.4). Nil (metrics disabled): 404.
     public var metrics: (@Sendable () async -> String)?
 
@@ -35,12 +37,14 @@ public struct APIConfiguration: Sendable {
                 readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") },
                 liveStatus: (@Sendable ([NameService]) async -> [NameService])? = nil,
                 healthCheckDefaults: HealthCheckDefaults = .standard,
+                specLimits: SpecLimits = .standard,
                 metrics: (@Sendable () async -> String)? = nil) {
         self.tokenSet = tokenSet ?? APITokens(tokens)
         self.maxBodyBytes = maxBodyBytes
         self.readiness = readiness
         self.liveStatus = liveStatus
         self.healthCheckDefaults = healthCheckDefaults
+        self.specLimits = specLimits
         self.metrics = metrics
     }
 

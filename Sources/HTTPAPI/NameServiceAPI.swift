@@ -143,7 +143,7 @@ public struct NameServiceAPI: Sendable {
             problems.append(ValidationProblem(field: "metadata.name",
                                               message: "\"\(ns.metadata.name)\" does not match the name in the URL path \"\(name)\""))
         }
-        problems += ns.validate(healthCheckDefaults: configuration.healthCheckDefaults)
+        problems += ns.validate(healthCheckDefaults: configuration.healthCheckDefaults, limits: configuration.specLimits)
         guard problems.isEmpty else { throw APIStatus.invalid(name, problems) }
 
         let ifVersion = ns.metadata.resourceVersion.flatMap { $0.isEmpty ? nil : $0 }

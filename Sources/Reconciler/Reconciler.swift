@@ -34,6 +34,9 @@ public actor Reconciler {
         public var now: @Sendable () -> WallTime = { .now }
         /// What a NameService's `healthCheck` leaves out (configuration key `healthCheck`).
         public var healthCheckDefaults = HealthCheckDefaults.standard
+        /// What one NameService may hold (configuration section `limits`): a stored spec past
+        /// them (the limits were lowered since it was written) is refused as InvalidSpec.
+        public var specLimits = SpecLimits.standard
         public init() {}
     }
 
@@ -178,8 +181,10 @@ public actor Reconciler {
     public func setClientPolicy(_ clients: ClientMapping, explainAllow: CIDRSet) {
         self.clients = clients
         self.explainAllow = explainAllow
-        let current = holder.load()
-        holder.store(current.with(clients: clients, explainAllow: explainAllow, generation: holder.generation + 1))
+        // The holder numbers the snapshot: a flush suspended at an await cannot publish the same one.
+        holder.publish { current, generation in
+            current.with(clients: clients, explainAllow: explainAllow, generation: generation)
+        }
     }
 
     /// A probe's verdict changed (or its first verdict arrived): the names using it are
@@ -300,7 +305,6 @@ public actor Reconciler {
             }
         }
 
-        let generation = holder.generation + 1
         let now = configuration.now()
         var decisions: [String: Decision] = [:]
         for name in affected { decisions[name] = decide(name, now: now) }
@@ -355,8 +359,12 @@ public actor Reconciler {
             plans.append(p)
         }
         let table = GlobalNameTable(entries: entries)
-        holder.store(ServingState(zones: zones, globals: table, plans: plans, clients: clients,
-                                  explainAllow: explainAllow, generation: generation))
+        // The generation is the holder's: strictly above any other publish (setClientPolicy may
+        // have published while this flush waited on the prober or the resolver above).
+        let generation = holder.publish { _, generation in
+            ServingState(zones: zones, globals: table, plans: plans, clients: clients,
+                         explainAllow: explainAllow, generation: generation)
+        }.generation
         servedFirstPlan = true
         readyFlag.store(true, ordering: .releasing)
         let elapsed = ContinuousClock.now - started
@@ -464,6 +472,8 @@ public actor Reconciler {
         var drainReasons: [String] = []
         var allDown: AllDownBehavior = .failOpen
         var hasHealthCheck = false
+        /// Addresses past `CandidateSet.maxAddresses` of their family: not answered.
+        var droppedAddresses = 0
 
         func apply(to status: inout NameServiceStatus, generation: Int64, plan planNumber: UInt64) {
             let now = rfc3339Now()
@@ -503,7 +513,9 @@ public actor Reconciler {
             if usableTargets == 0 && totalTargets > 0 && allDown == .failClosed {
                 set(.ready, .false, "AllTargetsDown", "every target is down and allDown is FailClosed: NODATA\(down)")
             } else if addressCount > 0 {
-                set(.ready, .true, "Serving", "\(addressCount) address(es) answered by \(entry.fqdn)")
+                let dropped = droppedAddresses == 0 ? ""
+                    : "; \(droppedAddresses) more address(es) from target FQDNs are not answered (at most \(CandidateSet.maxAddresses(.ipv4)) A and \(CandidateSet.maxAddresses(.ipv6)) AAAA per name, what one reply holds)"
+                set(.ready, .true, "Serving", "\(addressCount) address(es) answered by \(entry.fqdn)\(dropped)")
             } else if usableTargets == 0 && totalTargets > 0 {
                 set(.ready, .false, "AllTargetsDown", "no target has an address to answer with\(down)")
             } else {
@@ -519,7 +531,7 @@ public actor Reconciler {
         func refuse(_ reason: ConditionReason, _ message: String) -> Decision {
             Decision(entry: nil, plan: nil, accepted: (.false, reason, message), targets: [])
         }
-        let problems = ns.validate(healthCheckDefaults: configuration.healthCheckDefaults)
+        let problems = ns.validate(healthCheckDefaults: configuration.healthCheckDefaults, limits: configuration.specLimits)
         if !problems.isEmpty {
             return refuse(.invalidSpec, problems.map(\.description).joined(separator: "; "))
         }
@@ -619,6 +631,9 @@ public actor Reconciler {
                             ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: ns.spec.allDown, drained: drained),
                             ipv6: CandidateSet(family: .ipv6, inputs: inputs, allDown: ns.spec.allDown, drained: drained))
         decision.plan = plan
+        // Target FQDNs can resolve to more addresses than one reply holds: the plan keeps the
+        // first `CandidateSet.maxAddresses` of each family, and the status says so.
+        decision.droppedAddresses = plan.ipv4.droppedAddresses + plan.ipv6.droppedAddresses
         decision.entry = plan.tableEntry(fqdn: fqdn, ttl: UInt32(max(0, ns.spec.ttl)), zone: zone.origin)
         return decision
     }
@@ -650,7 +665,7 @@ public actor Reconciler {
             }
             // Static data wins: a NameService claiming a name with static records is refused.
             guard let records = zoneAddresses[name] else {
-                if let owner = owner(ofFQDN: key), owner.object.validate(healthCheckDefaults: configuration.healthCheckDefaults).isEmpty {
+                if let owner = owner(ofFQDN: key), owner.object.validate(healthCheckDefaults: configuration.healthCheckDefaults, limits: configuration.specLimits).isEmpty {
                     return resolveOwner(owner, name, visiting: &visiting, external: &external, depth: depth)
                 }
                 return .failed("\(name): no such name in zone \(zone.origin)")

@@ -98,6 +98,19 @@ import Testing
         Bad(yaml: "dns:\n  listen: [\"::1:53\"]\n", keyPath: "dns.listen[0]", line: 2, fragment: "[ADDR]:PORT"),
         Bad(yaml: "dns:\n  udpPayloadSize: 100\n", keyPath: "dns.udpPayloadSize", line: 2, fragment: "between 512 and 65535"),
         Bad(yaml: "dns:\n  tcpMaxConnections: many\n", keyPath: "dns.tcpMaxConnections", line: 2, fragment: "integer"),
+        Bad(yaml: "dns:\n  tcpMaxConnectionsPerClient: 0\n", keyPath: "dns.tcpMaxConnectionsPerClient", line: 2,
+            fragment: "at least 1, not 0"),
+        Bad(yaml: "dns:\n  tcpMaxConnectionsPerClient: some\n", keyPath: "dns.tcpMaxConnectionsPerClient", line: 2, fragment: "integer"),
+        Bad(yaml: "zones:\n  allowDroppingZones: maybe\n", keyPath: "zones.allowDroppingZones", line: 2, fragment: "true or false"),
+        Bad(yaml: "limits:\n  maxTargetsPerNameService: 0\n", keyPath: "limits.maxTargetsPerNameService", line: 2,
+            fragment: "between 1 and 10000, not 0"),
+        Bad(yaml: "limits:\n  maxAddressesPerNameService: 4096\n", keyPath: "limits.maxAddressesPerNameService", line: 2,
+            fragment: "between 1 and 2048, not 4096"),
+        Bad(yaml: "limits:\n  maxAddressesPerTarget: 2000\n", keyPath: "limits.maxAddressesPerTarget", line: 2,
+            fragment: "must not be above limits.maxAddressesPerNameService (1024), not 2000"),
+        Bad(yaml: "limits:\n  maxFailoverRules: -1\n", keyPath: "limits.maxFailoverRules", line: 2, fragment: "between 0 and 10000"),
+        Bad(yaml: "limits:\n  maxLabels: lots\n", keyPath: "limits.maxLabels", line: 2, fragment: "integer"),
+        Bad(yaml: "limits:\n  maxTargets: 5\n", keyPath: "limits.maxTargets", line: 2, fragment: "unknown key"),
         Bad(yaml: "dns:\n  listen: 127.0.0.1:53\n", keyPath: "dns.listen", line: 2, fragment: "must be a list"),
         Bad(yaml: "log:\n  level: loud\n", keyPath: "log.level", line: 2, fragment: "not one of"),
         Bad(yaml: "log:\n  format: xml\n", keyPath: "log.format", line: 2, fragment: "logfmt, json"),
@@ -262,6 +275,28 @@ import Testing
             #expect(error.message.contains(b.fragment), "\(error.message)")
             #expect(error.description.hasPrefix("test.yaml:"))
         }
+    }
+
+    /// Issue 12's keys: read, passed down, defaults as documented.
+    @Test func limitsAndConnectionCapsAreRead() throws {
+        let defaults = try ConfigurationReader.parse("")
+        #expect(defaults.limits.specLimits == .standard)
+        #expect(defaults.dns.tcpMaxConnectionsPerClient == 16 && !defaults.zones.allowDroppingZones)
+        #expect(try defaults.validated().dns.tcpMaxConnectionsPerClient == 16)
+        let c = try ConfigurationReader.parse("""
+            dns: {tcpMaxConnections: 100, tcpMaxConnectionsPerClient: 4}
+            zones: {allowDroppingZones: true}
+            limits: {maxTargetsPerNameService: 2000, maxAddressesPerTarget: 8, maxAddressesPerNameService: 2048,
+                     maxFailoverRules: 0, maxLabels: 3, maxLabelKeyBytes: 20, maxLabelValueBytes: 10}
+            """)
+        #expect(try c.validated().dns.tcpMaxConnectionsPerClient == 4)
+        // Above the global cap it is the global cap.
+        let small = try ConfigurationReader.parse("dns: {tcpMaxConnections: 10}")
+        #expect(try small.validated().dns.tcpMaxConnectionsPerClient == 10)
+        #expect(c.zones.allowDroppingZones)
+        #expect(c.limits.specLimits == SpecLimits(maxTargetsPerNameService: 2000, maxAddressesPerTarget: 8,
+                                                  maxAddressesPerNameService: 2048, maxFailoverRules: 0, maxLabels: 3,
+                                                  maxLabelKeyBytes: 20, maxLabelValueBytes: 10))
     }
 
     @Test func listenAddresses() throws {

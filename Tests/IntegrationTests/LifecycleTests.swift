@@ -95,6 +95,31 @@ extension IntegrationSuite {
             }
         }
 
+        @Test("SIGHUP with no zone file in the directory (mid-deploy) keeps serving every zone")
+        func reloadWithNoZoneFileIsRefused() async throws {
+            let fixture = try String(contentsOf: TestEnvironment.fixtureZone, encoding: .utf8)
+            let options = try GlobalDNSOptions(zones: [
+                Fixture.zoneFileName: fixture,
+                "reload.example.zone": reloadZone(serial: 1, address: "192.0.2.1"),
+            ])
+            try await withGlobalDNS(options) { server in
+                let q = server.querier
+                #expect(try await q.query("v.reload.example.", "A", ["+norec"]).answer.map(\.rdata) == ["192.0.2.1"])
+                for name in try FileManager.default.contentsOfDirectory(atPath: server.zoneDirectory.path) where name.hasSuffix(".zone") {
+                    try FileManager.default.removeItem(at: server.zoneDirectory.appendingPathComponent(name))
+                }
+                server.process.send(signal: SIGHUP)
+                try await IntegrationTests.eventually("the refusal is logged", within: .seconds(10)) {
+                    server.log.contains("zone reload refused")
+                }
+                #expect(server.process.isRunning)
+                let v = try await q.query("v.reload.example.", "A", ["+norec"])
+                #expect(v.answer.map(\.rdata) == ["192.0.2.1"], "after SIGHUP with no zone file\n\(server.log)")
+                #expect(try await q.query("www.g.example.com.", "A", ["+norec"]).answer.count == 2, "other zone lost\n\(server.log)")
+                #expect(server.log.contains("no zone file found"), "\(server.log)")
+            }
+        }
+
         @Test("SIGHUP rotates the API tokens: a rewritten token file takes effect and the old secret gets 401")
         func tokenRotationOnSIGHUP() async throws {
             let secrets = try TestEnvironment.makeScratchDirectory("tokens")

@@ -39,6 +39,15 @@ import Testing
             NameServiceSpec(fqdn: "ratio.example.com.", policy: .ratio,
                             targets: [Target(name: "a", addresses: ["192.0.2.41"], ratio: 99),
                                       Target(name: "b", addresses: ["192.0.2.42"], ratio: 1)]),
+            // Draw without replacement: the weight tree's per-loop scratch, reused.
+            NameServiceSpec(fqdn: "ratiok.example.com.", policy: .ratio, maxAnswers: 12,
+                            targets: (0..<50).map { Target(name: "t\($0)", addresses: ["10.1.0.\($0)", "10.2.0.\($0)"], ratio: $0 + 1) }),
+            // Failover resolved per client region at compile time (the client's region has no target).
+            NameServiceSpec(fqdn: "far.example.com.", policy: .locality,
+                            failover: (0..<40).map { FailoverRule(from: "us-east", to: "nowhere-\($0)") }
+                                + [FailoverRule(from: "us-east", to: "eu")],
+                            targets: [Target(name: "eu", addresses: ["192.0.2.61"], locality: "eu/eu-1a/r1"),
+                                      Target(name: "ap", addresses: ["192.0.2.62"], locality: "ap")]),
         ]
         var entries: [GlobalNameTable.Entry] = []
         var plans: [NamePlan] = []
@@ -88,6 +97,8 @@ import Testing
         ("CNAME into a Locality name", DNSMessage.query("to-geo.example.com.", .a, edns: ecs("10.10.1.0", 24)).encode()),
         ("RoundRobin with maxAnswers", DNSMessage.query("rr.example.com.", .a).encode()),
         ("Ratio", DNSMessage.query("ratio.example.com.", .a).encode()),
+        ("Ratio with maxAnswers", DNSMessage.query("ratiok.example.com.", .a).encode()),
+        ("Locality, compiled failover rule", DNSMessage.query("far.example.com.", .a, edns: ecs("10.20.1.0", 24)).encode()),
         ("FailClosed NODATA", DNSMessage.query("down.example.com.", .a).encode()),
         ("family NODATA", DNSMessage.query("rr.example.com.", .aaaa).encode()),
         ("CH id.server", DNSMessage.query("id.server.", .txt, qclass: .ch).encode()),
