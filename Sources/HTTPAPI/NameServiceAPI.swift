@@ -26,8 +26,13 @@ public import NIOCore
 /// Writes need `Authorization: Bearer <token>` when tokens are configured; reads are open. Every
 /// error is a Kubernetes `Status` body (`APIStatus`).
 ///
-/// Wiring: `makeApplication(address:)` returns a Hummingbird `Application`, which is a
-/// ServiceLifecycle `Service`: add it to the server's `ServiceGroup`.
+/// Limits (issue 12, `APILimits`): connection cap, idle/header/body timeouts and a header-size
+/// limit per connection (`ConnectionGuard`), a per-client rate limit (429), bounded watch buffers
+/// (410), duplicate-member/alias/depth checks on bodies (`BodyLimits`).
+///
+/// Wiring: `APIServer(api:address:)` is the ServiceLifecycle `Service` to add to the server's
+/// `ServiceGroup`: it runs the API on threads of its own. `makeApplication(address:)` returns the
+/// bare Hummingbird `Application` (on NIO's singleton group unless one is given).
 public struct NameServiceAPI: Sendable {
     /// One route: its method and its path as OpenAPI spells it.
     public struct Route: Sendable, Hashable, CustomStringConvertible {
