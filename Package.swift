@@ -166,9 +166,12 @@ let package = Package(
             dependencies: [
                 "GSLB", "NameServiceStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -236,7 +239,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GlobalDNSAppTests",
-            dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire", "GSLB", "HealthCheck", "NameServiceStore", "NameServiceStoreTesting",
+            dependencies: ["GlobalDNSApp", "DNSServer", "DNSWire", "GSLB", "HealthCheck", "NameServiceStore", "NameServiceStoreTesting", "HTTPAPI",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Prometheus", package: "swift-prometheus")]

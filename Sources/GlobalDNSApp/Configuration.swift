@@ -46,6 +46,38 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var tokens: [String: String] = [:]
         /// Request bodies larger than this get 413.
         public var maxBodyBytes: Int = 1 << 20
+        /// The API's own event-loop threads (apart from DNS's), and their nice value (0...19; higher
+        /// yields the CPU to DNS under contention; Linux only).
+        public var threads: Int = 1
+        public var niceness: Int = 10
+        /// Open API connections at most; past it the listener stops accepting (clients wait in the
+        /// backlog) and any connection accepted over it is answered 503 and closed.
+        public var maxConnections: Int = 512
+        /// A keep-alive connection with no request in flight is closed after this.
+        public var idleTimeoutSeconds: Double = 60
+        /// A request whose head (request line and headers) is not complete this long after its first
+        /// byte is closed (slowloris).
+        public var headerTimeoutSeconds: Double = 10
+        /// A request whose body is not complete this long after its head is closed.
+        public var bodyTimeoutSeconds: Double = 30
+        /// Request line plus headers larger than this get 431 and the connection is closed.
+        public var maxHeaderBytes: Int = 16 << 10
+        /// Per client address (IPv6 by /64): a token bucket; past it 429 with Retry-After.
+        /// `requestsPerSecond: 0` turns it off. `maxClients` bounds the table of buckets.
+        public var rateLimit = RateLimit()
+        public var watch = Watch()
+
+        public struct RateLimit: Sendable, Equatable {
+            public var requestsPerSecond: Double = 100
+            public var burst: Int = 200
+            public var maxClients: Int = 10_000
+        }
+
+        public struct Watch: Sendable, Equatable {
+            /// Output a watcher has not read yet, at most; past it the stream ends with an ERROR
+            /// 410 Expired event (or is closed) and the client relists.
+            public var maxBufferBytes: Int = 4 << 20
+        }
     }
 
     public struct State: Sendable, Equatable {
@@ -229,8 +261,8 @@ extension GlobalDNSConfiguration {
         guard dns.threads >= 0, dns.threads <= 256 else {
             throw ConfigurationError(keyPath: "dns.threads", message: "must be between 0 (one per core) and 256, not \(dns.threads)")
         }
-        guard dns.drainTimeoutSeconds >= 0 else {
-            throw ConfigurationError(keyPath: "dns.drainTimeoutSeconds", message: "must not be negative")
+        guard dns.drainTimeoutSeconds >= 0, dns.drainTimeoutSeconds <= 3600 else {
+            throw ConfigurationError(keyPath: "dns.drainTimeoutSeconds", message: "must be between 0 and 3600, not \(dns.drainTimeoutSeconds)")
         }
         guard (1...64).contains(dns.maxCNAMEChain) else {
             throw ConfigurationError(keyPath: "dns.maxCNAMEChain", message: "must be between 1 and 64, not \(dns.maxCNAMEChain)")
@@ -246,6 +278,7 @@ extension GlobalDNSConfiguration {
         guard api.maxBodyBytes >= 1024 else {
             throw ConfigurationError(keyPath: "api.maxBodyBytes", message: "must be at least 1024, not \(api.maxBodyBytes)")
         }
+        try validateAPILimits()
         guard !state.directory.isEmpty else {
             throw ConfigurationError(keyPath: "state.directory", message: "must not be empty")
         }
@@ -268,14 +301,17 @@ extension GlobalDNSConfiguration {
         guard (1...10).contains(upstream.attempts) else {
             throw ConfigurationError(keyPath: "upstream.attempts", message: "must be between 1 and 10, not \(upstream.attempts)")
         }
-        guard upstream.minRefreshSeconds >= 1 else {
-            throw ConfigurationError(keyPath: "upstream.minRefreshSeconds", message: "must be at least 1, not \(upstream.minRefreshSeconds)")
+        guard upstream.minRefreshSeconds >= 1, upstream.minRefreshSeconds <= 86400 else {
+            throw ConfigurationError(keyPath: "upstream.minRefreshSeconds", message: "must be between 1 and 86400, not \(upstream.minRefreshSeconds)")
+        }
+        guard upstream.maxRefreshSeconds <= 86400 else {
+            throw ConfigurationError(keyPath: "upstream.maxRefreshSeconds", message: "must be at most 86400, not \(upstream.maxRefreshSeconds)")
         }
         guard upstream.maxRefreshSeconds >= upstream.minRefreshSeconds else {
             throw ConfigurationError(keyPath: "upstream.maxRefreshSeconds", message: "must be at least upstream.minRefreshSeconds (\(upstream.minRefreshSeconds)), not \(upstream.maxRefreshSeconds)")
         }
-        guard upstream.retryAfterFailureSeconds >= 1 else {
-            throw ConfigurationError(keyPath: "upstream.retryAfterFailureSeconds", message: "must be at least 1, not \(upstream.retryAfterFailureSeconds)")
+        guard upstream.retryAfterFailureSeconds >= 1, upstream.retryAfterFailureSeconds <= 86400 else {
+            throw ConfigurationError(keyPath: "upstream.retryAfterFailureSeconds", message: "must be between 1 and 86400, not \(upstream.retryAfterFailureSeconds)")
         }
         guard queryLog.sampleRate >= 0, queryLog.sampleRate <= 1 else {
             throw ConfigurationError(keyPath: "queryLog.sampleRate", message: "must be between 0 (off) and 1 (every query), not \(queryLog.sampleRate)")
@@ -378,4 +414,33 @@ public func parseResolverAddress(_ text: String, keyPath: String) throws(Configu
 public func isLoopback(_ address: SocketAddress) -> Bool {
     guard let ip = address.ipAddress else { return false }
     return ip.hasPrefix("127.") || ip == "::1"
+}
+
+extension GlobalDNSConfiguration {
+    /// The `api.*` resource limits (issue 12). Every seconds value is bounded so that converting
+    /// it to an integer duration cannot trap (NaN and infinities fail every comparison).
+    func validateAPILimits() throws(ConfigurationError) {
+        func check(_ ok: Bool, _ key: String, _ message: String) throws(ConfigurationError) {
+            guard ok else { throw ConfigurationError(keyPath: key, message: message) }
+        }
+        try check((1...64).contains(api.threads), "api.threads", "must be between 1 and 64, not \(api.threads)")
+        try check((0...19).contains(api.niceness), "api.niceness", "must be between 0 and 19, not \(api.niceness)")
+        try check((1...1_000_000).contains(api.maxConnections), "api.maxConnections",
+                  "must be between 1 and 1000000, not \(api.maxConnections)")
+        for (key, value, max) in [("api.idleTimeoutSeconds", api.idleTimeoutSeconds, 86400.0),
+                                  ("api.headerTimeoutSeconds", api.headerTimeoutSeconds, 3600),
+                                  ("api.bodyTimeoutSeconds", api.bodyTimeoutSeconds, 3600)] {
+            try check(value > 0 && value <= max, key, "must be in (0, \(Int(max))] seconds, not \(value)")
+        }
+        try check((1024...(1 << 20)).contains(api.maxHeaderBytes), "api.maxHeaderBytes",
+                  "must be between 1024 and 1048576, not \(api.maxHeaderBytes)")
+        let rl = api.rateLimit
+        try check(rl.requestsPerSecond >= 0 && rl.requestsPerSecond <= 1_000_000, "api.rateLimit.requestsPerSecond",
+                  "must be between 0 (off) and 1000000, not \(rl.requestsPerSecond)")
+        try check((1...1_000_000).contains(rl.burst), "api.rateLimit.burst", "must be between 1 and 1000000, not \(rl.burst)")
+        try check((1...10_000_000).contains(rl.maxClients), "api.rateLimit.maxClients",
+                  "must be between 1 and 10000000, not \(rl.maxClients)")
+        try check((65536...(1 << 30)).contains(api.watch.maxBufferBytes), "api.watch.maxBufferBytes",
+                  "must be between 65536 and 1073741824, not \(api.watch.maxBufferBytes)")
+    }
 }

@@ -21,7 +21,10 @@ public enum ConfigurationReader {
         "dns": ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds", "tcpMaxConnections", "tcpMaxConnectionsPerClient", "threads",
                 "drainTimeoutSeconds", "maxCNAMEChain"],
         "zones": ["directory", "files", "allowDroppingZones"],
-        "api": ["listen", "tokens", "maxBodyBytes"],
+        "api": ["listen", "tokens", "maxBodyBytes", "threads", "niceness", "maxConnections", "idleTimeoutSeconds",
+                "headerTimeoutSeconds", "bodyTimeoutSeconds", "maxHeaderBytes", "rateLimit", "watch"],
+        "api.rateLimit": ["requestsPerSecond", "burst", "maxClients"],
+        "api.watch": ["maxBufferBytes"],
         "state": ["directory"],
         "store": ["type", "sqlite", "etcd"],
         "store.sqlite": ["path"],
@@ -173,6 +176,25 @@ public enum ConfigurationReader {
             let m = try r.mapping(api, path: "api", keys: keys("api"))
             if let v = m["listen"] { config.api.listen = try r.string(v, path: "api.listen") }
             if let v = m["maxBodyBytes"] { config.api.maxBodyBytes = try r.int(v, path: "api.maxBodyBytes") }
+            if let v = m["threads"] { config.api.threads = try r.int(v, path: "api.threads") }
+            if let v = m["niceness"] { config.api.niceness = try r.int(v, path: "api.niceness") }
+            if let v = m["maxConnections"] { config.api.maxConnections = try r.int(v, path: "api.maxConnections") }
+            if let v = m["idleTimeoutSeconds"] { config.api.idleTimeoutSeconds = try r.double(v, path: "api.idleTimeoutSeconds") }
+            if let v = m["headerTimeoutSeconds"] { config.api.headerTimeoutSeconds = try r.double(v, path: "api.headerTimeoutSeconds") }
+            if let v = m["bodyTimeoutSeconds"] { config.api.bodyTimeoutSeconds = try r.double(v, path: "api.bodyTimeoutSeconds") }
+            if let v = m["maxHeaderBytes"] { config.api.maxHeaderBytes = try r.int(v, path: "api.maxHeaderBytes") }
+            if let v = m["rateLimit"] {
+                let rl = try r.mapping(v, path: "api.rateLimit", keys: keys("api.rateLimit"))
+                if let v = rl["requestsPerSecond"] {
+                    config.api.rateLimit.requestsPerSecond = try r.double(v, path: "api.rateLimit.requestsPerSecond")
+                }
+                if let v = rl["burst"] { config.api.rateLimit.burst = try r.int(v, path: "api.rateLimit.burst") }
+                if let v = rl["maxClients"] { config.api.rateLimit.maxClients = try r.int(v, path: "api.rateLimit.maxClients") }
+            }
+            if let v = m["watch"] {
+                let w = try r.mapping(v, path: "api.watch", keys: keys("api.watch"))
+                if let v = w["maxBufferBytes"] { config.api.watch.maxBufferBytes = try r.int(v, path: "api.watch.maxBufferBytes") }
+            }
             if let v = m["tokens"] {
                 guard case .mapping(let tokens) = v else {
                     throw r.error(v, "api.tokens", "must be a mapping of name: token, {env: VARIABLE} or {file: PATH}")

@@ -296,7 +296,7 @@ public final class GlobalDNSServer: Sendable {
                 return Self.readiness(failed: failures.all, storeProblem: storeProblem, planServed: reconciler.isReadyNow)
             }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck.defaults,
             specLimits: configuration.limits.specLimits,
-            metrics: metrics),
+            metrics: metrics, limits: configuration.api.limits),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
         if tokens.isEmpty {
@@ -304,8 +304,8 @@ public final class GlobalDNSServer: Sendable {
                            metadata: ["api": "\(configuration.api.listen)"])
         }
         let logger = self.logger
-        let app = api.makeApplication(address: .hostname(apiAddress.ipAddress ?? "127.0.0.1", port: apiAddress.port ?? 8080),
-                                      onServerRunning: { channel in
+        let app = APIServer(api: api, address: .hostname(apiAddress.ipAddress ?? "127.0.0.1", port: apiAddress.port ?? 8080),
+                            onServerRunning: { channel in
             logger.info("api listening", metadata: ["address": "\(channel.localAddress.map(describe) ?? "?")",
                                                     "auth": "\(tokens.isEmpty ? "none (loopback only)" : "bearer tokens: \(tokens.keys.sorted().joined(separator: ","))")"])
         })

@@ -30,6 +30,8 @@ public struct APIConfiguration: Sendable {
     public var specLimits: SpecLimits
     /// What `GET /metrics` serves: Prometheus text (format 0.0.4). Nil (metrics disabled): 404.
     public var metrics: (@Sendable () async -> String)?
+    /// Threads, connections, timeouts, rate limit and watch buffers (issue 12).
+    public var limits: APILimits = APILimits()
 
     /// `tokenSet`, when given, is the holder to read tokens from (the caller keeps it to rotate
     /// them) and `tokens` is ignored.
@@ -38,7 +40,7 @@ public struct APIConfiguration: Sendable {
                 liveStatus: (@Sendable ([NameService]) async -> [NameService])? = nil,
                 healthCheckDefaults: HealthCheckDefaults = .standard,
                 specLimits: SpecLimits = .standard,
-                metrics: (@Sendable () async -> String)? = nil) {
+                metrics: (@Sendable () async -> String)? = nil, limits: APILimits = APILimits()) {
         self.tokenSet = tokenSet ?? APITokens(tokens)
         self.maxBodyBytes = maxBodyBytes
         self.readiness = readiness
@@ -46,6 +48,7 @@ public struct APIConfiguration: Sendable {
         self.healthCheckDefaults = healthCheckDefaults
         self.specLimits = specLimits
         self.metrics = metrics
+        self.limits = limits
     }
 
     /// True when writes need `Authorization: Bearer <token>`.
@@ -63,4 +66,39 @@ public final class APITokens: @unchecked Sendable {
     public var current: [String: String] { lock.withLock { tokens } }
 
     public func replace(with tokens: [String: String]) { lock.withLock { self.tokens = tokens } }
+}
+
+/// The API's resource limits, so that no client can crash it, starve DNS or grow it without bound
+/// (issue 12). Each is a configuration key `api.*`; the defaults are the documented ones.
+public struct APILimits: Sendable, Equatable {
+    /// The API's own event-loop threads (`api.threads`): its connections and request handling run
+    /// there, not on the DNS event loops nor on the shared cooperative pool.
+    public var threads: Int = 1
+    /// The nice value of those threads (`api.niceness`, Linux; 0 leaves them as they are).
+    public var niceness: Int = 10
+    /// Open connections at most (`api.maxConnections`).
+    public var maxConnections: Int = 512
+    /// A connection with no request in flight is closed after this (`api.idleTimeoutSeconds`).
+    public var idleTimeout: Duration = .seconds(60)
+    /// A request head not complete this long after its first byte: closed (`api.headerTimeoutSeconds`).
+    public var headerTimeout: Duration = .seconds(10)
+    /// A request body not complete this long after its head: closed (`api.bodyTimeoutSeconds`).
+    public var bodyTimeout: Duration = .seconds(30)
+    /// Request line plus headers at most, in bytes; past it 431 (`api.maxHeaderBytes`).
+    public var maxHeaderBytes: Int = 16 << 10
+    /// Requests per second per client address (IPv6 by /64), 0 = no limit
+    /// (`api.rateLimit.requestsPerSecond`), with bursts of `rateLimitBurst` (`api.rateLimit.burst`);
+    /// past it 429 with Retry-After.
+    public var rateLimitPerSecond: Double = 100
+    public var rateLimitBurst: Int = 200
+    /// Client addresses the rate limiter remembers at most (`api.rateLimit.maxClients`).
+    public var rateLimitMaxClients: Int = 10_000
+    /// Unread output per watch, in bytes; past it the stream ends with ERROR 410
+    /// (`api.watch.maxBufferBytes`).
+    public var watchMaxBufferBytes: Int = 4 << 20
+    /// How long a watch from a resourceVersion above the store's waits for the store to reach it
+    /// before 504 (Kubernetes waits about 3 s).
+    public var futureRevisionWait: Duration = .seconds(3)
+
+    public init() {}
 }

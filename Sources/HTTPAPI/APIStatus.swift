@@ -30,11 +30,14 @@ public struct APIStatus: Error, Sendable, Hashable, Codable, CustomStringConvert
         public var name: String?
         public var kind: String?
         public var causes: [Cause]?
+        /// When the client should retry (429, 504), as the Retry-After header also says.
+        public var retryAfterSeconds: Int?
 
-        public init(name: String? = nil, kind: String? = nil, causes: [Cause]? = nil) {
+        public init(name: String? = nil, kind: String? = nil, causes: [Cause]? = nil, retryAfterSeconds: Int? = nil) {
             self.name = name
             self.kind = kind
             self.causes = causes
+            self.retryAfterSeconds = retryAfterSeconds
         }
     }
 
@@ -118,7 +121,10 @@ public struct APIStatus: Error, Sendable, Hashable, Codable, CustomStringConvert
         case 413: "RequestEntityTooLarge"
         case 415: "UnsupportedMediaType"
         case 422: "Invalid"
+        case 429: "TooManyRequests"
+        case 431: "RequestHeaderFieldsTooLarge"
         case 503: "ServiceUnavailable"
+        case 504: "Timeout"
         default: code >= 500 ? "InternalError" : "BadRequest"
         }
     }
@@ -131,6 +137,7 @@ public struct APIStatus: Error, Sendable, Hashable, Codable, CustomStringConvert
     func response() -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if code == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"globaldns\"" }
+        if let retry = details?.retryAfterSeconds { headers[.retryAfter] = String(retry) }
         return Response(status: .init(code: code), headers: headers, body: .init(byteBuffer: jsonBuffer()))
     }
 }

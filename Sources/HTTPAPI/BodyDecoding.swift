@@ -28,6 +28,7 @@ enum BodyDecoding {
     static func decode<T: Decodable>(_ body: [UInt8], as format: Format, _ type: T.Type = NameService.self,
                                      what: String = "a NameService") throws(APIStatus) -> T {
         guard !body.isEmpty else { throw APIStatus.badRequest("request body is empty; send \(what) as JSON or YAML") }
+        try BodyLimits.check(body, as: format)  // duplicates, aliases, depth: before any tree is built
         do {
             switch format {
             case .json:

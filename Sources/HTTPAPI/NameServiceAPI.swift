@@ -1,8 +1,9 @@
 import GSLB
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 public import NameServiceStore
-import NIOCore
+public import NIOCore
 
 /// The NameService HTTP API (issue 3) over any `NameServiceStore`.
 ///
@@ -25,8 +26,13 @@ import NIOCore
 /// Writes need `Authorization: Bearer <token>` when tokens are configured; reads are open. Every
 /// error is a Kubernetes `Status` body (`APIStatus`).
 ///
-/// Wiring: `makeApplication(address:)` returns a Hummingbird `Application`, which is a
-/// ServiceLifecycle `Service`: add it to the server's `ServiceGroup`.
+/// Limits (issue 12, `APILimits`): connection cap, idle/header/body timeouts and a header-size
+/// limit per connection (`ConnectionGuard`), a per-client rate limit (429), bounded watch buffers
+/// (410), duplicate-member/alias/depth checks on bodies (`BodyLimits`).
+///
+/// Wiring: `APIServer(api:address:)` is the ServiceLifecycle `Service` to add to the server's
+/// `ServiceGroup`: it runs the API on threads of its own. `makeApplication(address:)` returns the
+/// bare Hummingbird `Application` (on NIO's singleton group unless one is given).
 public struct NameServiceAPI: Sendable {
     /// One route: its method and its path as OpenAPI spells it.
     public struct Route: Sendable, Hashable, CustomStringConvertible {
@@ -52,11 +58,24 @@ public struct NameServiceAPI: Sendable {
     public let store: any NameServiceStore
     public let configuration: APIConfiguration
     public let logger: Logger
+    /// The open connections against `limits.maxConnections`.
+    public let connections: ConnectionLimiter
+    /// The per-client rate limiter; nil when `limits.rateLimitPerSecond` is 0.
+    public let rateLimiter: ClientRateLimiter?
+    /// Open watch streams and their unread output.
+    public let watches: WatchStatistics
 
     public init(store: any NameServiceStore, configuration: APIConfiguration = APIConfiguration(), logger: Logger) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        let limits = configuration.limits
+        connections = ConnectionLimiter(maxConnections: limits.maxConnections)
+        rateLimiter = limits.rateLimitPerSecond > 0
+            ? ClientRateLimiter(requestsPerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst,
+                                maxClients: limits.rateLimitMaxClients)
+            : nil
+        watches = WatchStatistics()
     }
 
     /// False when no token is configured: writes are then open, so bind to loopback only.
@@ -66,6 +85,7 @@ public struct NameServiceAPI: Sendable {
     public func makeRouter() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: StatusErrorMiddleware<APIRequestContext>())
+        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
         for route in NameServiceAPI.routes {
             router.on(RouterPath(route.path), method: route.method) { request, context in
                 try await self.respond(route, request, context)
@@ -76,16 +96,29 @@ public struct NameServiceAPI: Sendable {
 
     /// The API as a Hummingbird `Application` (a `Service`) listening on `address`
     /// (e.g. `.hostname("127.0.0.1", port: 8080)`; port 0 picks a free port, reported to
-    /// `onServerRunning` via `channel.localAddress`).
+    /// `onServerRunning` via `channel.localAddress`), with the connection cap, timeouts and header
+    /// limit of `configuration.limits`, on `eventLoopGroup` (NIO's singleton when nil). `APIServer`
+    /// runs it on threads of its own; use that to serve.
     public func makeApplication(
         address: BindAddress = .hostname("127.0.0.1", port: 8080),
         serverName: String? = "globaldns",
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> Application<RouterResponder<APIRequestContext>> {
-        Application(router: makeRouter(),
-                    configuration: ApplicationConfiguration(address: address, serverName: serverName),
-                    onServerRunning: onServerRunning,
-                    logger: logger)
+        let limits = configuration.limits
+        let limiter = connections
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionGuardInstaller(limits: limits, limiter: limiter)],
+            idleTimeout: nil,  // ConnectionGuard's, which also knows header and body timeouts
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
+                                            maxHeaderFieldCount: 1000))
+        return Application(router: makeRouter(),
+                           server: .http1(configuration: http1),
+                           configuration: ApplicationConfiguration(address: address, serverName: serverName,
+                                                                   availableConnectionsDelegate: ConnectionLimitDelegate(limiter: limiter)),
+                           onServerRunning: onServerRunning,
+                           eventLoopGroupProvider: eventLoopGroup.map { EventLoopGroupProvider.shared($0) } ?? .singleton,
+                           logger: logger)
     }
 
     private func respond(_ route: Route, _ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -344,14 +377,52 @@ public struct NameServiceAPI: Sendable {
         }
         var timeout: Duration?
         if let t = query["timeoutSeconds"], !t.isEmpty {
-            guard let s = Double(t), s > 0 else { throw APIStatus.badRequest("timeoutSeconds \"\(t)\" is not a positive number") }
-            timeout = .milliseconds(Int64(s * 1000))
+            timeout = try Self.watchTimeout(String(t))
+        }
+        if let from {
+            try await requireReachable(from)
         }
         let stream = WatchStream(store: store, selector: selector, fromRevision: from, timeout: timeout,
+                                 maxBufferBytes: configuration.limits.watchMaxBufferBytes, statistics: watches,
                                  channel: context.channel, logger: context.logger)
         return Response(status: .ok,
                         headers: [.contentType: "application/json;stream=watch", .cacheControl: "no-cache"],
                         body: ResponseBody { writer in try await stream.run(&writer) })
+    }
+
+    /// The longest `timeoutSeconds` a watch may ask for: one day.
+    static let maxWatchTimeoutSeconds: Double = 86_400
+
+    /// `timeoutSeconds` of a watch: a number of seconds in (0, 86400]; anything else (NaN, ±inf,
+    /// 1e300, 0, negative, not a number) is a 400, never a conversion that traps.
+    static func watchTimeout(_ text: String) throws(APIStatus) -> Duration {
+        guard let s = Double(text), s > 0, s <= maxWatchTimeoutSeconds else {
+            throw APIStatus.badRequest("timeoutSeconds \"\(text)\" is not a number of seconds in (0, \(Int(maxWatchTimeoutSeconds))]")
+        }
+        return .milliseconds(Int64((s * 1000).rounded(.up)))
+    }
+
+    /// A watch from a revision the store has not reached: wait a little (`futureRevisionWait`) for
+    /// it to appear, as Kubernetes does, then 504 `ResourceVersionTooLarge` with a retry hint
+    /// instead of a stream that never sends anything.
+    private func requireReachable(_ from: Int64) async throws(APIStatus) {
+        let deadline = ContinuousClock.now + configuration.limits.futureRevisionWait
+        while true {
+            let current: Int64
+            do {
+                current = try await store.revision()
+            } catch {
+                return  // the stream reports the store's failure as its ERROR line, as before
+            }
+            if from <= current { return }
+            if ContinuousClock.now >= deadline || Task.isCancelled {
+                throw APIStatus(code: 504, reason: "Timeout", message: "Too large resource version: \(from), current: \(current)",
+                                details: .init(causes: [APIStatus.Cause(field: "resourceVersion", reason: "ResourceVersionTooLarge",
+                                                              message: "Too large resource version")],
+                                               retryAfterSeconds: 1))
+            }
+            do { try await Task.sleep(for: .milliseconds(100)) } catch {}
+        }
     }
 
     // MARK: helpers

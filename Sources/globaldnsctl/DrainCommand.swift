@@ -46,7 +46,10 @@ struct DrainCommand: AsyncParsableCommand {
     /// `90s`, `30m`, `2h`, `1d`, or a bare number of seconds.
     static func seconds(_ text: String) -> Int64? {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        if let unit = text.last, let scale = units[unit], let n = Int64(text.dropLast()), n > 0 { return n * scale }
+        if let unit = text.last, let scale = units[unit], let n = Int64(text.dropLast()), n > 0 {
+            let (product, overflow) = n.multipliedReportingOverflow(by: scale)  // 9223372036854775807d must not trap
+            return overflow ? nil : product
+        }
         if let n = Int64(text), n > 0 { return n }
         return nil
     }

@@ -3,6 +3,7 @@ import Foundation
 import DNSServer
 import GlobalDNSApp
 import GSLB
+import HTTPAPI
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -126,6 +127,28 @@ import Testing
         Bad(yaml: "healthCheck:\n  threads: 0\n", keyPath: "healthCheck.threads", line: 2, fragment: "between 1 and 64, not 0"),
         Bad(yaml: "healthCheck:\n  summarySeconds: 0.5\n", keyPath: "healthCheck.summarySeconds", line: 2, fragment: "0 (never) or between 1"),
         Bad(yaml: "api:\n  listen: 0.0.0.0:8080\n", keyPath: "api.listen", line: 2, fragment: "no API token is configured"),
+        // issue 12: seconds that converted to integers trapped (1e20, inf); now each names its key
+        Bad(yaml: "dns:\n  drainTimeoutSeconds: 1e20\n", keyPath: "dns.drainTimeoutSeconds", line: 2, fragment: "between 0 and 3600"),
+        Bad(yaml: "dns:\n  drainTimeoutSeconds: inf\n", keyPath: "dns.drainTimeoutSeconds", line: 2, fragment: "between 0 and 3600"),
+        Bad(yaml: "dns:\n  drainTimeoutSeconds: nan\n", keyPath: "dns.drainTimeoutSeconds", line: 2, fragment: "between 0 and 3600"),
+        Bad(yaml: "dns:\n  tcpIdleTimeoutSeconds: 1e300\n", keyPath: "dns.tcpIdleTimeoutSeconds", line: 2, fragment: "(0, 3600]"),
+        Bad(yaml: "upstream:\n  maxRefreshSeconds: 1e20\n", keyPath: "upstream.maxRefreshSeconds", line: 2, fragment: "at most 86400"),
+        Bad(yaml: "upstream:\n  minRefreshSeconds: inf\n", keyPath: "upstream.minRefreshSeconds", line: 2, fragment: "between 1 and 86400"),
+        Bad(yaml: "upstream:\n  retryAfterFailureSeconds: 1e20\n", keyPath: "upstream.retryAfterFailureSeconds", line: 2,
+            fragment: "between 1 and 86400"),
+        Bad(yaml: "api:\n  idleTimeoutSeconds: 1e300\n", keyPath: "api.idleTimeoutSeconds", line: 2, fragment: "(0, 86400]"),
+        Bad(yaml: "api:\n  headerTimeoutSeconds: nan\n", keyPath: "api.headerTimeoutSeconds", line: 2, fragment: "(0, 3600]"),
+        Bad(yaml: "api:\n  bodyTimeoutSeconds: 0\n", keyPath: "api.bodyTimeoutSeconds", line: 2, fragment: "(0, 3600]"),
+        Bad(yaml: "api:\n  threads: 0\n", keyPath: "api.threads", line: 2, fragment: "between 1 and 64"),
+        Bad(yaml: "api:\n  niceness: 20\n", keyPath: "api.niceness", line: 2, fragment: "between 0 and 19"),
+        Bad(yaml: "api:\n  maxConnections: 0\n", keyPath: "api.maxConnections", line: 2, fragment: "between 1 and 1000000"),
+        Bad(yaml: "api:\n  maxHeaderBytes: 100\n", keyPath: "api.maxHeaderBytes", line: 2, fragment: "between 1024 and 1048576"),
+        Bad(yaml: "api:\n  rateLimit:\n    requestsPerSecond: -1\n", keyPath: "api.rateLimit.requestsPerSecond", line: 3,
+            fragment: "0 (off)"),
+        Bad(yaml: "api:\n  rateLimit:\n    burst: 0\n", keyPath: "api.rateLimit.burst", line: 3, fragment: "between 1 and 1000000"),
+        Bad(yaml: "api:\n  rateLimit:\n    maxClients: 0\n", keyPath: "api.rateLimit.maxClients", line: 3, fragment: "between 1"),
+        Bad(yaml: "api:\n  rateLimit:\n    perMinute: 5\n", keyPath: "api.rateLimit.perMinute", line: 3, fragment: "unknown key"),
+        Bad(yaml: "api:\n  watch:\n    maxBufferBytes: 10\n", keyPath: "api.watch.maxBufferBytes", line: 3, fragment: "between 65536"),
         Bad(yaml: "api:\n  tokens: {ci: short}\n", keyPath: "api.tokens.ci", line: 2, fragment: "at least 16 characters"),
         Bad(yaml: "api:\n  listen: nowhere\n", keyPath: "api.listen", line: 2, fragment: "not ADDR:PORT"),
         Bad(yaml: "api:\n  tokens: [a, b]\n", keyPath: "api.tokens", line: 2, fragment: "mapping of name: token"),
@@ -297,6 +320,28 @@ import Testing
         #expect(c.limits.specLimits == SpecLimits(maxTargetsPerNameService: 2000, maxAddressesPerTarget: 8,
                                                   maxAddressesPerNameService: 2048, maxFailoverRules: 0, maxLabels: 3,
                                                   maxLabelKeyBytes: 20, maxLabelValueBytes: 10))
+    }
+
+    /// Every `api.*` limit is read, and reaches the API's `APILimits` (issue 12).
+    @Test func apiLimitsAreReadAndPassedOn() throws {
+        #expect(try ConfigurationReader.parse("api:\n  listen: 127.0.0.1:8080\n").api.limits == APILimits())
+        let c = try ConfigurationReader.parse("""
+            api:
+              threads: 2
+              niceness: 5
+              maxConnections: 100
+              idleTimeoutSeconds: 1.5
+              headerTimeoutSeconds: 2
+              bodyTimeoutSeconds: 3
+              maxHeaderBytes: 8192
+              rateLimit: {requestsPerSecond: 0, burst: 7, maxClients: 50}
+              watch: {maxBufferBytes: 65536}
+            """)
+        let l = c.api.limits
+        #expect(l.threads == 2 && l.niceness == 5 && l.maxConnections == 100 && l.maxHeaderBytes == 8192)
+        #expect(l.idleTimeout == .milliseconds(1500) && l.headerTimeout == .seconds(2) && l.bodyTimeout == .seconds(3))
+        #expect(l.rateLimitPerSecond == 0 && l.rateLimitBurst == 7 && l.rateLimitMaxClients == 50)
+        #expect(l.watchMaxBufferBytes == 65536)
     }
 
     @Test func listenAddresses() throws {

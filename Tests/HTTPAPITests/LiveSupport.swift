@@ -15,7 +15,8 @@ import ServiceLifecycle
 func withLiveServer<T: Sendable>(_ api: NameServiceAPI,
                                  _ body: @Sendable (_ port: Int, _ shutdown: @escaping @Sendable () async -> Void) async throws -> T) async throws -> T {
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-    let app = api.makeApplication(address: .hostname("127.0.0.1", port: 0)) { channel in
+    // The production path: the API on its own event-loop group (APIServer), with every limit.
+    let app = APIServer(api: api, address: .hostname("127.0.0.1", port: 0)) { channel in
         portContinuation.yield(channel.localAddress?.port ?? -1)
         portContinuation.finish()
     }
@@ -67,14 +68,33 @@ final class RawHTTPClient: @unchecked Sendable {
     private let fd: Int32
     private(set) var received: [UInt8] = []
     private var closed = false
+    /// The server closed (or reset) the connection: a read saw end of file or an error.
+    private(set) var peerClosed = false
 
-    init(port: Int) throws {
+    /// `receiveBuffer` sets SO_RCVBUF before connecting (a small one makes a client that does not
+    /// read stall the server's writes sooner).
+    init(port: Int, receiveBuffer: Int32? = nil, source: String? = nil) throws {
         #if canImport(Glibc)
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
         fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw RawClientError.system("socket: \(errno)") }
+        if var size = receiveBuffer {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source {  // another loopback address as the client's (127.0.0.2)
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                close(fd)
+                throw RawClientError.system("bind \(source): \(errno)")
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -91,7 +111,10 @@ final class RawHTTPClient: @unchecked Sendable {
     deinit { hangUp() }
 
     func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
+        try send(bytes: Array(text.utf8))
+    }
+
+    func send(bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -116,7 +139,10 @@ final class RawHTTPClient: @unchecked Sendable {
             let ready = poll(&pfd, 1, 0)
             if ready > 0 {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if n <= 0 { return done(received) }
+                if n <= 0 {
+                    peerClosed = true
+                    return done(received)
+                }
                 received += buffer[..<n]
             } else {
                 try await Task.sleep(for: .milliseconds(10))
@@ -168,5 +194,31 @@ final class RawHTTPClient: @unchecked Sendable {
         let text = String(decoding: chunkedBody.body, as: UTF8.self)
         guard let lastNewline = text.lastIndex(of: "\n") else { return [] }
         return text[..<lastNewline].split(separator: "\n").map(String.init)
+    }
+}
+
+extension RawHTTPClient {
+    /// Waits until the server closes the connection; false when `seconds` pass first.
+    func waitForClose(within seconds: Double) async throws -> Bool {
+        _ = try await read(within: seconds) { _ in false }
+        return peerClosed
+    }
+
+    /// Sends a GET and reads its whole (Content-Length) response; returns the status code.
+    func get(_ path: String, within seconds: Double = 5) async throws -> Int? {
+        let before = received.count
+        try send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        _ = try await read(within: seconds) { bytes in
+            let text = String(decoding: bytes[before...], as: UTF8.self)
+            guard let end = text.range(of: "\r\n\r\n") else { return false }
+            let head = text[..<end.lowerBound].lowercased()
+            guard let cl = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+                  let length = Int(cl.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else { return true }
+            return text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length
+        }
+        let text = String(decoding: received[before...], as: UTF8.self)
+        guard let line = text.split(separator: "\r\n").first else { return nil }
+        let parts = line.split(separator: " ")
+        return parts.count > 1 ? Int(parts[1]) : nil
     }
 }

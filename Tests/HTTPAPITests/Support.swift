@@ -21,9 +21,9 @@ func testLogger() -> Logger {
 func makeAPI(_ store: any NameServiceStore = InMemoryNameServiceStore(), tokens: [String: String] = ["ci": writerToken],
              maxBodyBytes: Int = APIConfiguration.defaultMaxBodyBytes,
              readiness: @escaping @Sendable () -> (ready: Bool, reason: String) = { (true, "ready") },
-             metrics: (@Sendable () async -> String)? = nil) -> NameServiceAPI {
+             metrics: (@Sendable () async -> String)? = nil, limits: APILimits = APILimits()) -> NameServiceAPI {
     NameServiceAPI(store: store, configuration: APIConfiguration(tokens: tokens, maxBodyBytes: maxBodyBytes, readiness: readiness,
-                                                                 metrics: metrics),
+                                                                 metrics: metrics, limits: limits),
                    logger: testLogger())
 }
 

@@ -1,0 +1,248 @@
+import CYaml
+
+/// Checks a request body's shape before any decoder builds a tree from it (issue 12):
+///
+/// - JSON: a member name repeated in one object (`{"spec":A,"spec":B}`) is refused, at any depth
+///   (RFC 8259 §4: parsers disagree on which one wins, so a validating proxy could see another
+///   object than the store), and nesting deeper than `maxDepth` is refused.
+/// - YAML: anchors and aliases are refused (a 568-byte body of nested aliases used as mapping keys
+///   cost 51 CPU-seconds in the decoder; a 42 KiB one expanded to 1M addresses), and nesting
+///   deeper than `maxDepth` is refused. The check reads libyaml's event stream, which never
+///   expands an alias or builds a node, so its cost is linear in the body.
+///
+/// A body that is not even well-formed passes through: the decoder then says where it breaks.
+enum BodyLimits {
+    /// Deepest nesting of objects/arrays (mappings/sequences) accepted: a NameService is 6 deep.
+    static let maxDepth = 64
+
+    static func check(_ body: [UInt8], as format: BodyDecoding.Format) throws(APIStatus) {
+        switch format {
+        case .json: try checkJSON(body)
+        case .yaml: try checkYAML(body)
+        }
+    }
+
+    // MARK: JSON
+
+    static func checkJSON(_ body: [UInt8]) throws(APIStatus) {
+        var scanner = JSONShapeScanner(bytes: body)
+        do {
+            try scanner.scanDocument()
+        } catch {
+            switch error {
+            case .malformed:
+                return  // JSONDecoder reports the syntax error with its position
+            case .duplicate(let path):
+                throw APIStatus.badRequest("malformed JSON: member \(path) appears more than once (RFC 8259 §4: member names must be unique)")
+            case .tooDeep(let path):
+                throw APIStatus.badRequest("malformed JSON: nesting deeper than \(maxDepth) levels at \(path)")
+            }
+        }
+    }
+
+    // MARK: YAML
+
+    static func checkYAML(_ body: [UInt8]) throws(APIStatus) {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw APIStatus(code: 500, reason: "InternalError", message: "the YAML parser could not be initialised")
+        }
+        defer { yaml_parser_delete(&parser) }
+        var problem: APIStatus?
+        body.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress else { return }
+            yaml_parser_set_input_string(&parser, base, bytes.count)
+            var depth = 0
+            while problem == nil {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else { return }  // malformed: the decoder says where
+                defer { yaml_event_delete(&event) }
+                let line = Int(event.start_mark.line) + 1, column = Int(event.start_mark.column) + 1
+                var anchored = false
+                switch event.type {
+                case YAML_STREAM_END_EVENT:
+                    return
+                case YAML_ALIAS_EVENT:
+                    problem = APIStatus.badRequest("malformed YAML: aliases (*name) are not accepted in request bodies (line \(line), column \(column)); write the value out")
+                case YAML_SCALAR_EVENT:
+                    anchored = event.data.scalar.anchor != nil
+                case YAML_SEQUENCE_START_EVENT:
+                    anchored = event.data.sequence_start.anchor != nil
+                    depth += 1
+                case YAML_MAPPING_START_EVENT:
+                    anchored = event.data.mapping_start.anchor != nil
+                    depth += 1
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    depth -= 1
+                default:
+                    break
+                }
+                if anchored {
+                    problem = APIStatus.badRequest("malformed YAML: anchors (&name) are not accepted in request bodies (line \(line), column \(column))")
+                } else if depth > maxDepth {
+                    problem = APIStatus.badRequest("malformed YAML: nesting deeper than \(maxDepth) levels (line \(line), column \(column))")
+                }
+            }
+        }
+        if let problem { throw problem }
+    }
+}
+
+/// A strict single-pass JSON scanner that only looks at structure: member names per object
+/// (decoded, so `"a"` and `"\u0061"` are the same name) and nesting depth.
+struct JSONShapeScanner {
+    enum Failure: Error { case malformed, duplicate(String), tooDeep(String) }
+
+    let bytes: [UInt8]
+    var i = 0
+    /// The path of the value being scanned, for messages: `spec.targets[0].name`.
+    var path: [PathPart] = []
+
+    enum PathPart { case key(String), index(Int) }
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func scanDocument() throws(Failure) {
+        skipSpace()
+        try value(depth: 0)
+        skipSpace()
+        guard i == bytes.count else { throw .malformed }
+    }
+
+    var pathText: String {
+        var s = ""
+        for part in path {
+            switch part {
+            case .key(let k): s += (s.isEmpty ? "" : ".") + k
+            case .index(let n): s += "[\(n)]"
+            }
+        }
+        return s.isEmpty ? "the document root" : s
+    }
+
+    mutating func skipSpace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
+    }
+
+    mutating func value(depth: Int) throws(Failure) {
+        guard i < bytes.count else { throw .malformed }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            guard depth < BodyLimits.maxDepth else { throw .tooDeep(pathText) }
+            i += 1
+            var names = Set<String>()
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
+            while true {
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw .malformed }
+                let name = try string()
+                path.append(.key(name))
+                guard names.insert(name).inserted else { throw .duplicate(pathText) }
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw .malformed }
+                i += 1
+                skipSpace()
+                try value(depth: depth + 1)
+                path.removeLast()
+                skipSpace()
+                guard i < bytes.count else { throw .malformed }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return }
+                throw .malformed
+            }
+        case UInt8(ascii: "["):
+            guard depth < BodyLimits.maxDepth else { throw .tooDeep(pathText) }
+            i += 1
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return }
+            var index = 0
+            while true {
+                skipSpace()
+                path.append(.index(index))
+                try value(depth: depth + 1)
+                path.removeLast()
+                index += 1
+                skipSpace()
+                guard i < bytes.count else { throw .malformed }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return }
+                throw .malformed
+            }
+        case UInt8(ascii: "\""):
+            _ = try string()
+        default:
+            // a number, true, false or null: its exact form is the decoder's business
+            let start = i
+            while i < bytes.count {
+                let b = bytes[i]
+                if b == UInt8(ascii: ",") || b == UInt8(ascii: "}") || b == UInt8(ascii: "]") || b == 0x20 || b == 0x09
+                    || b == 0x0A || b == 0x0D { break }
+                i += 1
+            }
+            guard i > start else { throw .malformed }
+        }
+    }
+
+    /// A string token starting at the opening quote, decoded.
+    mutating func string() throws(Failure) -> String {
+        i += 1
+        var out: [UInt8] = []
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                i += 1
+                return String(decoding: out, as: UTF8.self)
+            }
+            if b < 0x20 { throw .malformed }
+            if b != UInt8(ascii: "\\") {
+                out.append(b)
+                i += 1
+                continue
+            }
+            i += 1
+            guard i < bytes.count else { throw .malformed }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if (0xD800..<0xDC00).contains(scalar), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                    i += 2
+                    let low = try hex4()
+                    guard (0xDC00..<0xE000).contains(low) else { throw .malformed }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                // A lone surrogate decodes as U+FFFD, as JSONDecoder would refuse or replace it.
+                out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8))
+            default:
+                throw .malformed
+            }
+        }
+        throw .malformed
+    }
+
+    mutating func hex4() throws(Failure) -> UInt32 {
+        guard i + 4 <= bytes.count else { throw .malformed }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[i]
+            let d: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
+            default: throw .malformed
+            }
+            v = v << 4 | UInt32(d)
+            i += 1
+        }
+        return v
+    }
+}
