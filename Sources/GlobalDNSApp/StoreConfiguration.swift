@@ -104,6 +104,10 @@ extension GlobalDNSConfiguration {
         guard store.writeTimeoutSeconds > 0, store.writeTimeoutSeconds <= 3600 else {
             throw ConfigurationError(keyPath: "store.writeTimeoutSeconds", message: "must be in (0, 3600], not \(store.writeTimeoutSeconds)")
         }
+        guard (1024...(1 << 40)).contains(store.etcd.watchMaxBufferBytes) else {
+            throw ConfigurationError(keyPath: "store.etcd.watchMaxBufferBytes",
+                                     message: "must be in [1024, 1099511627776], not \(store.etcd.watchMaxBufferBytes)")
+        }
         guard store.type == .etcd else { return }
         let e = store.etcd
         guard !e.endpoints.isEmpty else {
@@ -118,9 +122,6 @@ extension GlobalDNSConfiguration {
         for (key, value) in [("dialTimeoutSeconds", e.dialTimeoutSeconds), ("requestTimeoutSeconds", e.requestTimeoutSeconds),
                              ("keepaliveSeconds", e.keepaliveSeconds)] where !(value > 0 && value <= 300) {
             throw ConfigurationError(keyPath: "store.etcd.\(key)", message: "must be in (0, 300], not \(value)")
-        }
-        guard (1024...(1 << 40)).contains(e.watchMaxBufferBytes) else {
-            throw ConfigurationError(keyPath: "store.etcd.watchMaxBufferBytes", message: "must be in [1024, 1099511627776], not \(e.watchMaxBufferBytes)")
         }
         if let tls = e.tls, (tls.certFile == nil) != (tls.keyFile == nil) {
             throw ConfigurationError(keyPath: "store.etcd.tls", message: "certFile and keyFile go together")
