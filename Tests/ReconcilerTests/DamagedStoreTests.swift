@@ -65,6 +65,40 @@ import Testing
         await store.close()
     }
 
+    /// A history of one event: the reconciler's watch falls behind it during any burst, gets
+    /// `.compacted` (410) from the store, relists, and still ends up answering every name.
+    @Test func aReconcilerThatFallsBehindTheHistoryRelistsAndConverges() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("behind-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteNameServiceStore(path: SQLiteNameServiceStore.databasePath(stateDirectory: dir),
+                                               history: EventHistoryLimits(maxEvents: 1))
+        let zones = try ReconcilerTests.zones()
+        let holder = ServingStateHolder(ServingState(zones: zones, generation: 1))
+        var configuration = Reconciler.Configuration()
+        configuration.retryDelay = .milliseconds(20)
+        let reconciler = Reconciler(store: store, holder: holder, zones: zones, logger: Logger(label: "test"),
+                                    configuration: configuration)
+        let task = Task { try await reconciler.run() }
+        defer { task.cancel() }
+        let responder = QueryResponder(holder: holder, configuration: ResponderConfiguration(identity: "t"))
+        func answers(_ name: String) throws -> Int {
+            guard let reply = responder.respond(to: DNSMessage.query(try DNSName("\(name).g.example.com."), .a).encode()) else { return -1 }
+            return try DNSMessage(decoding: reply).answers.count
+        }
+        try await eventually("the first plan") { reconciler.isReadyNow }
+        let names = (0..<40).map { "b\($0)" }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in names {
+                group.addTask { _ = try await store.put(ReconcilerTests.nameService(n, fqdn: "\(n).g.example.com"), ifVersion: nil) }
+            }
+            try await group.waitForAll()
+        }
+        try await eventually("every name answered after relisting") { try names.allSatisfy { try answers($0) == 1 } }
+        #expect(!reconciler.isStoreFailing)
+        await store.close()
+    }
+
     private func eventually(_ what: String, within: Duration = .seconds(10), _ condition: () throws -> Bool) async throws {
         let deadline = ContinuousClock.now + within
         while ContinuousClock.now < deadline {
