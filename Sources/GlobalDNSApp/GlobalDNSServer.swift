@@ -198,7 +198,8 @@ public final class GlobalDNSServer: Sendable {
     /// is unreachable or failing, or before the first plan from the store is served.
     /// Stored objects that cannot be read (`damaged`) do not make the server unready: every other
     /// name is served, and another replica or a restart would read the same file; the reason names
-    /// them (the log has each problem, and writing a name again replaces its damaged row).
+    /// them in a reason starting `warning: `, which `/readyz` shows in its 200 body (the log has each
+    /// problem, and writing a name again replaces its damaged row).
     static func readiness(failed: [String], storeProblem: String?, planServed: Bool,
                           damaged: [String] = []) -> (ready: Bool, reason: String) {
         if !failed.isEmpty {
@@ -208,7 +209,7 @@ public final class GlobalDNSServer: Sendable {
         guard planServed else { return (false, "waiting for the first plan from the store") }
         guard !damaged.isEmpty else { return (true, "zones loaded, store loaded, plan served") }
         let shown = damaged.prefix(10).joined(separator: ", ") + (damaged.count > 10 ? ", …" : "")
-        return (true, "zones loaded, plan served; \(damaged.count) stored NameService\(damaged.count == 1 ? "" : "s") cannot be read "
+        return (true, "warning: zones loaded, plan served; \(damaged.count) stored NameService\(damaged.count == 1 ? "" : "s") cannot be read "
             + "and \(damaged.count == 1 ? "is" : "are") not served (damagedObjects: \(shown); see the log, writing one again replaces it)")
     }
 

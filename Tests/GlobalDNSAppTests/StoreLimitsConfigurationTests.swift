@@ -51,6 +51,7 @@ import Testing
     @Test func readinessNamesDamagedObjectsAndFailsOnAStalledStore() {
         let damaged = GlobalDNSServer.readiness(failed: [], storeProblem: nil, planServed: true, damaged: ["a", "b"])
         #expect(damaged.ready, "every other name is served")
+        #expect(damaged.reason.hasPrefix("warning: "), "shown in the 200 body of /readyz")
         #expect(damaged.reason.contains("2 stored NameServices cannot be read"))
         #expect(damaged.reason.contains("damagedObjects: a, b"))
         let many = GlobalDNSServer.readiness(failed: [], storeProblem: nil, planServed: true, damaged: (0..<30).map { "n\($0)" })
