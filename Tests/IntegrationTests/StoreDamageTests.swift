@@ -51,5 +51,56 @@ extension IntegrationSuite {
                 #expect(after.status == 200 && !after.body.contains("damagedObjects"), "\(after.body)")
             }
         }
+
+        /// A stalled disk, made with the real lock: the sqlite3 shell holds the database's write
+        /// lock (BEGIN EXCLUSIVE) for 4 s. A PUT answers 503 after store.writeTimeoutSeconds
+        /// ("outcome unknown"), GETs and DNS answer from memory meanwhile, /readyz is 503 naming
+        /// the stalled write; once the lock goes, /readyz is 200 and writes work again.
+        @Test("a stalled store: PUT 503 after the write timeout, reads go on, /readyz says why")
+        func stalledStore() async throws {
+            var options = try GlobalDNSOptions()
+            options.extraConfig = "store:\n  writeTimeoutSeconds: 1\n"
+            try await withGlobalDNS(options) { server in
+                let plane = IntegrationSuite.ControlPlane()
+                func manifest(_ name: String) -> String {
+                    IntegrationSuite.ControlPlane.manifest(name: name, fqdn: "\(name).g.example.com", addresses: ["192.0.2.7"])
+                }
+                #expect(try httpPut(port: server.apiPort, path: "/v1/nameservices/a", yaml: manifest("a")) == 201)
+                try await plane.eventuallyAnswers(server, "a.g.example.com", "A", ["192.0.2.7"])
+                let db = server.stateDirectory!.appendingPathComponent("nameservices.db").path
+                let scratch = server.scratch
+                let locker = Task {
+                    try await runCommand("/usr/bin/sqlite3", [db, "BEGIN EXCLUSIVE;", ".shell sleep 4", "COMMIT;"],
+                                         timeout: .seconds(30), scratch: scratch)
+                }
+                // Writes until one meets the lock: 503, outcome unknown, after about the timeout.
+                var stalled: (status: Int, body: String)?
+                let deadline = ContinuousClock.now + .seconds(3)
+                var i = 0
+                while stalled == nil && ContinuousClock.now < deadline {
+                    let r = try httpCall(port: server.apiPort, method: "PUT", path: "/v1/nameservices/s\(i)", body: manifest("s\(i)"))
+                    if r.status == 503 { stalled = r }
+                    i += 1
+                }
+                let answer = try #require(stalled, "no write met the lock")
+                #expect(answer.body.contains("outcome is unknown"), "\(answer.body)")
+                // Reads and DNS go on while the write waits.
+                let started = ContinuousClock.now
+                #expect(try httpCall(port: server.apiPort, method: "GET", path: "/v1/nameservices/a").status == 200)
+                #expect(ContinuousClock.now - started < .seconds(1))
+                try await plane.eventuallyAnswers(server, "a.g.example.com", "A", ["192.0.2.7"])
+                let notReady = try httpCall(port: server.apiPort, method: "GET", path: "/readyz")
+                #expect(notReady.status == 503 && notReady.body.contains("oldest pending write"), "\(notReady.body)")
+
+                let unlocked = try await locker.value
+                #expect(unlocked.exitCode == 0, "\(unlocked.stderr)")
+                let recovered = ContinuousClock.now + .seconds(10)
+                while try httpCall(port: server.apiPort, method: "GET", path: "/readyz").status != 200 && ContinuousClock.now < recovered {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(try httpCall(port: server.apiPort, method: "GET", path: "/readyz").status == 200)
+                #expect(try httpPut(port: server.apiPort, path: "/v1/nameservices/after", yaml: manifest("after")) == 201)
+            }
+        }
     }
 }
