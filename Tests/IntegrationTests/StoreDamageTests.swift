@@ -69,19 +69,21 @@ extension IntegrationSuite {
                 try await plane.eventuallyAnswers(server, "a.g.example.com", "A", ["192.0.2.7"])
                 let db = server.stateDirectory!.appendingPathComponent("nameservices.db").path
                 let scratch = server.scratch
+                // The shell says when it holds the lock (a file), holds it 4 s, then commits.
+                let held = scratch.appendingPathComponent("locked").path
                 let locker = Task {
-                    try await runCommand("/usr/bin/sqlite3", [db, "BEGIN EXCLUSIVE;", ".shell sleep 4", "COMMIT;"],
+                    try await runCommand("/usr/bin/sqlite3", [db, ".timeout 5000", "BEGIN EXCLUSIVE;", ".shell touch \(held)",
+                                                              ".shell sleep 4", "COMMIT;"],
                                          timeout: .seconds(30), scratch: scratch)
                 }
-                // Writes until one meets the lock: 503, outcome unknown, after about the timeout.
-                var stalled: (status: Int, body: String)?
-                let deadline = ContinuousClock.now + .seconds(3)
-                var i = 0
-                while stalled == nil && ContinuousClock.now < deadline {
-                    let r = try httpCall(port: server.apiPort, method: "PUT", path: "/v1/nameservices/s\(i)", body: manifest("s\(i)"))
-                    if r.status == 503 { stalled = r }
-                    i += 1
+                let lockDeadline = ContinuousClock.now + .seconds(10)
+                while !FileManager.default.fileExists(atPath: held) && ContinuousClock.now < lockDeadline {
+                    try await Task.sleep(for: .milliseconds(20))
                 }
+                try #require(FileManager.default.fileExists(atPath: held), "the sqlite3 shell never took the lock")
+                // A write meets the lock: 503, outcome unknown, after about the timeout.
+                let r = try httpCall(port: server.apiPort, method: "PUT", path: "/v1/nameservices/s", body: manifest("s"))
+                let stalled: (status: Int, body: String)? = r.status == 503 ? r : nil
                 let answer = try #require(stalled, "no write met the lock")
                 #expect(answer.body.contains("outcome is unknown"), "\(answer.body)")
                 // Reads and DNS go on while the write waits.
