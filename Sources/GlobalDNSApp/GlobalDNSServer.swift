@@ -209,13 +209,23 @@ public final class GlobalDNSServer: Sendable {
 
     /// What `/readyz` says: not ready while a component has failed (keepServing), while the store
     /// is unreachable or failing, or before the first plan from the store is served.
-    static func readiness(failed: [String], storeProblem: String?, planServed: Bool) -> (ready: Bool, reason: String) {
+    /// Stored objects that cannot be read (`damaged`) do not make the server unready: every other
+    /// name is served, and another replica or a restart would read the same file; the reason names
+    /// them in a reason starting `warning: `, which `/readyz` shows in its 200 body (the log has each
+    /// problem, and writing a name again replaces its damaged row).
+    static func readiness(failed: [String], storeProblem: String?, planServed: Bool,
+                          damaged: [String] = []) -> (ready: Bool, reason: String) {
         if !failed.isEmpty {
             return (false, "component failed (DNS answers from the last plan): \(failed.joined(separator: "; "))")
         }
         if let storeProblem { return (false, "\(storeProblem) (DNS answers from the last plan)") }
-        return planServed ? (true, "zones loaded, store loaded, plan served") : (false, "waiting for the first plan from the store")
+        guard planServed else { return (false, "waiting for the first plan from the store") }
+        guard !damaged.isEmpty else { return (true, "zones loaded, store loaded, plan served") }
+        let shown = damaged.prefix(10).joined(separator: ", ") + (damaged.count > 10 ? ", …" : "")
+        return (true, "warning: zones loaded, plan served; \(damaged.count) stored NameService\(damaged.count == 1 ? "" : "s") cannot be read "
+            + "and \(damaged.count == 1 ? "is" : "are") not served (damagedObjects: \(shown); see the log, writing one again replaces it)")
     }
+
 
     /// Opens the configured NameService store: the SQLite file (its directory created if
     /// missing) or the etcd cluster (nothing is contacted yet: the reconciler and the API retry
@@ -233,7 +243,18 @@ public final class GlobalDNSServer: Sendable {
             } else {
                 path = Self.resolve(path, base: baseDirectory)
             }
-            return OpenedStore(store: try SQLiteNameServiceStore(path: path), description: "sqlite \(path)", reachability: nil)
+            let logger = self.logger
+            let registry = configuration.metrics.enabled ? metricsRegistry : nil
+            let sqlite = try SQLiteNameServiceStore(
+                path: path, history: configuration.store.historyLimits,
+                writeTimeout: .seconds(configuration.store.writeTimeoutSeconds),
+                onDamage: { name, problem in
+                    logger.error("a stored NameService cannot be read; it is not served until it is written again",
+                                 metadata: ["nameservice": "\(name)", "problem": "\(problem)"])
+                    registry?.makeCounter(descriptor: TimedNameServiceStore.damagedObjects).increment()
+                })
+            return OpenedStore(store: sqlite, description: "sqlite \(path)", reachability: nil,
+                               health: { (sqlite.problem, sqlite.damagedObjects.map(\.name)) })
         case .etcd:
             var etcd = configuration.etcdConfiguration()
             if var tls = etcd.tls {
@@ -290,10 +311,13 @@ public final class GlobalDNSServer: Sendable {
                 var storeProblem: String?
                 if let (reachable, reason) = opened.reachability?(), !reachable {
                     storeProblem = "the NameService store is unreachable: \(reason)"
+                } else if let problem = opened.health?().problem {
+                    storeProblem = problem
                 } else if reconciler.isStoreFailing {
                     storeProblem = "the NameService store is failing, retrying"
                 }
-                return Self.readiness(failed: failures.all, storeProblem: storeProblem, planServed: reconciler.isReadyNow)
+                return Self.readiness(failed: failures.all, storeProblem: storeProblem, planServed: reconciler.isReadyNow,
+                                      damaged: opened.health?().damaged ?? [])
             }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck.defaults,
             specLimits: configuration.limits.specLimits,
             metrics: metrics, limits: configuration.api.limits),
@@ -366,6 +390,8 @@ public struct OpenedStore: Sendable {
     public var store: any NameServiceStore
     public var description: String
     public var reachability: (@Sendable () -> (reachable: Bool, reason: String))?
+    /// The SQLite store's health: a stalled write (not ready) and the names it cannot read.
+    public var health: (@Sendable () -> (problem: String?, damaged: [String]))? = nil
 }
 
 /// SIGHUP → `GlobalDNSServer.reload`: the live configuration keys, the zones and the localities

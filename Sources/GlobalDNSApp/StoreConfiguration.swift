@@ -37,11 +37,32 @@ extension GlobalDNSConfiguration {
             /// etcd user; its password comes from `GLOBALDNS_ETCD_PASSWORD`, never from the file.
             public var username: String?
             public var tls: TLS?
+            /// Unread bytes of events a watch stream may hold before it ends with 410 (relist).
+            public var watchMaxBufferBytes: Int = EtcdConfiguration.defaultWatchMaxBufferBytes
+        }
+
+        /// The SQLite store's watch history (etcd keeps and compacts its own).
+        public struct History: Sendable, Equatable {
+            /// At most this many events.
+            public var maxEvents: Int = EventHistoryLimits.defaultMaxEvents
+            /// At most this many bytes of event documents (64 MiB).
+            public var maxBytes: Int = EventHistoryLimits.defaultMaxBytes
+            /// Events older than this are compacted.
+            public var maxAgeSeconds: Double = 600
         }
 
         public var type: Kind = .sqlite
         public var sqlite = SQLite()
         public var etcd = Etcd()
+        public var history = History()
+        /// How long a SQLite write waits for the disk before it fails with 503 (outcome unknown);
+        /// a store whose oldest pending write is older than this is not ready.
+        public var writeTimeoutSeconds: Double = 5
+
+        /// `history` as the store takes it (valid once `validateStore` passed).
+        public var historyLimits: EventHistoryLimits {
+            EventHistoryLimits(maxEvents: history.maxEvents, maxBytes: history.maxBytes, maxAge: .seconds(history.maxAgeSeconds))
+        }
     }
 
     /// This process among the replicas sharing an etcd store.
@@ -58,16 +79,35 @@ extension GlobalDNSConfiguration {
         let e = store.etcd
         var password: String?
         if let p = getenv(Self.etcdPasswordVariable) { password = String(cString: p) }
-        return EtcdConfiguration(
+        var configuration = EtcdConfiguration(
             endpoints: e.endpoints, prefix: e.prefix, dialTimeoutSeconds: e.dialTimeoutSeconds,
             requestTimeoutSeconds: e.requestTimeoutSeconds, keepaliveSeconds: e.keepaliveSeconds,
             username: e.username, password: password,
             tls: e.tls.map { EtcdConfiguration.TLS(caFile: $0.caFile, certFile: $0.certFile, keyFile: $0.keyFile,
                                                    serverName: $0.serverName) })
+        configuration.watchMaxBufferBytes = e.watchMaxBufferBytes
+        return configuration
     }
 
     /// Checks `store.*` and `replica.*`; errors name the key path.
     func validateStore() throws(ConfigurationError) {
+        let h = store.history
+        guard (1...100_000_000).contains(h.maxEvents) else {
+            throw ConfigurationError(keyPath: "store.history.maxEvents", message: "must be in [1, 100000000], not \(h.maxEvents)")
+        }
+        guard (1024...(1 << 40)).contains(h.maxBytes) else {
+            throw ConfigurationError(keyPath: "store.history.maxBytes", message: "must be in [1024, 1099511627776], not \(h.maxBytes)")
+        }
+        guard h.maxAgeSeconds > 0, h.maxAgeSeconds <= 604_800 else {
+            throw ConfigurationError(keyPath: "store.history.maxAgeSeconds", message: "must be in (0, 604800], not \(h.maxAgeSeconds)")
+        }
+        guard store.writeTimeoutSeconds > 0, store.writeTimeoutSeconds <= 3600 else {
+            throw ConfigurationError(keyPath: "store.writeTimeoutSeconds", message: "must be in (0, 3600], not \(store.writeTimeoutSeconds)")
+        }
+        guard (1024...(1 << 40)).contains(store.etcd.watchMaxBufferBytes) else {
+            throw ConfigurationError(keyPath: "store.etcd.watchMaxBufferBytes",
+                                     message: "must be in [1024, 1099511627776], not \(store.etcd.watchMaxBufferBytes)")
+        }
         guard store.type == .etcd else { return }
         let e = store.etcd
         guard !e.endpoints.isEmpty else {
@@ -113,6 +153,13 @@ extension NodeReader {
             }
             config.store.type = kind
         }
+        if let v = m["writeTimeoutSeconds"] { config.store.writeTimeoutSeconds = try double(v, path: "store.writeTimeoutSeconds") }
+        if let history = m["history"] {
+            let h = try mapping(history, path: "store.history", keys: ConfigurationReader.keys("store.history"))
+            if let v = h["maxEvents"] { config.store.history.maxEvents = try int(v, path: "store.history.maxEvents") }
+            if let v = h["maxBytes"] { config.store.history.maxBytes = try int(v, path: "store.history.maxBytes") }
+            if let v = h["maxAgeSeconds"] { config.store.history.maxAgeSeconds = try double(v, path: "store.history.maxAgeSeconds") }
+        }
         if let sqlite = m["sqlite"] {
             let s = try mapping(sqlite, path: "store.sqlite", keys: ConfigurationReader.keys("store.sqlite"))
             if let v = s["path"] { config.store.sqlite.path = try string(v, path: "store.sqlite.path") }
@@ -127,6 +174,9 @@ extension NodeReader {
             }
             if let v = e["keepaliveSeconds"] { config.store.etcd.keepaliveSeconds = try double(v, path: "store.etcd.keepaliveSeconds") }
             if let v = e["username"] { config.store.etcd.username = try string(v, path: "store.etcd.username") }
+            if let v = e["watchMaxBufferBytes"] {
+                config.store.etcd.watchMaxBufferBytes = try int(v, path: "store.etcd.watchMaxBufferBytes")
+            }
             if let tls = e["tls"] {
                 let t = try mapping(tls, path: "store.etcd.tls", keys: ConfigurationReader.keys("store.etcd.tls"))
                 var out = GlobalDNSConfiguration.Store.Etcd.TLS()

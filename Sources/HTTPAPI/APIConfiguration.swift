@@ -18,7 +18,8 @@ public struct APIConfiguration: Sendable {
     public let tokenSet: APITokens
     /// Largest accepted request body in bytes; larger bodies get 413 (default 1 MiB).
     public var maxBodyBytes: Int
-    /// What `/readyz` reports: 200 when ready, else 503 with the reason.
+    /// What `/readyz` reports: 200 when ready, else 503 with the reason. A ready reason that starts
+    /// with `warning: ` is shown in the 200 body (`ok (warning: …)`).
     public var readiness: @Sendable () -> (ready: Bool, reason: String)
     /// Fills in what changes too often to store (the last probe time and latency per target) on
     /// objects being read; nil: objects are answered as stored.

@@ -93,7 +93,7 @@ public struct APIStatus: Error, Sendable, Hashable, Codable, CustomStringConvert
         return "FieldValueInvalid"
     }
 
-    /// The Status for a store failure (409, 404, 503, 500, 400, 410).
+    /// The Status for a store failure (409, 404, 503, 500, 400, 410, 504).
     static func from(_ error: StoreError, name: String?) -> APIStatus {
         let details = name.map { Details(name: $0, kind: NameService.kindName) }
         switch error.code {
@@ -105,6 +105,10 @@ public struct APIStatus: Error, Sendable, Hashable, Codable, CustomStringConvert
             return APIStatus(code: 410, reason: "Expired", message: "too old resource version: \(error.message)"
                 + (error.oldestRevision.map { " (oldest available: \($0))" } ?? ""), details: details)
         case .invalid: return APIStatus(code: 400, reason: "BadRequest", message: error.message, details: details)
+        case .timedOut: return APIStatus(code: 503, reason: "ServiceUnavailable", message: "the NameService store did not answer in time, retry later: \(error.message)", details: details)
+        case .tooLargeResourceVersion:
+            return APIStatus(code: 504, reason: "Timeout", message: error.message, details: Details(name: name, kind: name.map { _ in NameService.kindName },
+                             causes: [Cause(field: "metadata.resourceVersion", reason: "ResourceVersionTooLarge", message: "Too large resource version")]))
         default: return APIStatus(code: 500, reason: "InternalError", message: "stored data could not be read: \(error.message)", details: details)
         }
     }

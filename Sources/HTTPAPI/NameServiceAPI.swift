@@ -128,7 +128,8 @@ public struct NameServiceAPI: Sendable {
         case (.get, "/readyz"):
             let (ready, reason) = configuration.readiness()
             guard ready else { return APIStatus(code: 503, reason: "ServiceUnavailable", message: "not ready: \(reason)").response() }
-            return text("ok\n")
+            // Ready but degraded (e.g. stored objects that cannot be read): still 200, and said.
+            return text(reason.hasPrefix("warning: ") ? "ok (\(reason))\n" : "ok\n")
         case (.get, "/metrics"):
             guard let metrics = configuration.metrics else {
                 throw APIStatus(code: 404, reason: "NotFound", message: "metrics are disabled (metrics.enabled: false)")
@@ -185,7 +186,10 @@ public struct NameServiceAPI: Sendable {
         if ifVersion != nil {
             existed = true  // put-if-version only replaces
         } else {
-            existed = try await call(name, { () async throws(StoreError) in try await store.get(name) }) != nil
+            // A stored row that cannot be read is replaced by this PUT (the store's repair path): created.
+            existed = try await call(name, { () async throws(StoreError) -> Bool in
+                do throws(StoreError) { return try await store.get(name) != nil } catch where error.code == .corrupt { return false }
+            })
         }
         let stored: NameService
         do {

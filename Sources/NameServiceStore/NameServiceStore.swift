@@ -18,7 +18,9 @@ import GSLB
 /// - `watch(fromRevision:)` yields every change with a revision greater than the one given, in
 ///   revision order, then follows live changes until the stream is dropped. Resuming from the
 ///   revision of the last event seen loses nothing. If the store no longer has events that old, the
-///   stream fails with `StoreError.compacted(oldest:)` and the caller relists.
+///   stream fails with `StoreError.compacted(oldest:)` and the caller relists. The SQLite and
+///   in-memory stores fail a watch from a revision above their current one at once with
+///   `.tooLargeResourceVersion` (carrying the current revision), as the Kubernetes API does (504).
 /// - A write that returned has been made durable (it survives kill -9 and power loss of the
 ///   process; SQLite: WAL with synchronous=FULL).
 public protocol NameServiceStore: Sendable {
@@ -72,7 +74,9 @@ public struct StoreEvent: Sendable, Hashable {
 /// Why a store operation failed. Compared on `code` (STYLE item 10).
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: Hashable, Sendable { case notFound, conflict, compacted, unavailable, corrupt, invalid }
+        private enum Base: Hashable, Sendable {
+            case notFound, conflict, compacted, unavailable, corrupt, invalid, tooLargeResourceVersion, timedOut
+        }
         private let base: Base
         private init(_ b: Base) { base = b }
         /// The object does not exist.
@@ -87,6 +91,12 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let corrupt = Code(.corrupt)
         /// The request itself is unusable (e.g. an empty name).
         public static let invalid = Code(.invalid)
+        /// watch asked for a revision the store has not reached (`currentRevision` says where it
+        /// is): Kubernetes answers "Too large resource version" with 504 and Retry-After.
+        public static let tooLargeResourceVersion = Code(.tooLargeResourceVersion)
+        /// A write did not finish within the store's write timeout (a stalled disk): its outcome is
+        /// unknown until the disk answers (it may still be applied). HTTP 503, retry later.
+        public static let timedOut = Code(.timedOut)
         public var description: String { "\(base)" }
     }
 
@@ -94,11 +104,14 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// For `.compacted`: the oldest revision still available.
     public let oldestRevision: Int64?
+    /// For `.tooLargeResourceVersion`: the store's current revision.
+    public let currentRevision: Int64?
 
-    public init(_ code: Code, _ message: String, oldestRevision: Int64? = nil) {
+    public init(_ code: Code, _ message: String, oldestRevision: Int64? = nil, currentRevision: Int64? = nil) {
         self.code = code
         self.message = message
         self.oldestRevision = oldestRevision
+        self.currentRevision = currentRevision
     }
 
     public static func == (l: StoreError, r: StoreError) -> Bool { l.code == r.code }

@@ -151,6 +151,12 @@ struct SQLiteRow {
         guard let p = sqlite3_column_text(stmt, column) else { return nil }
         return String(cString: p)
     }
+    /// The column's text as its UTF-8 bytes (nil when NULL).
+    func utf8(_ column: Int32) -> [UInt8]? {
+        guard let p = sqlite3_column_text(stmt, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(stmt, column))
+        return Array(UnsafeBufferPointer(start: p, count: count))
+    }
 }
 
 /// SQLite's "copy the bytes now" destructor; the C macro does not import into Swift.

@@ -38,8 +38,14 @@ public struct EtcdConfiguration: Sendable, Equatable {
     public var username: String?
     public var password: String?
     public var tls: TLS?
+    /// A watch stream whose consumer has not taken this many bytes of events (their documents)
+    /// ends with `.compacted` (HTTP 410 Expired: relist) instead of buffering more. The default
+    /// (64 MiB, the SQLite history's default) leaves room for the reconciler's own watch, which
+    /// reads nothing while a flush writes every changed status (issue 13 makes those bursts small).
+    public var watchMaxBufferBytes: Int = EtcdConfiguration.defaultWatchMaxBufferBytes
 
     public static let defaultPrefix = "/globaldns/"
+    public static let defaultWatchMaxBufferBytes = 64 << 20
 
     public init(endpoints: [String], prefix: String = EtcdConfiguration.defaultPrefix, dialTimeoutSeconds: Double = 2,
                 requestTimeoutSeconds: Double = 5, keepaliveSeconds: Double = 5, username: String? = nil,

@@ -209,9 +209,13 @@ public final class EtcdNameServiceStore: NameServiceStore {
     // MARK: Watch
 
     public func watch(fromRevision: Int64) -> AsyncThrowingStream<StoreEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: StoreEvent.self, throwing: (any Error).self)
+        // Bounded in bytes by the follower (`watchMaxBufferBytes`); the count limit only makes
+        // `yield` report how many events wait unread.
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: StoreEvent.self, throwing: (any Error).self, bufferingPolicy: .bufferingOldest(EtcdWatchFollower.bufferSlots))
         let id = UUID()
-        let follower = EtcdWatchFollower(store: self, from: fromRevision, continuation: continuation)
+        let follower = EtcdWatchFollower(store: self, from: fromRevision, continuation: continuation,
+                                         maxBufferBytes: client.configuration.watchMaxBufferBytes)
         let started: Bool = watchers.withLockedValue { w in
             guard !w.closed else { return false }
             w.tasks[id] = Task { [watchers] in

@@ -13,10 +13,48 @@ import NIOConcurrencyHelpers
 ///   of failures the follower waits (100 ms doubling to 2 s) and marks etcd unreachable.
 /// - etcd cancelling the watch with a compact revision ends the stream with `.compacted`.
 /// - The consumer dropping the stream cancels the task, which closes the connection.
+/// - The events the consumer has not taken yet are bounded in bytes (`maxBufferBytes`, their
+///   documents): past it the stream ends with `.compacted` (410 Expired, relist) after what is
+///   already buffered, and the connection closes, instead of growing without bound.
 struct EtcdWatchFollower: Sendable {
     let store: EtcdNameServiceStore
     let from: Int64
     let continuation: AsyncThrowingStream<StoreEvent, any Error>.Continuation
+    let maxBufferBytes: Int
+    /// The stream's count limit (never reached first): `yield` answers with the free slots, so
+    /// the follower knows how many of the events it gave are still unread.
+    static let bufferSlots = 1 << 30
+    /// The sizes of the events given and perhaps not taken yet, oldest first, and their sum.
+    private let unread = NIOLockedValueBox(Unread())
+
+    struct Unread {
+        var sizes: [Int] = []
+        var head = 0
+        var bytes = 0
+
+        /// Records an event of `size` bytes, of which the newest `buffered` are still unread.
+        mutating func gave(_ size: Int, buffered: Int) -> Int {
+            sizes.append(size)
+            bytes += size
+            while sizes.count - head > buffered {
+                bytes -= sizes[head]
+                head += 1
+            }
+            if head >= 1024 || head * 2 >= sizes.count {
+                sizes.removeFirst(head)
+                head = 0
+            }
+            return bytes
+        }
+    }
+
+    init(store: EtcdNameServiceStore, from: Int64, continuation: AsyncThrowingStream<StoreEvent, any Error>.Continuation,
+         maxBufferBytes: Int) {
+        self.store = store
+        self.from = from
+        self.continuation = continuation
+        self.maxBufferBytes = maxBufferBytes
+    }
 
     private enum Stop: Error {
         case finished(StoreError?)
@@ -130,8 +168,21 @@ struct EtcdWatchFollower: Sendable {
             } catch {
                 throw Stop.finished(error)
             }
-            if case .terminated = continuation.yield(event) { throw Stop.finished(nil) }
+            let size = (e.type == "DELETE" ? e.prevKv?.value?.count : e.kv.value?.count) ?? 0
+            let buffered: Int
+            switch continuation.yield(event) {
+            case .terminated: throw Stop.finished(nil)
+            case .dropped: buffered = Self.bufferSlots
+            case .enqueued(let remaining): buffered = Self.bufferSlots - remaining
+            @unknown default: buffered = 0
+            }
             delivered.withLockedValue { $0 = revision }
+            let pending = unread.withLockedValue { $0.gave(size, buffered: buffered) }
+            if pending > maxBufferBytes || buffered >= Self.bufferSlots {
+                throw Stop.finished(StoreError(
+                    .compacted, "the watcher fell behind: \(pending) bytes of events wait unread (store.etcd.watchMaxBufferBytes: \(maxBufferBytes)); relist",
+                    oldestRevision: nil))
+            }
         }
     }
 }

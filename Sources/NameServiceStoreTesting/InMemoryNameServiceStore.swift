@@ -1,3 +1,4 @@
+import Foundation
 import GSLB
 import NameServiceStore
 
@@ -5,20 +6,38 @@ import NameServiceStore
 /// rules, revisions, watch replay and compaction) but no durability: for unit tests of the API
 /// and the reconciler only.
 public actor InMemoryNameServiceStore: NameServiceStore {
-    public let eventHistoryLimit: Int
+    public nonisolated var eventHistoryLimit: Int { history.maxEvents }
+    public nonisolated let history: EventHistoryLimits
     private var objects: [String: NameService] = [:]
-    /// The last `eventHistoryLimit` events, oldest first; contiguous up to `currentRevision`.
-    private var events: [StoreEvent] = []
     private var currentRevision: Int64 = 0
-    private var watchers = WatchRegistry()
+    /// The bounded history watches pull from (shared with the SQLite store: the same replay,
+    /// compaction and bounds; events sized by their JSON, as the SQLite store sizes them).
+    private nonisolated let watchers: WatchRegistry
+    private let encoder: JSONEncoder
 
-    public init(eventHistoryLimit: Int = 10_000) {
-        precondition(eventHistoryLimit >= 1, "eventHistoryLimit must be at least 1")
-        self.eventHistoryLimit = eventHistoryLimit
+    public init(eventHistoryLimit: Int = EventHistoryLimits.defaultMaxEvents) {
+        self.init(history: EventHistoryLimits(maxEvents: eventHistoryLimit))
+    }
+
+    public init(history: EventHistoryLimits) {
+        precondition(history.problem == nil, history.problem ?? "")
+        self.history = history
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        self.encoder = encoder
+        watchers = WatchRegistry(revision: 0, limits: history, what: "the in-memory store") { json, kind, revision throws(StoreError) in
+            do {
+                var object = try JSONDecoder().decode(NameService.self, from: Data(json))
+                object.metadata.resourceVersion = String(revision)
+                return StoreEvent(kind: kind, object: object, revision: revision)
+            } catch {
+                throw StoreError(.corrupt, "event \(revision) does not decode: \(error)")
+            }
+        }
     }
 
     deinit {
-        watchers.finishAll(throwing: StoreError(.unavailable, "the in-memory store was released"))
+        watchers.close(StoreError(.unavailable, "the in-memory store was released"))
     }
 
     public func get(_ name: String) -> NameService? {
@@ -41,7 +60,7 @@ public actor InMemoryNameServiceStore: NameServiceStore {
         guard let object = try StoreRules.applyPut(nameService, to: existing, ifVersion: ifVersion) else {
             return existing!  // applyPut returns nil only over an existing object
         }
-        return commit(existing == nil ? .added : .modified, object)
+        return try commit(existing == nil ? .added : .modified, object)
     }
 
     public func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) throws(StoreError) -> NameService {
@@ -49,7 +68,7 @@ public actor InMemoryNameServiceStore: NameServiceStore {
         guard let object = try StoreRules.applyStatus(status, name: name, to: existing, ifGeneration: ifGeneration) else {
             return existing!  // applyStatus returns nil only over an existing object
         }
-        return commit(.modified, object)
+        return try commit(.modified, object)
     }
 
     public func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) throws(StoreError) -> NameService {
@@ -57,56 +76,41 @@ public actor InMemoryNameServiceStore: NameServiceStore {
         guard let object = try StoreRules.applyDrains(drains, name: name, to: existing, ifVersion: ifVersion) else {
             return existing!  // applyDrains returns nil only over an existing object
         }
-        return commit(.modified, object)
+        return try commit(.modified, object)
     }
 
     public func delete(_ name: String, ifVersion: String?) throws(StoreError) -> NameService {
         let object = try StoreRules.checkDelete(name: name, existing: objects[name], ifVersion: ifVersion)
-        return commit(.deleted, object)
+        return try commit(.deleted, object)
     }
 
-    private func commit(_ kind: StoreEvent.Kind, _ object: NameService) -> NameService {
-        currentRevision += 1
+    private func commit(_ kind: StoreEvent.Kind, _ object: NameService) throws(StoreError) -> NameService {
         var object = object
-        object.metadata.resourceVersion = String(currentRevision)
+        object.metadata.resourceVersion = String(currentRevision + 1)
+        let json: [UInt8]
+        do {
+            json = Array(try encoder.encode(object))
+        } catch {
+            throw StoreError(.invalid, "NameService \(object.metadata.name) does not encode as JSON: \(error)")
+        }
+        currentRevision += 1
         objects[object.metadata.name] = kind == .deleted ? nil : object
-        let event = StoreEvent(kind: kind, object: object, revision: currentRevision)
-        events.append(event)
-        if events.count > eventHistoryLimit { events.removeFirst(events.count - eventHistoryLimit) }
-        watchers.publish(event)
+        // The event as a value (a JSON round trip would round WallTimes); the JSON sizes it.
+        watchers.append(revision: currentRevision, kind: kind, json: json,
+                        event: StoreEvent(kind: kind, object: object, revision: currentRevision))
         return object
     }
 
+    /// Pulls from the bounded history (see `WatchRegistry`).
     public nonisolated func watch(fromRevision: Int64) -> AsyncThrowingStream<StoreEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: StoreEvent.self, throwing: (any Error).self)
-        let id = WatchID()
-        continuation.onTermination = { [weak self] _ in
-            guard let self else { return }
-            Task { await self.stopWatching(id) }
-        }
-        Task { await self.startWatching(id, from: fromRevision, continuation) }
-        return stream
+        watchers.stream(from: fromRevision)
     }
 
-    private func startWatching(_ id: WatchID, from: Int64, _ continuation: WatchRegistry.Continuation) {
-        let compactedThrough = events.first.map { $0.revision - 1 } ?? currentRevision
-        if let error = StoreRules.compactedError(fromRevision: from, compactedThrough: compactedThrough) {
-            continuation.finish(throwing: error)
-            return
-        }
-        for event in events where event.revision > from {
-            if case .terminated = continuation.yield(event) { return }
-        }
-        watchers.add(id, continuation, deliveredThrough: max(from, currentRevision))
+    /// How many watch streams are open (for tests: a dropped stream must not stay registered).
+    package nonisolated func liveWatchCount() -> Int {
+        watchers.openStreams
     }
 
-    private func stopWatching(_ id: WatchID) {
-        watchers.remove(id)
-    }
-
-    /// How many watch streams are registered for live events (for tests: a dropped stream must
-    /// not stay registered).
-    package func liveWatchCount() -> Int {
-        watchers.count
-    }
+    /// The events and bytes the watch history holds now.
+    public nonisolated var historyUsage: (events: Int, bytes: Int) { watchers.usage }
 }

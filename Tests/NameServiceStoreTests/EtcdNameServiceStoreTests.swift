@@ -47,6 +47,39 @@ struct EtcdNameServiceStoreTests {
         }
     }
 
+    /// A watcher that stops reading: once more than `watchMaxBufferBytes` of events wait unread
+    /// its stream ends with `.compacted` (410 Expired: relist) after what was buffered, instead of
+    /// buffering every later write; the follower (and its connection) is gone.
+    @Test func aWatcherThatStopsReadingIsCutOffPastItsBufferBound() async throws {
+        try await withShared { cluster, prefix in
+            var config = EtcdConfiguration(endpoints: cluster.endpoints, prefix: prefix)
+            config.watchMaxBufferBytes = 64 << 10
+            let store = try EtcdNameServiceStore(configuration: config)
+            let from = try await store.revision()
+            let stream = store.watch(fromRevision: from)
+            let big = NameService(metadata: ObjectMeta(name: "big"),
+                                  spec: NameServiceSpec(fqdn: "big.g.example.com", targets: (0..<300).map {
+                                      Target(name: "target-\($0)", addresses: ["192.0.2.\($0 % 250 + 1)"])
+                                  }))
+            for i in 0..<20 {
+                var ns = big
+                ns.spec.ttl = i + 1
+                _ = try await store.put(ns, ifVersion: nil)
+            }
+            try await waitUntil("the follower to stop") { store.liveWatchCount() == 0 }
+            var taken = 0
+            do {
+                for try await _ in stream { taken += 1 }
+                Issue.record("the stream ended without an error")
+            } catch let error as StoreError {
+                #expect(error.code == .compacted)
+                #expect(error.message.contains("store.etcd.watchMaxBufferBytes"))
+            }
+            #expect(taken >= 1 && taken < 20, "\(taken) events were buffered")
+            store.close()
+        }
+    }
+
     @Test func anUnreachableEtcdIsUnavailableQuicklyWithTheEndpointsNamed() async throws {
         let store = try EtcdNameServiceStore(configuration: EtcdConfiguration(
             endpoints: ["http://127.0.0.1:1", "127.0.0.1:2"], dialTimeoutSeconds: 0.5, requestTimeoutSeconds: 1))

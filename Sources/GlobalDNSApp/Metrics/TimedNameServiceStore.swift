@@ -20,6 +20,11 @@ struct TimedNameServiceStore: NameServiceStore {
         .globaldns("store_errors", unit: "total",
                    help: "NameService store calls that failed, by operation and error code.")
     }
+    /// Stored NameServices found unreadable; the SQLite store reports them (`GlobalDNSServer.openStore`).
+    static var damagedObjects: MetricNameDescriptor {
+        .globaldns("store_damaged_objects", unit: "total",
+                   help: "Stored NameServices found unreadable (at start-up or on a read); they are not served.")
+    }
     static let buckets: [Duration] = [
         .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
         .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
@@ -39,6 +44,7 @@ struct TimedNameServiceStore: NameServiceStore {
                                                            buckets: Self.buckets)
         }
         self.durations = durations
+        _ = registry.makeCounter(descriptor: Self.damagedObjects)  // shown at 0 until a report
     }
 
     private func timed<T>(_ op: Operation, _ body: () async throws(StoreError) -> T) async throws(StoreError) -> T {
