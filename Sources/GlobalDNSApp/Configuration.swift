@@ -102,6 +102,13 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         /// A `health probes` log line this often while targets are probed (probes, outcomes,
         /// schedule drift, latency over the period); 0: never.
         public var summarySeconds: Double = 60
+        /// Probe sockets open at once (all prober threads); within `FileDescriptorBudget`'s share
+        /// (clamped with a warning). Probe times past it wait for a socket (late, never failed).
+        public var maxConcurrentProbes: Int = 1024
+        /// Distinct (address, port, timing) probes for the whole server. Past it no new probe is
+        /// created: the addresses left over are served as unknown (= healthy) and their
+        /// NameServices' Healthy condition says `ProbeLimitReached` with how many are unprobed.
+        public var maxProbedAddresses: Int = 20_000
 
         public init() {}
 
@@ -122,6 +129,17 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     public var explain = Explain()
     public var upstream = Upstream()
     public var healthCheck = HealthCheck()
+    /// The `limits` section.
+    public struct Limits: Sendable, Equatable {
+        /// `limits.fileDescriptorReserve`: descriptors kept for the process itself (store, zone
+        /// files, logs, event loops, DNS UDP sockets and listeners, upstream/etcd sockets) out of
+        /// `RLIMIT_NOFILE`; the rest is shared by API connections, DNS TCP connections and probes
+        /// (`FileDescriptorBudget`).
+        public var fileDescriptorReserve: Int = 256
+
+        public init() {}
+    }
+    public var limits = Limits()
     public var dns = DNS()
     public var zones = Zones()
     public var api = API()
@@ -266,6 +284,18 @@ extension GlobalDNSConfiguration {
         guard hc.timeoutSeconds < hc.intervalSeconds else {
             throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
                                      message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds.secondsText)) so probes of one address never overlap, not \(hc.timeoutSeconds.secondsText)")
+        }
+        guard (1...1_048_576).contains(healthCheck.maxConcurrentProbes) else {
+            throw ConfigurationError(keyPath: "healthCheck.maxConcurrentProbes",
+                                     message: "must be between 1 and 1048576, not \(healthCheck.maxConcurrentProbes)")
+        }
+        guard (0...10_000_000).contains(healthCheck.maxProbedAddresses) else {
+            throw ConfigurationError(keyPath: "healthCheck.maxProbedAddresses",
+                                     message: "must be between 0 (probe nothing) and 10000000, not \(healthCheck.maxProbedAddresses)")
+        }
+        guard (0...1_048_576).contains(limits.fileDescriptorReserve) else {
+            throw ConfigurationError(keyPath: "limits.fileDescriptorReserve",
+                                     message: "must be between 0 and 1048576, not \(limits.fileDescriptorReserve)")
         }
         guard (1...64).contains(healthCheck.threads) else {
             throw ConfigurationError(keyPath: "healthCheck.threads", message: "must be between 1 and 64, not \(healthCheck.threads)")

@@ -10,12 +10,12 @@ public enum ConfigurationReader {
     /// checks it).
     public static let sections: [String: [String]] = [
         "": ["identity", "localities", "defaultLocality", "explain", "upstream", "healthCheck", "dns", "zones", "api",
-             "state", "store", "replica", "log", "lifecycle", "metrics", "queryLog"],
+             "state", "store", "replica", "log", "lifecycle", "metrics", "queryLog", "limits"],
         "explain": ["allow"],
         "upstream": ["resolvers", "timeoutSeconds", "attempts", "minRefreshSeconds", "maxRefreshSeconds",
                      "retryAfterFailureSeconds"],
         "healthCheck": ["intervalSeconds", "timeoutSeconds", "failureThreshold", "successThreshold", "initialDelaySeconds",
-                        "threads", "summarySeconds"],
+                        "threads", "summarySeconds", "maxConcurrentProbes", "maxProbedAddresses"],
         "dns": ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds", "tcpMaxConnections", "threads",
                 "drainTimeoutSeconds", "maxCNAMEChain"],
         "zones": ["directory", "files"],
@@ -31,6 +31,7 @@ public enum ConfigurationReader {
         "lifecycle": ["onComponentFailure"],
         "metrics": ["enabled"],
         "queryLog": ["sampleRate"],
+        "limits": ["fileDescriptorReserve"],
     ]
 
     /// Every accepted key path: `identity`, `dns.listen`, `store.etcd.tls.caFile`, … (sections
@@ -134,6 +135,12 @@ public enum ConfigurationReader {
             }
             if let v = m["threads"] { config.healthCheck.threads = try r.int(v, path: "healthCheck.threads") }
             if let v = m["summarySeconds"] { config.healthCheck.summarySeconds = try r.double(v, path: "healthCheck.summarySeconds") }
+            if let v = m["maxConcurrentProbes"] {
+                config.healthCheck.maxConcurrentProbes = try r.int(v, path: "healthCheck.maxConcurrentProbes")
+            }
+            if let v = m["maxProbedAddresses"] {
+                config.healthCheck.maxProbedAddresses = try r.int(v, path: "healthCheck.maxProbedAddresses")
+            }
         }
         if let dns = top["dns"] {
             let m = try r.mapping(dns, path: "dns", keys: keys("dns"))
@@ -193,6 +200,12 @@ public enum ConfigurationReader {
         if let queryLog = top["queryLog"] {
             let m = try r.mapping(queryLog, path: "queryLog", keys: keys("queryLog"))
             if let v = m["sampleRate"] { config.queryLog.sampleRate = try r.double(v, path: "queryLog.sampleRate") }
+        }
+        if let limits = top["limits"] {
+            let m = try r.mapping(limits, path: "limits", keys: keys("limits"))
+            if let v = m["fileDescriptorReserve"] {
+                config.limits.fileDescriptorReserve = try r.int(v, path: "limits.fileDescriptorReserve")
+            }
         }
         if let lifecycle = top["lifecycle"] {
             let m = try r.mapping(lifecycle, path: "lifecycle", keys: keys("lifecycle"))
