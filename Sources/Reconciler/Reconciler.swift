@@ -340,9 +340,9 @@ public actor Reconciler {
                 externalChanged = true
             }
         }
-        if probesChanged || !probesTouched.isEmpty, let prober {
+        if probesChanged || !probesTouched.isEmpty {
             let (added, removed) = updateProbes(decided: decisions)
-            if !added.isEmpty || !removed.isEmpty {
+            if let prober, !added.isEmpty || !removed.isEmpty {
                 await prober.updateTargets(adding: added, removing: removed, all: probesWanted)
             }
         }
