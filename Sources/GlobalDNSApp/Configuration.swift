@@ -141,6 +141,13 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         /// A `health probes` log line this often while targets are probed (probes, outcomes,
         /// schedule drift, latency over the period); 0: never.
         public var summarySeconds: Double = 60
+        /// Probe sockets open at once (all prober threads); within `FileDescriptorBudget`'s share
+        /// (clamped with a warning). Probe times past it wait for a socket (late, never failed).
+        public var maxConcurrentProbes: Int = 1024
+        /// Distinct (address, port, timing) probes for the whole server. Past it no new probe is
+        /// created: the addresses left over are served as unknown (= healthy) and their
+        /// NameServices' Healthy condition says `ProbeLimitReached` with how many are unprobed.
+        public var maxProbedAddresses: Int = 20_000
 
         public init() {}
 
@@ -153,7 +160,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
     }
 
     /// The `limits` section: what one NameService may hold (`SpecLimits`); writes past a limit get
-    /// 422 naming the field, and a stored spec past one (limits lowered since) is not served.
+    /// 422 naming the field, and a stored spec past one (limits lowered since) is not served. And
+    /// the file descriptors kept back from the budget of connections and probes.
     public struct Limits: Sendable, Equatable {
         public var maxTargetsPerNameService = SpecLimits.standard.maxTargetsPerNameService
         public var maxAddressesPerTarget = SpecLimits.standard.maxAddressesPerTarget
@@ -162,6 +170,11 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var maxLabels = SpecLimits.standard.maxLabels
         public var maxLabelKeyBytes = SpecLimits.standard.maxLabelKeyBytes
         public var maxLabelValueBytes = SpecLimits.standard.maxLabelValueBytes
+        /// `limits.fileDescriptorReserve`: descriptors kept for the process itself (store, zone
+        /// files, logs, event loops, DNS UDP sockets and listeners, upstream/etcd sockets) out of
+        /// `RLIMIT_NOFILE`; the rest is shared by API connections, DNS TCP connections and probes
+        /// (`FileDescriptorBudget`).
+        public var fileDescriptorReserve: Int = 256
 
         public init() {}
 
@@ -333,6 +346,18 @@ extension GlobalDNSConfiguration {
         guard hc.timeoutSeconds < hc.intervalSeconds else {
             throw ConfigurationError(keyPath: "healthCheck.timeoutSeconds",
                                      message: "must be less than healthCheck.intervalSeconds (\(hc.intervalSeconds.secondsText)) so probes of one address never overlap, not \(hc.timeoutSeconds.secondsText)")
+        }
+        guard (1...1_048_576).contains(healthCheck.maxConcurrentProbes) else {
+            throw ConfigurationError(keyPath: "healthCheck.maxConcurrentProbes",
+                                     message: "must be between 1 and 1048576, not \(healthCheck.maxConcurrentProbes)")
+        }
+        guard (0...10_000_000).contains(healthCheck.maxProbedAddresses) else {
+            throw ConfigurationError(keyPath: "healthCheck.maxProbedAddresses",
+                                     message: "must be between 0 (probe nothing) and 10000000, not \(healthCheck.maxProbedAddresses)")
+        }
+        guard (0...1_048_576).contains(limits.fileDescriptorReserve) else {
+            throw ConfigurationError(keyPath: "limits.fileDescriptorReserve",
+                                     message: "must be between 0 and 1048576, not \(limits.fileDescriptorReserve)")
         }
         guard (1...64).contains(healthCheck.threads) else {
             throw ConfigurationError(keyPath: "healthCheck.threads", message: "must be between 1 and 64, not \(healthCheck.threads)")

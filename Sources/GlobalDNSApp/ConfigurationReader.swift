@@ -15,9 +15,9 @@ public enum ConfigurationReader {
         "upstream": ["resolvers", "timeoutSeconds", "attempts", "minRefreshSeconds", "maxRefreshSeconds",
                      "retryAfterFailureSeconds"],
         "healthCheck": ["intervalSeconds", "timeoutSeconds", "failureThreshold", "successThreshold", "initialDelaySeconds",
-                        "threads", "summarySeconds"],
+                        "threads", "summarySeconds", "maxConcurrentProbes", "maxProbedAddresses"],
         "limits": ["maxTargetsPerNameService", "maxAddressesPerTarget", "maxAddressesPerNameService", "maxFailoverRules",
-                   "maxLabels", "maxLabelKeyBytes", "maxLabelValueBytes"],
+                   "maxLabels", "maxLabelKeyBytes", "maxLabelValueBytes", "fileDescriptorReserve"],
         "dns": ["listen", "udpPayloadSize", "tcpIdleTimeoutSeconds", "tcpMaxConnections", "tcpMaxConnectionsPerClient", "threads",
                 "drainTimeoutSeconds", "maxCNAMEChain"],
         "zones": ["directory", "files", "allowDroppingZones"],
@@ -140,6 +140,12 @@ public enum ConfigurationReader {
             }
             if let v = m["threads"] { config.healthCheck.threads = try r.int(v, path: "healthCheck.threads") }
             if let v = m["summarySeconds"] { config.healthCheck.summarySeconds = try r.double(v, path: "healthCheck.summarySeconds") }
+            if let v = m["maxConcurrentProbes"] {
+                config.healthCheck.maxConcurrentProbes = try r.int(v, path: "healthCheck.maxConcurrentProbes")
+            }
+            if let v = m["maxProbedAddresses"] {
+                config.healthCheck.maxProbedAddresses = try r.int(v, path: "healthCheck.maxProbedAddresses")
+            }
         }
         if let limits = top["limits"] {
             let m = try r.mapping(limits, path: "limits", keys: keys("limits"))
@@ -153,6 +159,7 @@ public enum ConfigurationReader {
             try read("maxLabels", &config.limits.maxLabels)
             try read("maxLabelKeyBytes", &config.limits.maxLabelKeyBytes)
             try read("maxLabelValueBytes", &config.limits.maxLabelValueBytes)
+            try read("fileDescriptorReserve", &config.limits.fileDescriptorReserve)
         }
         if let dns = top["dns"] {
             let m = try r.mapping(dns, path: "dns", keys: keys("dns"))

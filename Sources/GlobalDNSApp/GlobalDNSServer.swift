@@ -41,6 +41,9 @@ public final class GlobalDNSServer: Sendable {
     let logSettings: LogSettings?
     let dnsConfiguration: DNSServerConfiguration
     let responderConfiguration: ResponderConfiguration
+    /// The open-file limit (raised at start) shared among API connections, DNS TCP connections and
+    /// probe sockets. `api.granted` is the API's connection cap (`api.maxConnections`, clamped).
+    public let fileDescriptorBudget: FileDescriptorBudget
     /// Behind `/metrics` (see GlobalDNSServer+Metrics.swift).
     let metricsRegistry = PrometheusCollectorRegistry()
     private let running: NIOLockedValueBox<GlobalDNSConfiguration>
@@ -63,7 +66,18 @@ public final class GlobalDNSServer: Sendable {
         self.overrides = overrides
         self.logSettings = logSettings
         self.logger = logger
-        self.dnsConfiguration = dns
+        // Before anything opens a socket: the soft open-file limit up to the hard one, then its
+        // share-out (a limit too small for even the minimums is a configuration error: exit 2).
+        let openFiles = raiseOpenFileLimit()
+        let budget = try FileDescriptorBudget.compute(
+            limit: openFiles.soft, reserve: configuration.limits.fileDescriptorReserve, apiMaxConnections: configuration.api.maxConnections,
+            dnsTCPMaxConnections: configuration.dns.tcpMaxConnections,
+            maxConcurrentProbes: configuration.healthCheck.maxConcurrentProbes)
+        Self.logOpenFiles(openFiles, budget, logger: logger)
+        fileDescriptorBudget = budget
+        var dnsClamped = dns
+        dnsClamped.tcpMaxConnections = budget.dnsTCP.granted
+        self.dnsConfiguration = dnsClamped
         self.responderConfiguration = responder
         let zones = try Self.loadZones(configuration.zones, base: baseDirectory)
         clientPolicy = try configuration.loadClientPolicy(base: baseDirectory, configurationFile: configurationFile)
@@ -286,12 +300,14 @@ public final class GlobalDNSServer: Sendable {
         }
         let probing = configuration.healthCheck
         let checker = HealthChecker(logger: logger, configuration: HealthCheckerConfiguration(
-            threads: probing.threads, summaryInterval: probing.summarySeconds > 0 ? .seconds(probing.summarySeconds) : nil))
+            threads: probing.threads, summaryInterval: probing.summarySeconds > 0 ? .seconds(probing.summarySeconds) : nil,
+            maxConcurrentProbes: fileDescriptorBudget.probes.granted))
         let probes = ProbeRegistry(checker: checker, defaults: configuration.healthCheck.defaults)
         let policy = configuration.lifecycle.onComponentFailure
         var reconcilerConfiguration = Reconciler.Configuration()
         reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck.defaults
         reconcilerConfiguration.specLimits = configuration.limits.specLimits
+        reconcilerConfiguration.maxProbedAddresses = configuration.healthCheck.maxProbedAddresses
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
                                     configuration: reconcilerConfiguration,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,
@@ -305,6 +321,10 @@ public final class GlobalDNSServer: Sendable {
         // The command line folds GLOBALDNS_API_TOKEN in as the token named "env".
         let tokens = configuration.api.tokens
         let failures = componentFailures
+        // The API's connection cap is its share of the file-descriptor budget (api.maxConnections,
+        // clamped when the open-file limit cannot hold every cap).
+        var apiLimits = configuration.api.limits
+        apiLimits.maxConnections = fileDescriptorBudget.api.granted
         let api = NameServiceAPI(
             store: store,
             configuration: APIConfiguration(tokenSet: apiTokens, maxBodyBytes: configuration.api.maxBodyBytes, readiness: {
@@ -320,7 +340,7 @@ public final class GlobalDNSServer: Sendable {
                                       damaged: opened.health?().damaged ?? [])
             }, liveStatus: { await probes.withLiveProbes($0) }, healthCheckDefaults: configuration.healthCheck.defaults,
             specLimits: configuration.limits.specLimits,
-            metrics: metrics, limits: configuration.api.limits),
+            metrics: metrics, limits: apiLimits),
             logger: logger)
         let apiAddress = try parseListenAddress(configuration.api.listen, keyPath: "api.listen")
         if tokens.isEmpty {
@@ -447,3 +467,17 @@ func usableCPUCount() -> Int {
 
 @_silgen_name("sched_getaffinity")
 private func sys_sched_getaffinity(_ pid: pid_t, _ size: Int, _ mask: UnsafeMutableRawPointer) -> Int32
+
+extension GlobalDNSServer {
+    /// One info line with the limits and the budget; one warning per clamped cap.
+    static func logOpenFiles(_ limit: OpenFileLimit, _ budget: FileDescriptorBudget, logger: Logger) {
+        var metadata: Logger.Metadata = [
+            "nofile_soft_before": "\(limit.softBefore)", "nofile_soft": "\(limit.soft)", "nofile_hard": "\(limit.hard)",
+            "reserve": "\(budget.reserve)", "api_connections": "\(budget.api.granted)",
+            "dns_tcp_connections": "\(budget.dnsTCP.granted)", "probe_sockets": "\(budget.probes.granted)",
+        ]
+        if let error = limit.error { metadata["raise_error"] = "\(error)" }
+        logger.info("open-file limit", metadata: metadata)
+        for warning in budget.warnings { logger.warning("\(warning)") }
+    }
+}

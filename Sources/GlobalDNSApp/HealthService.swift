@@ -31,6 +31,26 @@ actor ProbeRegistry: TargetProber {
         await checker.setTargets(Set(map.keys))
     }
 
+    /// What the reconciler calls: O(changed probes), never a rebuild of every probe (at 100,000
+    /// probes applied one NameService at a time, the rebuilds were the memory).
+    func updateTargets(adding added: Set<HealthKey>, removing removed: Set<HealthKey>, all: Set<HealthKey>) async {
+        var stops: [ProbeTarget] = []
+        stops.reserveCapacity(removed.count)
+        for k in removed {
+            let t = Self.target(k)
+            keys[t] = nil
+            stops.append(t)
+        }
+        var starts: [ProbeTarget] = []
+        starts.reserveCapacity(added.count)
+        for k in added {
+            let t = Self.target(k)
+            keys[t] = k
+            starts.append(t)
+        }
+        await checker.updateTargets(adding: starts, removing: stops)
+    }
+
     func key(for target: ProbeTarget) -> HealthKey? { keys[target] }
 
     /// `items` with this replica's last probe time and connect latency filled into the status of

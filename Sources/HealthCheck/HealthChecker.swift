@@ -71,6 +71,7 @@ public actor HealthChecker {
     }
 
     /// Probes exactly `targets` from now on (once `run()` runs): new ones start, missing ones stop.
+    /// O(all targets): a caller that knows what changed uses `updateTargets(adding:removing:)`.
     public func setTargets(_ targets: Set<ProbeTarget>) {
         guard state != .finished else { return }
         var commands = Array(repeating: ProbeCommands(), count: configuration.threads)
@@ -78,14 +79,29 @@ public actor HealthChecker {
             entries[target] = nil
             commands[entry.prober].stops.append(entry.token)
         }
-        for target in targets where entries[target] == nil {
-            nextToken += 1
-            let prober = nextProber
-            nextProber = (nextProber + 1) % configuration.threads
-            entries[target] = Entry(token: nextToken, prober: prober, health: TargetHealth(timing: target.timing))
-            if state == .running { commands[prober].starts.append(start(target, token: nextToken)) }
-        }
+        for target in targets where entries[target] == nil { add(target, to: &commands) }
         if state == .running { send(commands) }
+    }
+
+    /// Starts `added` (those not probed yet) and stops `removed`: O(changed targets), whatever the
+    /// number probed. A target in both is stopped, then started afresh.
+    public func updateTargets(adding added: [ProbeTarget], removing removed: [ProbeTarget]) {
+        guard state != .finished else { return }
+        var commands = Array(repeating: ProbeCommands(), count: configuration.threads)
+        for target in removed {
+            guard let entry = entries.removeValue(forKey: target) else { continue }
+            commands[entry.prober].stops.append(entry.token)
+        }
+        for target in added where entries[target] == nil { add(target, to: &commands) }
+        if state == .running { send(commands) }
+    }
+
+    private func add(_ target: ProbeTarget, to commands: inout [ProbeCommands]) {
+        nextToken += 1
+        let prober = nextProber
+        nextProber = (nextProber + 1) % configuration.threads
+        entries[target] = Entry(token: nextToken, prober: prober, health: TargetHealth(timing: target.timing))
+        if state == .running { commands[prober].starts.append(start(target, token: nextToken)) }
     }
 
     /// The current state of `target`; nil if it is not wanted.
@@ -117,7 +133,8 @@ public actor HealthChecker {
         for i in 0..<configuration.threads {
             do {
                 probers.append(try ProbeThread(index: i, sink: reportsContinuation, batchDelay: configuration.batchDelay,
-                                               logger: logger, openSocket: openSocket))
+                                               logger: logger, openSocket: openSocket,
+                                               budget: configuration.probeBudget(ofThread: i)))
             } catch {
                 // Without its threads the checker probes nothing: every target stays unknown (healthy).
                 logger.critical("health checker cannot start its prober threads: nothing is probed",
@@ -200,6 +217,7 @@ extension HealthChecker {
             "probes": "\(m.probes.total)", "success": "\(m.probes.success)", "refused": "\(m.probes.refused)",
             "timeout": "\(m.probes.timeout)", "unreachable": "\(m.probes.unreachable)", "other": "\(m.probes.other)",
             "skipped": "\(m.probes.skippedOverlap)",
+            "delayed": "\(m.probes.delayed)", "not_started_local": "\(m.probes.localResourceFailures)",
             "drift_mean_ms": "\(Self.decimal(m.scheduleDrift.mean, scale: 1000))",
             "drift_p99_le_ms": "\(m.scheduleDrift.quantileBound(0.99).map { Self.decimal($0, scale: 1000) } ?? "inf")",
             "drift_max_ms": "\(Self.decimal(m.scheduleDrift.max, scale: 1000))",

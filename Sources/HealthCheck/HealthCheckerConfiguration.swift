@@ -15,13 +15,27 @@ public struct HealthCheckerConfiguration: Sendable, Hashable {
     /// How often `run()` logs a summary (probes, outcomes, schedule drift and latency over the
     /// period) while there are targets; nil: never.
     public var summaryInterval: Duration? = .seconds(60)
+    /// Probe sockets open at once, over all prober threads (each gets an equal share, at least 1):
+    /// the prober's file-descriptor budget (`healthCheck.maxConcurrentProbes`, clamped by
+    /// `FileDescriptorBudget`). A probe time that finds its thread's share in use waits for a
+    /// socket to close (it starts late and its drift says so, `HealthMetrics.probes.delayed`); it
+    /// never fails for it.
+    public var maxConcurrentProbes: Int = 1024
 
     public init(jitter: Double = 1, seed: UInt64? = nil, batchDelay: Duration = .milliseconds(10), threads: Int = 1,
-                summaryInterval: Duration? = .seconds(60)) {
+                summaryInterval: Duration? = .seconds(60), maxConcurrentProbes: Int = 1024) {
         self.jitter = min(max(jitter, 0), 1)
         self.seed = seed
         self.batchDelay = max(batchDelay, .zero)
         self.threads = max(threads, 1)
         self.summaryInterval = summaryInterval.flatMap { $0 > .zero ? $0 : nil }
+        self.maxConcurrentProbes = max(maxConcurrentProbes, 1)
+    }
+
+    /// Thread `index`'s share of `maxConcurrentProbes` (the remainder goes to the first threads;
+    /// at least 1 each).
+    func probeBudget(ofThread index: Int) -> Int {
+        let share = maxConcurrentProbes / threads, rest = maxConcurrentProbes % threads
+        return max(1, share + (index < rest ? 1 : 0))
     }
 }

@@ -10,6 +10,13 @@ public struct HealthMetrics: Sendable, Hashable {
         /// Probe times that came while the previous probe of the target was still in flight
         /// (timeout ≥ interval, or a stalled loop): no probe was started.
         public var skippedOverlap = 0
+        /// Probes that could not start because this server lacked a resource (`socket()` or
+        /// `connect()` failing with EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL, EAGAIN): not a
+        /// verdict about the target, which keeps its verdict; not in `total`.
+        public var localResourceFailures = 0
+        /// Probes that waited for a socket under the prober's budget (`maxConcurrentProbes`) and
+        /// started late; their outcome counts as any other.
+        public var delayed = 0
 
         public init() {}
 
@@ -31,6 +38,9 @@ public struct HealthMetrics: Sendable, Hashable {
     public var latency = Histogram()
     /// How late each probe time fired on its prober thread (actual − scheduled start).
     public var scheduleDrift = Histogram()
+    /// The most probe sockets one prober thread has had open at once (each thread stays within
+    /// its share of `maxConcurrentProbes`).
+    public var probeSocketsHighWater = 0
     /// Targets wanted now, by verdict.
     public var targetsUp = 0
     public var targetsDown = 0
@@ -41,8 +51,14 @@ public struct HealthMetrics: Sendable, Hashable {
     /// Counts one report: its drift, its outcome (or skip) and a success's latency.
     mutating func record(_ report: ProbeReport) {
         scheduleDrift.record(report.drift)
+        if report.delayed { probes.delayed += 1 }
+        probeSocketsHighWater = max(probeSocketsHighWater, Int(report.socketsHighWater))
         guard let outcome = report.outcome else {
-            probes.skippedOverlap += 1
+            if report.localErrno != 0 {
+                probes.localResourceFailures += 1
+            } else {
+                probes.skippedOverlap += 1
+            }
             return
         }
         probes.count(outcome)

@@ -61,6 +61,12 @@ final class ProbeLoop: @unchecked Sendable {
         var sequence: UInt32 = 0
         var started: Int64 = 0
         var drift: Duration = .zero
+        /// Waiting in `waiting` for a socket under the budget (its probe time came, no socket yet).
+        var waiting = false
+        /// When the waiting probe was due (its drift is measured from there).
+        var dueAt: Int64 = 0
+        /// The probe in flight started late, after waiting for a socket.
+        var delayedStart = false
     }
 
     private let epollFD: Int32
@@ -77,17 +83,36 @@ final class ProbeLoop: @unchecked Sendable {
     private var timeouts = DeadlineHeap()
     private var batch: [ProbeReport] = []
     private var flushAt = Int64.max
-    private var loggedOutOfFiles = false
     private var havePwait2 = true
+    /// Probe sockets this thread may hold open at once (its share of `maxConcurrentProbes`).
+    private let budget: Int
+    /// Probe sockets open now (never above `budget`).
+    private(set) var inFlight = 0
+    /// The most sockets open at once so far (reported with every outcome).
+    private var highWater: Int32 = 0
+    /// Probes whose time came while `inFlight == budget`, oldest first: (slot, token). Started as
+    /// sockets close; an entry whose slot moved on (target removed) is dropped.
+    private var waiting = RingBuffer<WaitingProbe>()
+    /// Local resource failures (EMFILE, ENOBUFS, …): logged at most once per `resourceLogInterval`
+    /// with the count since the last line.
+    private var resourceFailuresUnlogged = 0
+    private var resourceLoggedAt: Int64?
+    static let resourceLogInterval: Int64 = 10_000_000_000
+
+    struct WaitingProbe {
+        var slot: Int32
+        var token: UInt64
+    }
 
     init(epollFD: Int32, queue: CommandQueue, sink: AsyncStream<[ProbeReport]>.Continuation, batchDelay: Duration,
-         logger: Logger, openSocket: @escaping @Sendable (Int32) -> Int32) {
+         logger: Logger, openSocket: @escaping @Sendable (Int32) -> Int32, budget: Int = .max) {
         self.epollFD = epollFD
         self.queue = queue
         self.sink = sink
         self.batchDelay = batchDelay.nanoseconds
         self.logger = logger
         self.openSocket = openSocket
+        self.budget = max(budget, 1)
     }
 
     /// The thread's body: returns on `.exit`, every socket closed.
@@ -127,6 +152,7 @@ final class ProbeLoop: @unchecked Sendable {
             if commands && !applyCommands() { return }
             let now = monotonicNanoseconds()
             expireTimeouts(now: now)
+            startWaiting()
             fireProbeTimes(now: now)
             if !batch.isEmpty && monotonicNanoseconds() >= flushAt { flush() }
         }
@@ -194,9 +220,9 @@ final class ProbeLoop: @unchecked Sendable {
             guard let index = slotOfToken.removeValue(forKey: token) else { continue }
             let i = Int(index)
             if slots[i].fd >= 0 {
-                close(slots[i].fd)  // its outcome would be dropped anyway
-                slots[i].fd = -1
+                closeProbeSocket(i)  // its outcome would be dropped anyway
             }
+            slots[i].waiting = false  // its entry in `waiting` is dropped when it comes out
             slots[i].token = 0  // its heap entries are dropped when they come out
             freeSlots.append(index)
         }
@@ -221,6 +247,7 @@ final class ProbeLoop: @unchecked Sendable {
         if slotOfToken.isEmpty {
             due.removeAll()
             timeouts.removeAll()
+            waiting.removeAll()
             slots.removeAll()
             freeSlots.removeAll()
         }
@@ -245,8 +272,15 @@ final class ProbeLoop: @unchecked Sendable {
             }
             due.insert(.init(deadline: next, slot: entry.slot, tag: entry.tag))
             let drift = Duration.nanoseconds(start - entry.deadline)
-            if slots[i].fd >= 0 {
+            if slots[i].fd >= 0 || slots[i].waiting {
                 enqueue(slots[i], outcome: nil, drift: drift, now: start)
+                continue
+            }
+            if inFlight >= budget {
+                // No socket under the budget: wait for one to close (late, never failed).
+                slots[i].waiting = true
+                slots[i].dueAt = entry.deadline
+                waiting.append(WaitingProbe(slot: entry.slot, token: entry.tag))
                 continue
             }
             slots[i].drift = drift
@@ -254,58 +288,104 @@ final class ProbeLoop: @unchecked Sendable {
         }
     }
 
-    /// One TCP connect, closed as soon as its outcome is known.
-    private func probe(_ i: Int, now: Int64) {
+    /// Starts waiting probes, oldest first, while sockets under the budget are free.
+    private func startWaiting() {
+        while inFlight < budget, let next = waiting.popFirst() {
+            let i = Int(next.slot)
+            guard i < slots.count, slots[i].token == next.token, slots[i].waiting else { continue }
+            slots[i].waiting = false
+            let now = monotonicNanoseconds()
+            slots[i].drift = .nanoseconds(now - slots[i].dueAt)
+            probe(i, now: now, delayed: true)
+        }
+    }
+
+    private func closeProbeSocket(_ i: Int) {
+        close(slots[i].fd)
+        slots[i].fd = -1
+        inFlight -= 1
+    }
+
+    /// Errnos that say this server lacks a resource, not that the target is unhealthy: the probe
+    /// is not a verdict (`socket`: out of descriptors or kernel memory; `connect`: out of local
+    /// ports or buffers).
+    static func isLocalResourceError(_ e: Int32) -> Bool {
+        e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM || e == EADDRNOTAVAIL || e == EAGAIN || e == ENOSPC
+    }
+
+    /// One TCP connect, closed as soon as its outcome is known. Only called with `inFlight <
+    /// budget`.
+    private func probe(_ i: Int, now: Int64, delayed: Bool = false) {
         slots[i].sequence &+= 1
+        slots[i].delayedStart = delayed
         let fd = openSocket(slots[i].address.family)
         guard fd >= 0 else {
             let e = errno
-            if e == EMFILE || e == ENFILE { outOfFiles(e) }
-            fail(i, errno: e, now: now)
+            if Self.isLocalResourceError(e) {
+                lackOfResources(i, errno: e, now: now, delayed: delayed)
+            } else {
+                fail(i, errno: e, now: now, delayed: delayed)
+            }
             return
         }
         var noLinger = linger(l_onoff: 1, l_linger: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &noLinger, socklen_t(MemoryLayout<linger>.size))
         if slots[i].address.connect(fd) == 0 {
             close(fd)
-            enqueue(slots[i], outcome: .success(.nanoseconds(monotonicNanoseconds() - now)), drift: slots[i].drift, now: now)
+            enqueue(slots[i], outcome: .success(.nanoseconds(monotonicNanoseconds() - now)), drift: slots[i].drift,
+                    now: now, delayed: delayed)
             return
         }
         let e = errno
         guard e == EINPROGRESS || e == EINTR else {
             close(fd)
-            fail(i, errno: e, now: now)
+            if Self.isLocalResourceError(e) {
+                lackOfResources(i, errno: e, now: now, delayed: delayed)
+            } else {
+                fail(i, errno: e, now: now, delayed: delayed)
+            }
             return
         }
         var event = epoll_event()
         event.events = EPOLLOUT.rawValue | EPOLLONESHOT.rawValue
         event.data.u64 = UInt64(UInt32(i)) << 32 | UInt64(slots[i].sequence)
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            // ENOMEM/ENOSPC: this server's limits, not the target's.
             let e = errno
             close(fd)
-            fail(i, errno: e, now: now)
+            lackOfResources(i, errno: e, now: now, delayed: delayed)
             return
         }
         slots[i].fd = fd
+        inFlight += 1
+        if inFlight > highWater { highWater = Int32(truncatingIfNeeded: inFlight) }
         slots[i].started = now
         timeouts.insert(.init(deadline: now + slots[i].timeout, slot: Int32(i), tag: UInt64(slots[i].sequence)))
     }
 
-    private func fail(_ i: Int, errno e: Int32, now: Int64) {
+    private func fail(_ i: Int, errno e: Int32, now: Int64, delayed: Bool) {
         enqueue(slots[i], outcome: .failure(ProbeError(errno: e, timeout: slots[i].target.timing.timeout)),
-                drift: slots[i].drift, now: now)
+                drift: slots[i].drift, now: now, delayed: delayed)
     }
 
-    /// EMFILE/ENFILE: said once per thread, with the limit (the server does not raise it itself).
-    private func outOfFiles(_ e: Int32) {
-        guard !loggedOutOfFiles else { return }
-        loggedOutOfFiles = true
+    /// The probe could not start for this server's own lack of a resource: reported without an
+    /// outcome (the target keeps its verdict; `HealthMetrics.probes.localResourceFailures`
+    /// counts it), logged at most once per `resourceLogInterval` with the limits.
+    private func lackOfResources(_ i: Int, errno e: Int32, now: Int64, delayed: Bool) {
+        enqueue(slots[i], outcome: nil, drift: slots[i].drift, now: now, delayed: delayed, localErrno: e)
+        resourceFailuresUnlogged += 1
+        if let last = resourceLoggedAt, now - last < Self.resourceLogInterval { return }
+        resourceLoggedAt = now
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-        logger.error("health probes cannot open sockets; raise the open-file limit (ulimit -n, LimitNOFILE=)", metadata: [
-            "error": "\(ProbeError(errno: e, timeout: .zero).message)",
-            "nofile_soft": "\(limit.rlim_cur)", "nofile_hard": "\(limit.rlim_max)",
-        ])
+        logger.error("health probes cannot open sockets: this server is short of resources, targets keep their verdicts",
+                     metadata: [
+                         "error": "\(ProbeError(errno: e, timeout: .zero).message)",
+                         "probes_not_started": "\(resourceFailuresUnlogged)",
+                         "probe_sockets_open": "\(inFlight)", "probe_budget": "\(budget)",
+                         "nofile_soft": "\(limit.rlim_cur)", "nofile_hard": "\(limit.rlim_max)",
+                     ])
+        resourceFailuresUnlogged = 0
     }
 
     // MARK: Outcomes
@@ -318,12 +398,11 @@ final class ProbeLoop: @unchecked Sendable {
         var error: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         if getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 { error = errno }
-        close(fd)
-        slots[i].fd = -1
+        closeProbeSocket(i)
         let outcome: Result<Duration, ProbeError> = error == 0
             ? .success(.nanoseconds(now - slots[i].started))
             : .failure(ProbeError(errno: error, timeout: slots[i].target.timing.timeout))
-        enqueue(slots[i], outcome: outcome, drift: slots[i].drift, now: now)
+        enqueue(slots[i], outcome: outcome, drift: slots[i].drift, now: now, delayed: slots[i].delayedStart)
     }
 
     private func expireTimeouts(now: Int64) {
@@ -337,14 +416,16 @@ final class ProbeLoop: @unchecked Sendable {
                 complete(slot: i, sequence: slots[i].sequence, now: now)
                 continue
             }
-            close(slots[i].fd)
-            slots[i].fd = -1
-            enqueue(slots[i], outcome: .failure(.timedOut(after: slots[i].target.timing.timeout)), drift: slots[i].drift, now: now)
+            closeProbeSocket(i)
+            enqueue(slots[i], outcome: .failure(.timedOut(after: slots[i].target.timing.timeout)), drift: slots[i].drift, now: now,
+                    delayed: slots[i].delayedStart)
         }
     }
 
-    private func enqueue(_ slot: Slot, outcome: Result<Duration, ProbeError>?, drift: Duration, now: Int64) {
-        batch.append(ProbeReport(target: slot.target, token: slot.token, outcome: outcome, drift: drift, time: .now))
+    private func enqueue(_ slot: Slot, outcome: Result<Duration, ProbeError>?, drift: Duration, now: Int64,
+                         delayed: Bool = false, localErrno: Int32 = 0) {
+        batch.append(ProbeReport(target: slot.target, token: slot.token, outcome: outcome, localErrno: localErrno,
+                                 delayed: delayed, socketsHighWater: highWater, drift: drift, time: .now))
         if batch.count == 1 { flushAt = now + batchDelay }
         if batch.count >= Self.maxBatch { flush() }
     }
@@ -358,8 +439,7 @@ final class ProbeLoop: @unchecked Sendable {
 
     private func closeAll() {
         for i in slots.indices where slots[i].fd >= 0 {
-            close(slots[i].fd)
-            slots[i].fd = -1
+            closeProbeSocket(i)
         }
     }
 }
@@ -411,5 +491,43 @@ enum ProbeSocketAddress {
                 }
             }
         }
+    }
+}
+
+/// A FIFO queue on one growable array (amortized O(1) append and popFirst; no per-element node).
+struct RingBuffer<Element> {
+    private var storage: [Element?] = []
+    private var head = 0
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    mutating func append(_ element: Element) {
+        if count == storage.count {
+            // Grow: unroll from head into a new array twice the size.
+            var grown: [Element?] = []
+            grown.reserveCapacity(max(16, storage.count * 2))
+            for k in 0..<count { grown.append(storage[(head + k) % storage.count]) }
+            grown.append(contentsOf: repeatElement(nil, count: max(16, storage.count * 2) - count))
+            storage = grown
+            head = 0
+        }
+        storage[(head + count) % storage.count] = element
+        count += 1
+    }
+
+    mutating func popFirst() -> Element? {
+        guard count > 0 else { return nil }
+        let element = storage[head]
+        storage[head] = nil
+        head = (head + 1) % storage.count
+        count -= 1
+        return element
+    }
+
+    mutating func removeAll() {
+        storage = []
+        head = 0
+        count = 0
     }
 }

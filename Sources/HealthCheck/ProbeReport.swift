@@ -5,8 +5,16 @@ struct ProbeReport: Sendable {
     var target: ProbeTarget
     /// Which start of the target this belongs to; reports of a removed (or re-added) one are dropped.
     var token: UInt64
-    /// nil: skipped, the previous probe was still in flight.
+    /// nil: no verdict: skipped (the previous probe was still in flight or waiting), or, with
+    /// `localErrno`, not started for this server's own lack of a resource.
     var outcome: Result<Duration, ProbeError>?
+    /// The errno (EMFILE, ENFILE, ENOBUFS, ENOMEM, …) when the probe could not start for lack of
+    /// a local resource; 0 otherwise.
+    var localErrno: Int32 = 0
+    /// True when the probe waited for a socket under the thread's budget before it started.
+    var delayed = false
+    /// The most probe sockets its thread has had open at once so far (never above its budget).
+    var socketsHighWater: Int32 = 0
     /// Actual − scheduled start of the probe time.
     var drift: Duration
     /// When the probe ended (or was skipped).

@@ -34,7 +34,7 @@ final class ProbeThread: @unchecked Sendable {
     private var thread: pthread_t?
 
     init(index: Int, sink: AsyncStream<[ProbeReport]>.Continuation, batchDelay: Duration, logger: Logger,
-         openSocket: @escaping @Sendable (Int32) -> Int32 = ProbeLoop.openSocket) throws(StartError) {
+         openSocket: @escaping @Sendable (Int32) -> Int32 = ProbeLoop.openSocket, budget: Int = .max) throws(StartError) {
         let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epollFD >= 0 else { throw StartError(call: "epoll_create1", errno: errno) }
         let wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -55,7 +55,7 @@ final class ProbeThread: @unchecked Sendable {
         self.epollFD = epollFD
         queue = CommandQueue(wakeFD: wakeFD)
         let loop = ProbeLoop(epollFD: epollFD, queue: queue, sink: sink, batchDelay: batchDelay, logger: logger,
-                             openSocket: openSocket)
+                             openSocket: openSocket, budget: budget)
         let body = Unmanaged.passRetained(ThreadBody(name: "health-probe-\(index)", run: loop.run)).toOpaque()
         var handle = pthread_t()
         let rc = pthread_create(&handle, nil, { argument in

@@ -37,6 +37,10 @@ public actor Reconciler {
         /// What one NameService may hold (configuration section `limits`): a stored spec past
         /// them (the limits were lowered since it was written) is refused as InvalidSpec.
         public var specLimits = SpecLimits.standard
+        /// Probes handed to the prober at most (`healthCheck.maxProbedAddresses`); nil: no cap.
+        /// Past it the probes left out are not run: their addresses count as healthy (unknown) and
+        /// the Healthy condition of each NameService using one says `ProbeLimitReached`.
+        public var maxProbedAddresses: Int?
         public init() {}
     }
 
@@ -80,6 +84,11 @@ public actor Reconciler {
     /// Who probes target addresses; told the set of probes after each change.
     private let prober: (any TargetProber)?
     private var probesWanted: Set<HealthKey> = []
+    /// Probes wanted but not handed to the prober (past `maxProbedAddresses`).
+    private var unprobed: Set<HealthKey> = []
+    /// Probes whose users changed during this flush: only these are compared with what the
+    /// prober has, so a flush costs O(probes of the changed names), not O(all probes).
+    private var probesTouched: Set<HealthKey> = []
     /// The last verdict per probe; a probe without one counts as healthy.
     private var health: [HealthKey: HealthReport] = [:]
     /// Probe → names of the NameServices using it.
@@ -323,7 +332,10 @@ public actor Reconciler {
             let oldProbes = compiled[name]!.probes
             if oldProbes != d.probes {
                 unlinkProbes(name, oldProbes.subtracting(d.probes))
-                for k in d.probes.subtracting(oldProbes) { probeUsers[k, default: []].insert(name) }
+                for k in d.probes.subtracting(oldProbes) {
+                    probeUsers[k, default: []].insert(name)
+                    probesTouched.insert(k)
+                }
                 compiled[name]!.probes = d.probes
                 probesChanged = true
             }
@@ -332,12 +344,10 @@ public actor Reconciler {
                 externalChanged = true
             }
         }
-        if probesChanged, let prober {
-            let wanted = Set(probeUsers.keys)
-            if wanted != probesWanted {
-                probesWanted = wanted
-                for gone in health.keys where !wanted.contains(gone) { health[gone] = nil }
-                await prober.setTargets(wanted)
+        if probesChanged || !probesTouched.isEmpty {
+            let (added, removed) = updateProbes(decided: decisions)
+            if let prober, !added.isEmpty || !removed.isEmpty {
+                await prober.updateTargets(adding: added, removing: removed, all: probesWanted)
             }
         }
         if externalChanged || events.values.contains(where: { $0.kind == .deleted }) {
@@ -378,6 +388,7 @@ public actor Reconciler {
             var status = c.status
             status.observedGeneration = c.object.metadata.generation
             d.apply(to: &status, generation: c.object.metadata.generation, plan: generation)
+            if !unprobed.isEmpty { noteUnprobed(&status, c.probes, generation: c.object.metadata.generation) }
             if status != c.status {
                 compiled[name]!.status = status
                 await writeStatus(name, status, generation: c.object.metadata.generation)
@@ -756,6 +767,7 @@ public actor Reconciler {
     }
 
     private func unlinkProbes(_ name: String, _ probes: Set<HealthKey>) {
+        probesTouched.formUnion(probes)
         for k in probes {
             probeUsers[k]?.remove(name)
             if probeUsers[k]?.isEmpty == true { probeUsers[k] = nil }
@@ -810,6 +822,16 @@ public struct HealthReport: Sendable, Hashable {
 public protocol TargetProber: Sendable {
     /// The probes to run; probes no longer listed stop.
     func setTargets(_ targets: Set<HealthKey>) async
+    /// The same as a change: `added` start, `removed` stop; `all` is the whole set after it (a
+    /// copy-on-write share of the reconciler's own, free to pass). The reconciler calls this one,
+    /// so a change costs the prober O(changed probes); the default hands `all` to `setTargets`.
+    func updateTargets(adding added: Set<HealthKey>, removing removed: Set<HealthKey>, all: Set<HealthKey>) async
+}
+
+extension TargetProber {
+    public func updateTargets(adding added: Set<HealthKey>, removing removed: Set<HealthKey>, all: Set<HealthKey>) async {
+        await setTargets(all)
+    }
 }
 
 /// Why an upstream resolution failed, as the status shows it (`NXDOMAIN from 127.0.0.1:53`).
@@ -841,5 +863,95 @@ public struct PlanPublication: Sendable, Hashable {
         self.names = names
         self.changed = changed
         self.compileDuration = compileDuration
+    }
+}
+
+// MARK: - Probe limit (healthCheck.maxProbedAddresses)
+
+extension Reconciler {
+    static let probeLimitReached = "ProbeLimitReached"
+
+    /// Brings `probesWanted` (what the prober runs) and `unprobed` (wanted past
+    /// `maxProbedAddresses`) up to date for the probes touched in this flush; returns what the
+    /// prober must start and stop. Under the cap every wanted probe runs. Past it, probes already
+    /// run keep their place; freed room goes first to the unprobed (lowest address first), then to
+    /// new probes in the same order, so replicas on the same specs probe the same ones. Names
+    /// whose unprobed count changed outside `decided` are re-compiled soon (their condition must
+    /// say so). Cost: O(touched probes), plus sorting the unprobed when room frees up past the cap.
+    func updateProbes(decided: [String: Decision]) -> (added: Set<HealthKey>, removed: Set<HealthKey>) {
+        let touched = probesTouched
+        probesTouched = []
+        var added: Set<HealthKey> = []
+        var removed: Set<HealthKey> = []
+        var fresh: [HealthKey] = []
+        var movedUnprobed: [HealthKey] = []
+        for k in touched {
+            if probeUsers[k] == nil {
+                if probesWanted.remove(k) != nil { removed.insert(k) }
+                if unprobed.remove(k) != nil { movedUnprobed.append(k) }
+                health[k] = nil
+            } else if !probesWanted.contains(k) && !unprobed.contains(k) {
+                fresh.append(k)
+            }
+        }
+        let cap = configuration.maxProbedAddresses ?? .max
+        var room = cap - probesWanted.count
+        if room > 0 && !unprobed.isEmpty {
+            for k in Self.ordered(unprobed).prefix(room) {
+                unprobed.remove(k)
+                probesWanted.insert(k)
+                added.insert(k)
+                movedUnprobed.append(k)
+            }
+            room = cap - probesWanted.count
+        }
+        if fresh.count > room { fresh = Self.ordered(Set(fresh)) }
+        for (i, k) in fresh.enumerated() {
+            if i < room {
+                probesWanted.insert(k)
+                added.insert(k)
+            } else {
+                if unprobed.isEmpty {
+                    logger.warning("healthCheck.maxProbedAddresses reached: addresses past it are not probed and count as healthy",
+                                   metadata: ["maxProbedAddresses": "\(cap)"])
+                }
+                unprobed.insert(k)
+                movedUnprobed.append(k)
+            }
+        }
+        var names: Set<String> = []
+        for k in movedUnprobed { names.formUnion(probeUsers[k] ?? []) }
+        for n in names where decided[n] == nil && pending[n] == nil {
+            if let c = compiled[n] { pending[n] = StoreEvent(kind: .modified, object: c.object, revision: revision) }
+        }
+        if !flushScheduled && !pending.isEmpty {
+            flushScheduled = true
+            Task { await self.flushSoon() }
+        }
+        return (added, removed)
+    }
+
+    private static func ordered(_ keys: Set<HealthKey>) -> [HealthKey] {
+        keys.sorted { a, b in
+            switch (a.address, b.address) {
+            case (.v4(let x), .v4(let y)) where x != y: return x < y
+            case (.v6(let x), .v6(let y)) where x != y: return x < y
+            case (.v4, .v6): return true
+            case (.v6, .v4): return false
+            default: return a.port != b.port ? a.port < b.port : a.check.intervalSeconds < b.check.intervalSeconds
+            }
+        }
+    }
+
+    /// The Healthy condition of a name with probes left out by the cap: reason `ProbeLimitReached`
+    /// (while it is True: a False one keeps its reason, the message says it), and how many.
+    func noteUnprobed(_ status: inout NameServiceStatus, _ probes: Set<HealthKey>, generation: Int64) {
+        let left = probes.reduce(0) { $0 + (unprobed.contains($1) ? 1 : 0) }
+        guard left > 0, let healthy = status.condition(.healthy) else { return }
+        let note = "\(left) of \(probes.count) probed addresses not probed: healthCheck.maxProbedAddresses (\(configuration.maxProbedAddresses ?? 0)) reached for this server; they count as healthy (unknown)"
+        let reason = healthy.status == .true ? ConditionReason(rawValue: Self.probeLimitReached) : healthy.reason
+        _ = status.setCondition(Condition(type: .healthy, status: healthy.status, reason: reason,
+                                          message: note + "; " + healthy.message,
+                                          lastTransitionTime: healthy.lastTransitionTime, observedGeneration: generation))
     }
 }

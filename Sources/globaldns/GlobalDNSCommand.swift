@@ -98,6 +98,9 @@ struct GlobalDNSCommand: AsyncParsableCommand {
             server = try GlobalDNSServer(configuration: cfg, baseDirectory: ConfigurationReader.directory(of: config),
                                          configurationFile: config, overrides: overrides, logSettings: logSettings,
                                          logger: logger)
+        } catch let error as ConfigurationError {
+            // e.g. an open-file limit too small for limits.fileDescriptorReserve and the minimums
+            fail("configuration error: \(error)", code: 2)
         } catch {
             fail("cannot start: \(error)", code: 1)
         }

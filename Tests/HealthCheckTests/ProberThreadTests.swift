@@ -73,35 +73,73 @@ import Glibc
     }
 
     /// socket() failing with EMFILE (stood in for: lowering RLIMIT_NOFILE would starve the tests
-    /// running beside this one) is a failed probe, `too many open files`, logged once.
-    @Test func outOfFilesIsAFailureLoggedOnce() async throws {
+    /// running beside this one) is this server's lack of descriptors, not a verdict about the
+    /// target: an up target stays up, a new one stays unknown (healthy), the probes are counted as
+    /// not started, and it is logged once per 10 s with the limits. When sockets come back, probes
+    /// succeed again.
+    @Test(arguments: [EMFILE, ENFILE, ENOBUFS, ENOMEM])
+    func ownLackOfDescriptorsIsNoVerdict(_ code: Int32) async throws {
         let logs = CapturedLogs()
-        let openSocket: @Sendable (Int32) -> Int32 = { _ in
-            errno = EMFILE
-            return -1
+        let short = ShortOfSockets()
+        let openSocket: @Sendable (Int32) -> Int32 = { family in
+            if short.on {
+                errno = code
+                return -1
+            }
+            return ProbeLoop.openSocket(family)
         }
         let checker = HealthChecker(logger: Logger(label: "test") { _ in CapturingLogHandler(logs: logs) },
                                     configuration: HealthCheckerConfiguration(jitter: 0, batchDelay: .milliseconds(2)),
                                     openSocket: openSocket)
-        let target = loopback(try closedPort(), timing: ProbeTiming(interval: .milliseconds(50), timeout: .milliseconds(40),
-                                                                     failureThreshold: 2))
+        let listener = try await CountingListener.start()
+        let timing = ProbeTiming(interval: .milliseconds(50), timeout: .milliseconds(40), failureThreshold: 1)
+        let up = loopback(listener.port, timing: timing)
+        let refused = loopback(try closedPort(), timing: timing)
         let runner = Task { await checker.run() }
         await checker.waitUntilRunning()
-        await checker.setTargets([target])
+        await checker.setTargets([up])
         let clock = ContinuousClock()
-        let start = clock.now
-        while (await checker.metrics().probes.other) < 5 && clock.now - start < .seconds(30) {
+        var start = clock.now
+        while (await checker.health(of: up))?.verdict != .up && clock.now - start < .seconds(30) {
             try await Task.sleep(for: .milliseconds(10))
         }
-        let health = await checker.health(of: target)
-        #expect(health?.verdict == .down)
-        #expect(health?.lastError?.message == "too many open files")
-        #expect(health?.lastError?.code == .other)
+        #expect(await checker.health(of: up)?.verdict == .up)
+        short.on = true
+        // A target added while sockets are short: never probed, so unknown (healthy), never down,
+        // although nothing listens on its port.
+        await checker.setTargets([up, refused])
+        start = clock.now
+        while (await checker.metrics().probes.localResourceFailures) < 20 && clock.now - start < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        var m = await checker.metrics()
+        #expect(m.probes.localResourceFailures >= 20)
+        #expect(m.probes.other == 0 && m.probes.refused == 0)
+        #expect(m.targetsDown == 0)
+        #expect(await checker.health(of: up)?.verdict == .up)
+        #expect(await checker.health(of: up)?.lastError == nil)
+        #expect(await checker.health(of: refused)?.verdict == .unknown)
+        #expect(await checker.health(of: refused)?.isHealthy == true)
         let said = logs.messages.filter { $0.message.contains("cannot open sockets") }
-        #expect(said.count == 1)
-        #expect(said.first?.metadata["error"] == "too many open files")
+        #expect(said.count == 1)  // rate-limited: at most one line per 10 s
+        #expect(said.first?.metadata["error"] == ProbeError(errno: code, timeout: .zero).message)
+        #expect(said.first?.metadata["nofile_soft"] != nil)
+        short.on = false
+        let successes = m.probes.success
+        start = clock.now
+        while clock.now - start < .seconds(30) {
+            let down = await checker.health(of: refused)?.verdict == .down
+            let succeeded = await checker.metrics().probes.success
+            if down && succeeded > successes { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        m = await checker.metrics()
+        #expect(m.probes.success > successes)
+        #expect(await checker.health(of: refused)?.lastError?.message == "connection refused")
+        #expect(await checker.health(of: up)?.verdict == .up)
         runner.cancel()
         await runner.value
+        try await listener.stop()
     }
 
     /// The prober thread exists while run() runs, and is gone (joined) once it returns.

@@ -94,6 +94,14 @@ public actor MetricsExporter {
         .globaldns("probe_overlaps_skipped", unit: "total",
                    help: "Probe times skipped because the previous probe of the target was still running.")
     }
+    static var probeLocalFailures: MetricNameDescriptor {
+        .globaldns("probes_not_started", unit: "total",
+                   help: "Health-check probes not started for this server's own lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM, no local port): no verdict, the target keeps its own.")
+    }
+    static var probesDelayed: MetricNameDescriptor {
+        .globaldns("probes_delayed", unit: "total",
+                   help: "Health-check probes that waited for a socket under healthCheck.maxConcurrentProbes and started late.")
+    }
     static var targets: MetricNameDescriptor {
         .globaldns("targets", unit: "",
                    help: "Probed target addresses by verdict (unknown: no verdict yet, counted healthy).")
@@ -119,6 +127,8 @@ public actor MetricsExporter {
         for t in ResponderStats.transports { _ = registry.makeCounter(descriptor: Self.truncated, labels: [("protocol", t)]) }
         for r in Self.probeResultLabels { _ = registry.makeCounter(descriptor: Self.probeResults, labels: [("result", r)]) }
         _ = registry.makeCounter(descriptor: Self.probeOverlaps)
+        _ = registry.makeCounter(descriptor: Self.probeLocalFailures)
+        _ = registry.makeCounter(descriptor: Self.probesDelayed)
         _ = registry.makeCounter(descriptor: Self.explainRefused)
     }
 
@@ -206,6 +216,10 @@ public actor MetricsExporter {
         }
         _ = advance(registry.makeCounter(descriptor: Self.probeOverlaps), from: UInt64(health.probes.skippedOverlap),
                     to: UInt64(now.probes.skippedOverlap))
+        _ = advance(registry.makeCounter(descriptor: Self.probeLocalFailures),
+                    from: UInt64(health.probes.localResourceFailures), to: UInt64(now.probes.localResourceFailures))
+        _ = advance(registry.makeCounter(descriptor: Self.probesDelayed), from: UInt64(health.probes.delayed),
+                    to: UInt64(now.probes.delayed))
         health = now
     }
 

@@ -50,6 +50,8 @@ struct GlobalDNSOptions {
     /// Run the server as `nobody` (through setpriv) when the tests run as root, as a newcomer runs
     /// it: CI is root, and root hides every "needs a privilege" bug.
     var unprivileged = false
+    /// Run the server under `prlimit --nofile=N:N` (soft and hard open-file limit N).
+    var openFileLimit: Int? = nil
 
     init(zones: [String: String]? = nil, identity: String? = Fixture.identity, listenIPv6: Bool = true,
          extraArguments: [String] = [], viaConfigFile: Bool = false) throws {
@@ -149,6 +151,10 @@ func withGlobalDNS<R>(_ options: GlobalDNSOptions? = nil, _ body: (RunningServer
         executable = try TestEnvironment.worldExecutableCopy(of: executable, in: scratch)
         arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", executable] + arguments
         executable = try findTool("setpriv")
+    }
+    if let limit = options.openFileLimit {
+        arguments = ["--nofile=\(limit):\(limit)", "--", executable] + arguments
+        executable = try findTool("prlimit")
     }
     let process = try ChildProcess(name: "globaldns", executable: executable,
                                    arguments: arguments, logDirectory: scratch)
