@@ -6,16 +6,39 @@ import Glibc
 #endif
 
 /// A plain TCP listener on one loopback address (what a gateway VIP looks like to a probe).
-/// Connections wait in the backlog; nobody accepts them, which a TCP connect probe does not mind.
-final class LoopbackListener {
+/// By default connections wait in the backlog and nobody accepts them, which a TCP connect probe
+/// does not mind for a while; but every probe leaves one there, so after `backlog` probes the
+/// kernel drops SYNs and probes time out. A test that probes for longer than that passes
+/// `accepting: true`: a thread then accepts and closes every connection, as a gateway would.
+final class LoopbackListener: @unchecked Sendable {
     let address: String
     let port: UInt16
     private var fd: Int32 = -1
+    private let accepting: Bool
+    private var acceptor: Thread?
+    private let lock = NSLock()
 
-    init(address: String, port: UInt16) throws {
+    init(address: String, port: UInt16, accepting: Bool = false) throws {
         self.address = address
         self.port = port
+        self.accepting = accepting
         try listen()
+    }
+
+    /// The listening socket, or -1 once stopped (read by the acceptor thread).
+    private var listening: Int32 { lock.withLock { fd } }
+
+    private func startAcceptor(_ s: Int32) {
+        let thread = Thread { [weak self] in
+            while let self, self.listening == s {
+                var p = pollfd(fd: s, events: Int16(POLLIN), revents: 0)
+                guard poll(&p, 1, 50) > 0, self.listening == s else { continue }
+                let c = accept(s, nil, nil)
+                if c >= 0 { closeSocket(c) }
+            }
+        }
+        thread.start()
+        acceptor = thread
     }
 
     func listen() throws {
@@ -38,14 +61,23 @@ final class LoopbackListener {
             closeSocket(s)
             throw HarnessError("bind/listen \(address):\(port): errno \(errno)")
         }
-        fd = s
+        lock.withLock { fd = s }
+        if accepting { startAcceptor(s) }
     }
 
     /// Stops listening: new connects get RST (connection refused).
     func stop() {
-        guard fd >= 0 else { return }
-        closeSocket(fd)
-        fd = -1
+        let s: Int32 = lock.withLock {
+            let s = fd
+            fd = -1
+            return s
+        }
+        guard s >= 0 else { return }
+        // The acceptor sees `listening != s` within one 50 ms poll; give it that before the
+        // descriptor number can be reused.
+        if acceptor != nil { usleep(120_000) }
+        closeSocket(s)
+        acceptor = nil
     }
 
     deinit { stop() }
