@@ -354,10 +354,12 @@ import Testing
             let before = c.received.count
             #expect(try await c.get("/v1/nameservices") == 429)
             let text = String(decoding: c.received[before...], as: UTF8.self)
-            #expect(text.lowercased().contains("retry-after: 2"), "\(text)")
+            // 0.5 tokens/s: the next token is at most 2 s away (less when the three requests took a
+            // while on a loaded machine); Retry-After rounds up to whole seconds.
+            #expect(text.lowercased().contains("retry-after: 2") || text.lowercased().contains("retry-after: 1"), "\(text)")
             let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
             let status = try JSONDecoder().decode(APIStatus.self, from: Data(body.utf8))
-            #expect(status.code == 429 && status.reason == "TooManyRequests" && status.details?.retryAfterSeconds == 2)
+            #expect(status.code == 429 && status.reason == "TooManyRequests" && (1...2).contains(status.details?.retryAfterSeconds ?? 0))
 
             let other = try RawHTTPClient(port: port, source: "127.0.0.2")
             defer { other.hangUp() }

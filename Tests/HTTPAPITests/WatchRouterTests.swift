@@ -33,7 +33,7 @@ import Testing
         let from = try await store.revision()
         let app = routerApp(makeAPI(store))
         try await app.test(.router) { client in
-            let lines = try await watch(client, "/v1/nameservices?watch=true&resourceVersion=\(from)&timeoutSeconds=2", on: store) {
+            let lines = try await watch(client, "/v1/nameservices?watch=true&resourceVersion=\(from)&timeoutSeconds=5", on: store) {
                 #expect(try await put(client, "checkout", checkoutJSON()).status == .created)
                 #expect(try await put(client, "checkout", checkoutJSON(ttl: 45)).status == .ok)
                 _ = try await store.updateStatus("checkout", status: NameServiceStatus(observedGeneration: 2), ifGeneration: nil)
