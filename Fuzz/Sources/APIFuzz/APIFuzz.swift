@@ -81,6 +81,8 @@ private final class Harness: @unchecked Sendable {
                                headerFields: fields)
         let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(bytes: input.body)))
         let channel = EmbeddedChannel()
+        // An unclosed channel keeps its pipeline alive (a reference cycle): close it every run.
+        defer { _ = try? channel.finish() }
         let context = APIRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
         let response: Response
         do {
