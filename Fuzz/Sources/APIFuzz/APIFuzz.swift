@@ -80,10 +80,11 @@ private final class Harness: @unchecked Sendable {
         let head = HTTPRequest(method: input.method, scheme: "http", authority: "127.0.0.1", path: input.target,
                                headerFields: fields)
         let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(bytes: input.body)))
-        let channel = EmbeddedChannel()
-        // An unclosed channel keeps its pipeline alive (a reference cycle): close it every run.
-        defer { _ = try? channel.finish() }
+        // NIOAsyncTestingChannel, not EmbeddedChannel: this task may resume on another thread.
+        let channel = NIOAsyncTestingChannel()
         let context = APIRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        // An unclosed channel keeps its pipeline alive (a reference cycle): close it every run.
+        defer { Task { _ = try? await channel.finish() } }
         let response: Response
         do {
             response = try await responder.respond(to: request, context: context)
