@@ -4,7 +4,8 @@
 Starts a release `globaldns` on loopback (DNS 127.0.0.1:DNS_PORT, API 127.0.0.1:API_PORT, a write
 token, the repository's zones/), stores a few NameServices, then measures DNS QPS with dnsperf
 (saturating, -l DURATION) once without abuse (the baseline) and once during each flood below, and
-prints each run's QPS as a ratio to the baseline. After every flood it checks that the server is
+prints each flood's QPS as a ratio to the mean of the baselines measured just before and just after
+it (interleaved, since the machine's own QPS drifts over a run). After every flood it checks that the server is
 still alive, answers a UDP dig and a fresh TCP dig, and reports its RSS and open descriptors.
 
 On a machine with two or more CPUs the server is pinned to CPU 0 and dnsperf plus the flood
@@ -472,6 +473,7 @@ def main():
         dnsperf(server, qfile, 3, pin)  # warm-up: the first seconds of a fresh process are slower
         baseline = dnsperf(server, qfile, args.duration, pin)
         log(f"baseline: {baseline:,.0f} QPS")
+        before = baseline
         rows.append(("(none)", baseline, 1.0, True, True, True, server.rss_mib(), server.fds()))
         for name in floods:
             child = subprocess.Popen(
@@ -490,23 +492,27 @@ def main():
             except subprocess.TimeoutExpired:
                 child.kill()
             alive = server.alive()
-            ratio = qps / baseline if baseline else 0
+            time.sleep(2)
+            # Interleaved: a baseline right after each flood too; the flood's ratio is to the mean
+            # of the baselines just before and just after it (this machine drifts by 20 % and more
+            # over a run, so a ratio to one early baseline measures the drift).
+            after = dnsperf(server, qfile, args.duration, pin) if alive else 0
+            ratio = qps / ((before + after) / 2) if before + after > 0 else 0
+            log(f"{name}: baselines around it {before:,.0f} / {after:,.0f} QPS")
+            before = after
             log(f"{name}: {qps:,.0f} QPS ({ratio:.2f}x), alive={alive}, udp dig={udp_ok}, fresh tcp dig={tcp_ok}, "
                 f"api GET={status}, RSS {rss:.0f} MiB, fds {fds}")
             rows.append((name, qps, ratio, alive, udp_ok, tcp_ok, rss, fds))
             if not alive:
                 log(f"globaldns died during {name}; see {scratch}/globaldns.log")
                 break
-            time.sleep(2)
         if server.alive():
-            after = dnsperf(server, qfile, args.duration, pin)
-            log(f"baseline again: {after:,.0f} QPS ({after / baseline:.2f}x of the first)")
-            rows.append(("(none, again)", after, after / baseline, True, True, True, server.rss_mib(), server.fds()))
+            log(f"last baseline: {before:,.0f} QPS ({before / baseline:.2f}x of the first)")
     finally:
         server.stop()
 
     print()
-    print("| flood | DNS QPS | x baseline | alive | UDP dig | fresh TCP dig (other client) | RSS MiB | fds |")
+    print("| flood | DNS QPS | x baselines around it | alive | UDP dig | fresh TCP dig (other client) | RSS MiB | fds |")
     print("|---|---:|---:|---|---|---|---:|---:|")
     for name, qps, ratio, alive, udp, tcp, rss, fds in rows:
         print(f"| {name} | {qps:,.0f} | {ratio:.2f} | {alive} | {udp} | {tcp} | {rss:.0f} | {fds} |")
