@@ -296,6 +296,25 @@ def flood_idle(server, stop, count=5000):
     return [threading.Thread(target=run, daemon=True)]
 
 
+def keep_sending(socks, payload, period, stop, read=False):
+    """Every `period` seconds sends `payload` on each socket (and, with `read`, takes whatever
+    answer is waiting without blocking) until `stop`; sockets the server closed are dropped."""
+    while not stop.is_set():
+        for s in list(socks):
+            try:
+                s.sendall(payload)
+                if read:
+                    try:
+                        s.recv(65536, socket.MSG_DONTWAIT)
+                    except BlockingIOError:
+                        pass
+            except OSError:
+                socks.remove(s)
+        stop.wait(period)
+    for s in socks:
+        s.close()
+
+
 def flood_slowloris(server, stop, count=1000):
     def run():
         socks = []
@@ -306,15 +325,7 @@ def flood_slowloris(server, stop, count=1000):
                 socks.append(s)
             except OSError:
                 pass
-        while not stop.is_set():
-            for s in list(socks):
-                try:
-                    s.sendall(b"X")
-                except OSError:
-                    socks.remove(s)
-            stop.wait(1)
-        for s in socks:
-            s.close()
+        keep_sending(socks, b"X", 1, stop)
     return [threading.Thread(target=run, daemon=True)]
 
 
@@ -356,21 +367,7 @@ def flood_dns_tcp_hog(server, stop, count=300):
                 pass
         q = dns_query("www.g.example.com", 7)
         framed = struct.pack(">H", len(q)) + q
-        while not stop.is_set():
-            for s in list(socks):
-                try:
-                    s.sendall(framed)
-                    s.setblocking(False)
-                    try:
-                        s.recv(65536)
-                    except BlockingIOError:
-                        pass
-                    s.setblocking(True)
-                except OSError:
-                    socks.remove(s)
-            stop.wait(4)
-        for s in socks:
-            s.close()
+        keep_sending(socks, framed, 4, stop, read=True)
     return [threading.Thread(target=run, daemon=True)]
 
 
