@@ -12,6 +12,15 @@ struct HTTPResponse {
     var body: String
 }
 
+/// Whether a TCP connect to 127.0.0.1:`port` succeeds (the connection is closed at once).
+func loopbackAccepts(port: Int) -> Bool {
+    let fd = socket(AF_INET, sockStream, 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    let rc = try? LoopbackAddress(family: AF_INET, port: UInt16(port)).withSockaddr { connect(fd, $0, $1) }
+    return rc == 0
+}
+
 /// One blocking HTTP/1.1 request to 127.0.0.1:`port` (`Connection: close`, 10 s receive timeout),
 /// read to the end. Chunked bodies are decoded.
 func httpRequest(port: Int, method: String, path: String, headers: [String: String] = [:],

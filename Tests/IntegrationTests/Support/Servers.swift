@@ -272,11 +272,13 @@ func waitUntilAnswering(_ server: RunningServer, timeout: Duration) async throws
         let result = try await runCommand(
             dig, ["@127.0.0.1", "-p", String(server.address.port), "+time=1", "+tries=1", Fixture.origin, "SOA"],
             timeout: .seconds(5), scratch: server.scratch)
-        if result.stdout.contains("->>HEADER<<-") { return }
+        // The API listener may come up after DNS (the store opens first, e.g. etcd over TLS):
+        // a server counts as started when both accept.
+        if result.stdout.contains("->>HEADER<<-") && (server.apiPort <= 0 || loopbackAccepts(port: server.apiPort)) { return }
         try await Task.sleep(for: .milliseconds(100))
     }
     throw HarnessError("""
-        \(server.name) did not answer on \(server.address) within \(timeout)
+        \(server.name) did not answer on \(server.address) (and its API on \(server.apiPort)) within \(timeout)
         command: \(server.process.commandLine)
         stderr:
         \(server.process.stderr)
