@@ -51,6 +51,94 @@ public protocol NameServiceStore: Sendable {
     func watch(fromRevision: Int64) -> AsyncThrowingStream<StoreEvent, any Error>
 }
 
+/// One page of a list (`listPage`): Kubernetes `limit` / `continue`.
+public struct ListPage: Sendable {
+    /// At most `limit` objects, sorted by name.
+    public var items: [NameService]
+    /// The revision the whole list (every page of it) is consistent with.
+    public var revision: Int64
+    /// Opaque: pass it back for the next page; nil on the last page.
+    public var continueToken: String?
+    /// Objects after this page, when the store knows (Kubernetes `remainingItemCount`).
+    public var remainingItemCount: Int?
+
+    public init(items: [NameService], revision: Int64, continueToken: String? = nil, remainingItemCount: Int? = nil) {
+        self.items = items
+        self.revision = revision
+        self.continueToken = continueToken
+        self.remainingItemCount = remainingItemCount
+    }
+}
+
+/// What a paged list asks for.
+public struct ListOptions: Sendable, Hashable {
+    public var selector: LabelSelector?
+    /// Objects per page at most; nil: all of them.
+    public var limit: Int?
+    /// A previous page's `continueToken`: the page after it, at that page's revision.
+    public var continueToken: String?
+
+    public init(selector: LabelSelector? = nil, limit: Int? = nil, continueToken: String? = nil) {
+        self.selector = selector
+        self.limit = limit
+        self.continueToken = continueToken
+    }
+}
+
+/// One status write of a batch (`updateStatuses`).
+public struct StatusUpdate: Sendable, Hashable {
+    public var name: String
+    public var status: NameServiceStatus
+    /// As `updateStatus(_:status:ifGeneration:)`.
+    public var ifGeneration: Int64?
+
+    public init(name: String, status: NameServiceStatus, ifGeneration: Int64?) {
+        self.name = name
+        self.status = status
+        self.ifGeneration = ifGeneration
+    }
+}
+
+extension NameServiceStore {
+    /// Default for stores without their own paging: pages cut from a full list. The token is
+    /// `<revision>:<last name>`; a later page lists again and serves the names after the last one
+    /// (stores with history serve it at the first page's revision instead).
+    public func listPage(_ options: ListOptions) async throws(StoreError) -> ListPage {
+        let (all, revision) = try await list(selector: options.selector)
+        var after: String?
+        var pinned = revision
+        if let token = options.continueToken {
+            guard let colon = token.firstIndex(of: ":"), let r = Int64(token[..<colon]) else {
+                throw StoreError(.invalid, "continue token '\(token)' is not one this server made")
+            }
+            pinned = r
+            after = String(token[token.index(after: colon)...])
+        }
+        let rest = after.map { a in all.filter { $0.metadata.name > a } } ?? all
+        guard let limit = options.limit, limit > 0, rest.count > limit else {
+            return ListPage(items: rest, revision: pinned)
+        }
+        let page = Array(rest.prefix(limit))
+        return ListPage(items: page, revision: pinned, continueToken: "\(pinned):\(page.last!.metadata.name)",
+                        remainingItemCount: rest.count - limit)
+    }
+
+    /// Default for stores without batched writes: one `updateStatus` per item, in order. Stores
+    /// override it to commit the batch in one transaction. Each result is the item's own.
+    public func updateStatuses(_ updates: [StatusUpdate]) async -> [Result<NameService, StoreError>] {
+        var results: [Result<NameService, StoreError>] = []
+        results.reserveCapacity(updates.count)
+        for u in updates {
+            do throws(StoreError) {
+                results.append(.success(try await updateStatus(u.name, status: u.status, ifGeneration: u.ifGeneration)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+}
+
 /// One change, as watch streams deliver it (Kubernetes watch event types).
 public struct StoreEvent: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, Codable {
@@ -75,7 +163,7 @@ public struct StoreEvent: Sendable, Hashable {
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case notFound, conflict, compacted, unavailable, corrupt, invalid, tooLargeResourceVersion, timedOut
+            case notFound, conflict, compacted, unavailable, corrupt, invalid, tooLargeResourceVersion, timedOut, expired
         }
         private let base: Base
         private init(_ b: Base) { base = b }
@@ -97,6 +185,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A write did not finish within the store's write timeout (a stalled disk): its outcome is
         /// unknown until the disk answers (it may still be applied). HTTP 503, retry later.
         public static let timedOut = Code(.timedOut)
+        /// A list's continue token is older than the store keeps (Kubernetes 410 Expired): list
+        /// again from the start.
+        public static let expired = Code(.expired)
         public var description: String { "\(base)" }
     }
 
