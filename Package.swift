@@ -84,11 +84,22 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
-        // Folds NameServices and zones into the served plan; writes status conditions.
+        // What the query path reads and the control plane builds: the serving snapshot, its
+        // sharded global names and their plans, and the holder the event loops load it from.
+        .target(
+            name: "Plan",
+            dependencies: [
+                "DNSWire", "DNSZone", "GSLB",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // The plan compiler (a pure value: specs, zones, verdicts in; shards, decisions and
+        // conditions out) and the reconciler's loop around it (watch, publish, status writes).
         .target(
             name: "Reconciler",
             dependencies: [
-                "GSLB", "NameServiceStore", "DNSZone", "DNSServer", "DNSWire",
+                "GSLB", "NameServiceStore", "DNSZone", "Plan", "DNSWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
@@ -97,7 +108,7 @@ let package = Package(
         .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "DNSZone", "GSLB",
+                "DNSWire", "DNSZone", "GSLB", "Plan",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

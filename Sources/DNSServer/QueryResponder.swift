@@ -1,3 +1,4 @@
+@_exported import Plan
 import DNSWire
 import DNSZone
 import GSLB
@@ -402,11 +403,12 @@ public final class QueryResponder {
         while true {
             // Global names (NameServices) come first: the compiler guarantees they clash with no
             // static name, and a static CNAME may point at one.
-            let global = globals.find(UnsafePointer(name), nameLen)
+            let shard = globals.shards[globals.shardIndex(UnsafePointer(name), nameLen)]
+            let global = shard.table.find(UnsafePointer(name), nameLen)
             if global >= 0 {
-                let g = globals.rendered(global)
+                let g = shard.table.rendered(global)
                 if !g.isEmptyNonTerminal {
-                    return answerGlobal(zone, globals, global, g, &query, source: source, ownerPos: ownerPos,
+                    return answerGlobal(zone, shard, global, g, &query, source: source, ownerPos: ownerPos,
                                         ownerLen: ownerLen, writer: &w)
                 }
             }
@@ -513,11 +515,12 @@ public final class QueryResponder {
     /// ANY: A when the name has IPv4 candidates, else AAAA) and the picked records are copied. No
     /// candidate of the family, or nothing picked (FailClosed), is NODATA with the zone's SOA —
     /// never NXDOMAIN. The reply's ECS scope is the decision's (RFC 7871 §7.2.1).
-    private func answerGlobal(_ zone: Zone, _ globals: GlobalNameTable, _ index: Int, _ g: GlobalNameTable.Rendered,
+    private func answerGlobal(_ zone: Zone, _ shard: GlobalShard, _ index: Int, _ g: GlobalNameTable.Rendered,
                               _ query: inout Query, source: IPAddress, ownerPos: Int, ownerLen: Int,
                               writer w: inout Writer) -> Rcode {
         let qtype = query.qtype
-        outcome.policy = state.plans[index].policyIndex
+        let plan = shard.plans[index]
+        outcome.policy = plan.policyIndex
         var v4: Bool
         if qtype == RRType.a.rawValue {
             v4 = true
@@ -530,12 +533,12 @@ public final class QueryResponder {
         }
         let count = v4 ? Int(g.v4Count) : Int(g.v6Count)
         guard count > 0 else { return noData(zone, ownerPos: ownerPos, ownerLen: ownerLen, writer: &w) }
-        let decision = pick(index, v4: v4, query, source: source)
+        let decision = pick(plan, v4: v4, query, source: source)
         if query.hasClientSubnet { query.ecsScope = decision.ecsScopePrefixLength }
         guard decision.answerCount > 0 else { return noData(zone, ownerPos: ownerPos, ownerLen: ownerLen, writer: &w) }
 
         let size = v4 ? GlobalNameTable.ipv4RecordSize : GlobalNameTable.ipv6RecordSize
-        let records = globals.blobPointer + (v4 ? Int(g.v4Offset) : Int(g.v6Offset))
+        let records = shard.table.blobPointer + (v4 ? Int(g.v4Offset) : Int(g.v6Offset))
         // Whole RRset or nothing: what does not fit truncates (the client retries over TCP).
         guard decision.answerCount * size <= w.remaining else {
             w.truncated = true
@@ -553,10 +556,9 @@ public final class QueryResponder {
         return .noError
     }
 
-    /// Runs the plan's policy for name `index` and family, leaving the chosen indices in `picks`.
+    /// Runs the plan's policy for the family, leaving the chosen indices in `picks`.
     @inline(__always)
-    private func pick(_ index: Int, v4: Bool, _ query: Query, source: IPAddress) -> PolicyDecision {
-        let plan = state.plans[index]
+    private func pick(_ plan: NamePlan, v4: Bool, _ query: Query, source: IPAddress) -> PolicyDecision {
         rotation &+= 1
         let client = plan.usesClient ? clientContext(query, source: source) : QueryResponder.anonymous
         return plan.policy.pick(from: v4 ? plan.ipv4 : plan.ipv6, client: client, rotation: rotation,
@@ -605,19 +607,21 @@ public final class QueryResponder {
 
     /// The explain answer (allocates: it is a debugging query, not the serving path).
     private func explain(_ query: inout Query, source: IPAddress, _ w: inout Writer, _ flags: inout UInt16) -> Rcode {
-        let index = state.globals.find(UnsafePointer(name), query.qnameLength)
-        guard index >= 0, index < state.plans.count else { return .refused }
+        let globals = state.globals
+        let shard = globals.shards[globals.shardIndex(UnsafePointer(name), query.qnameLength)]
+        let index = shard.table.find(UnsafePointer(name), query.qnameLength)
+        guard index >= 0, index < shard.plans.count else { return .refused }
         guard state.explainAllow.contains(source) else {
             counters.countExplainRefused()
             return .refused
         }
         flags |= 0x0400
-        let plan = state.plans[index]
+        let plan = shard.plans[index]
         let client = clientContext(query, source: source)
         for v4 in [true, false] {
             let candidates = v4 ? plan.ipv4 : plan.ipv6
             guard !candidates.targets.isEmpty else { continue }
-            let decision = pick(index, v4: v4, query, source: source)
+            let decision = pick(plan, v4: v4, query, source: source)
             if query.hasClientSubnet { query.ecsScope = decision.ecsScopePrefixLength }
             let strings = decision.explanationStrings(
                 family: v4 ? "A" : "AAAA", client: client, candidates: candidates,

@@ -1,3 +1,4 @@
+import Plan
 import DNSWire
 
 /// What the responders counted, as one value: a snapshot of one event loop's `QueryCounters`, or
@@ -15,7 +16,7 @@ public struct ResponderStats: Sendable, Equatable {
     /// response, a FORMERR whose question does not fit).
     public static let rcodes = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other", "dropped"]
     /// `policy` label values: answers from zone data, then one per GSLB policy.
-    public static let policies = ["static", "RoundRobin", "Ratio", "Locality"]
+    public static let policies = NamePlan.policyLabels
     /// Upper bounds (`le`, bytes) of the reply-size histogram; one more bucket counts the rest.
     public static let responseSizeBounds = [64, 128, 256, 512, 1024, 1232, 2048, 4096, 8192, 16384, 65535]
 

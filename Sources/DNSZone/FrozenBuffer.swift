@@ -45,8 +45,11 @@ struct NameTable: Sendable {
     /// Slot → entry index + 1 (0 = empty). Capacity is a power of two, at most half full.
     @usableFromInline let slots: FrozenBuffer<Int32>
     @usableFromInline let mask: UInt32
+    /// How many names.
+    let count: Int
 
     init(names: [[UInt8]]) {
+        self.count = names.count
         var arena: [UInt8] = []
         var offsets: [UInt32] = []
         var lengths: [UInt16] = []
@@ -71,6 +74,12 @@ struct NameTable: Sendable {
         self.lengths = FrozenBuffer(lengths)
         self.slots = FrozenBuffer(slots)
         self.mask = mask
+    }
+
+
+    /// The bytes of name `i` (a copy; not for the query path).
+    func bytes(at i: Int) -> [UInt8] {
+        Array(UnsafeBufferPointer(start: arena.pointer + Int(offsets[i]), count: Int(lengths[i])))
     }
 
     /// The index of the entry equal to `count` bytes at `p` (already lowercased), or -1.

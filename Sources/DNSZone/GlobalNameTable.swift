@@ -35,11 +35,14 @@ public final class GlobalNameTable: Sendable {
         public var v6Offset: UInt32
         /// Index of an empty non-terminal entry (no records) or a real name.
         public var isEmptyNonTerminal: Bool
+        /// The records' TTL (kept for a name without records too, to rebuild its entry).
+        public var ttl: UInt32 = 0
     }
 
-    public static let empty = GlobalNameTable(entries: [])
+    public static let empty = GlobalNameTable(entries: [], emptyNonTerminals: [])
 
-    public let entries: [Entry]
+    /// Real names (entries `0..<count`); the names after them are empty non-terminals.
+    public let count: Int
     @usableFromInline let names: NameTable
     @usableFromInline let rendered: FrozenBuffer<Rendered>
     @usableFromInline let blob: FrozenBuffer<UInt8>
@@ -52,19 +55,36 @@ public final class GlobalNameTable: Sendable {
     public static let maxIPv4Records = 2048
     public static let maxIPv6Records = 1536
 
-    /// `entries` must have distinct FQDNs (the compiler guarantees it); each must lie inside its zone.
-    public init(entries: [Entry]) {
-        self.entries = entries
+    /// A table of `entries` and the empty non-terminals their names create between each FQDN
+    /// and its zone (RFC 8020: NODATA, never NXDOMAIN). `entries` must have distinct FQDNs (the
+    /// compiler guarantees it); each must lie inside its zone.
+    public convenience init(entries: [Entry]) {
+        var seen = Set(entries.map { $0.fqdn.lowercased() })
+        var ents: [DNSName] = []
+        for e in entries {
+            var p = e.fqdn.lowercased()
+            let zone = e.zone.lowercased()
+            while let up = p.parent, up != zone, up.isSubdomain(of: zone) {
+                if seen.insert(up).inserted { ents.append(up) }
+                p = up
+            }
+        }
+        self.init(entries: entries, emptyNonTerminals: ents)
+    }
+
+    /// A table of exactly these names: `entries` (distinct FQDNs) and `emptyNonTerminals`
+    /// (lowercased, none of them an entry's FQDN). One shard of the served global names: the
+    /// plan compiler decides which names and non-terminals each shard holds.
+    public init(entries: [Entry], emptyNonTerminals: [DNSName]) {
         var names: [[UInt8]] = []
         var rendered: [Rendered] = []
         var blob: [UInt8] = []
-        var seen = Set<DNSName>()
+        names.reserveCapacity(entries.count + emptyNonTerminals.count)
+        rendered.reserveCapacity(entries.count + emptyNonTerminals.count)
         for e in entries {
-            let key = e.fqdn.lowercased()
-            seen.insert(key)
-            names.append(key.wire)
+            names.append(e.fqdn.lowercased().wire)
             var r = Rendered(v4Offset: UInt32(blob.count), v4Count: UInt16(min(e.ipv4.count, Self.maxIPv4Records)), v6Count: 0,
-                             v6Offset: 0, isEmptyNonTerminal: false)
+                             v6Offset: 0, isEmptyNonTerminal: false, ttl: e.ttl)
             for a in e.ipv4.prefix(Self.maxIPv4Records) {
                 blob += [0xC0, 0x0C]
                 blob.appendU16(RRType.a.rawValue)
@@ -85,25 +105,57 @@ public final class GlobalNameTable: Sendable {
             }
             rendered.append(r)
         }
-        // Names between each FQDN and its zone exist too (RFC 8020): NODATA, never NXDOMAIN.
-        for e in entries {
-            var p = e.fqdn.lowercased()
-            let zone = e.zone.lowercased()
-            while let up = p.parent, up != zone, up.isSubdomain(of: zone) {
-                if !seen.contains(up) {
-                    seen.insert(up)
-                    names.append(up.wire)
-                    rendered.append(Rendered(v4Offset: 0, v4Count: 0, v6Count: 0, v6Offset: 0, isEmptyNonTerminal: true))
-                }
-                p = up
-            }
+        for up in emptyNonTerminals {
+            names.append(up.wire)
+            rendered.append(Rendered(v4Offset: 0, v4Count: 0, v6Count: 0, v6Offset: 0, isEmptyNonTerminal: true))
         }
+        self.count = entries.count
         self.names = NameTable(names: names)
         self.rendered = FrozenBuffer(rendered)
         self.blob = FrozenBuffer(blob)
     }
 
-    public var count: Int { entries.count }
+    /// Entry `i` (`0..<count`) read back from the rendered form, lowercased; its `zone` is not
+    /// kept (the root), nor records past the render ceiling. For rebuilding a shard.
+    public func entry(at i: Int) -> Entry {
+        let r = rendered[i]
+        var ipv4: [IPv4Address] = []
+        var ipv6: [IPv6Address] = []
+        ipv4.reserveCapacity(Int(r.v4Count))
+        ipv6.reserveCapacity(Int(r.v6Count))
+        let b = blob.pointer
+        func u32(_ p: UnsafePointer<UInt8>) -> UInt32 {
+            UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])
+        }
+        for k in 0..<Int(r.v4Count) {
+            let rec = b + Int(r.v4Offset) + k * Self.ipv4RecordSize
+            ipv4.append(IPv4Address(value: u32(rec + 12)))
+        }
+        for k in 0..<Int(r.v6Count) {
+            let rec = b + Int(r.v6Offset) + k * Self.ipv6RecordSize
+            ipv6.append(IPv6Address(bytes: UnsafeBufferPointer(start: rec + 12, count: 16)))
+        }
+        return Entry(fqdn: name(at: i), ttl: r.ttl, ipv4: ipv4, ipv6: ipv6, zone: .root)
+    }
+
+    /// The lowercased name of slot `i` (an entry or, past `count`, an empty non-terminal).
+    public func name(at i: Int) -> DNSName {
+        DNSName(trustedWire: names.bytes(at: i))
+    }
+
+    /// The empty non-terminals, lowercased.
+    public var emptyNonTerminals: [DNSName] {
+        (count..<names.count).map { name(at: $0) }
+    }
+
+    /// Every slot (entries and empty non-terminals).
+    public var slotCount: Int { names.count }
+
+    /// The hash names are placed by (FNV-1a over the lowercased wire bytes).
+    @inlinable
+    public static func hash(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32 {
+        nameHash(p, count)
+    }
 
     /// The entry for exactly these bytes (a lowercased wire name), or -1.
     @inlinable

@@ -70,8 +70,8 @@ import Testing
         }
         let mapping = ClientMapping(table: try LocalityTable(entries: localities),
                                     defaultLocality: try defaultLocality.map { try Locality($0) })
-        let state = ServingState(zones: ZoneSet(zones: [try ServerZone.zone()]), globals: GlobalNameTable(entries: entries),
-                                 plans: plans, clients: mapping, generation: 1)
+        let state = ServingState(zones: ZoneSet(zones: [try ServerZone.zone()]), globals: GlobalNames(entries: entries, plans: plans),
+                                  clients: mapping, generation: 1)
         return QueryResponder(holder: ServingStateHolder(state), configuration: ResponderConfiguration(identity: "t"),
                               seed: seed)
     }
@@ -256,8 +256,8 @@ import Testing
         var b = ZoneBuilder(origin: ServerZone.origin)
         try b.add(contentsOf: ServerZone.records() + [ResourceRecord(owner: "to-geo.example.com.", ttl: 300,
                                                                      .cname("geo.example.com."))])
-        let state = ServingState(zones: ZoneSet(zones: [try b.build()]), globals: GlobalNameTable(entries: entries),
-                                 plans: plans, clients: ClientMapping(table: try LocalityTable(entries: Self.localities),
+        let state = ServingState(zones: ZoneSet(zones: [try b.build()]), globals: GlobalNames(entries: entries, plans: plans),
+                                  clients: ClientMapping(table: try LocalityTable(entries: Self.localities),
                                                                       defaultLocality: nil), generation: 1)
         let r = QueryResponder(holder: ServingStateHolder(state), configuration: ResponderConfiguration(identity: "t"))
         let reply = try Self.ask(r, "to-geo.example.com.", ecs: "10.20.1.0/24")

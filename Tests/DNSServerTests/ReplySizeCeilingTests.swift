@@ -39,8 +39,8 @@ import Testing
             (overName, plan(5000, family: .ipv4)),  // target FQDNs can resolve to this many
         ]
         let entries = named.map { $0.1.tableEntry(fqdn: $0.0, ttl: 30, zone: ServerZone.origin) }
-        let state = ServingState(zones: ZoneSet(zones: [try ServerZone.zone()]), globals: GlobalNameTable(entries: entries),
-                                 plans: named.map(\.1), generation: 1)
+        let state = ServingState(zones: ZoneSet(zones: [try ServerZone.zone()]), globals: GlobalNames(entries: entries, plans: named.map(\.1)),
+                                  generation: 1)
         return QueryResponder(holder: ServingStateHolder(state),
                               configuration: ResponderConfiguration(identity: String(repeating: "n", count: 255), maxUDPPayload: 1232))
     }

@@ -9,7 +9,7 @@ import Testing
 
     init() throws {
         let zone = try makeZone(exampleZoneText + "\nto-global 300 IN CNAME checkout\n", origin: origin)
-        let globals = GlobalNameTable(entries: [
+        let globals = GlobalNames(entries: [
             .init(fqdn: "checkout.example.com.", ttl: 30,
                   ipv4: [IPv4Address("10.0.0.1")!, IPv4Address("10.0.0.2")!], ipv6: [IPv6Address("2001:db8::7")!],
                   zone: origin),

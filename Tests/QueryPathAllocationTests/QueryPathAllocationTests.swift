@@ -67,8 +67,8 @@ import Testing
             .init(cidr: "127.0.0.0/8", locality: "us-east/us-east-1a"),
             .init(cidr: "2001:db8:10::/48", locality: "us-west/us-west-1a"),
         ])
-        let state = ServingState(zones: ZoneSet(zones: [try b.build()]), globals: GlobalNameTable(entries: entries),
-                                 plans: plans, clients: ClientMapping(table: table, defaultLocality: nil), generation: 1)
+        let state = ServingState(zones: ZoneSet(zones: [try b.build()]), globals: GlobalNames(entries: entries, plans: plans),
+                                  clients: ClientMapping(table: table, defaultLocality: nil), generation: 1)
         return QueryResponder(holder: ServingStateHolder(state),
                               configuration: ResponderConfiguration(identity: "ns1.test"), seed: 1)
     }

@@ -70,7 +70,8 @@ import Testing
                 _ = try await h.store.put(ns, ifVersion: nil)
             }
             try await h.eventually("all probed") { await prober.targets.count == 15 }
-            #expect(try await h.condition("n4", .healthy)?.reason.rawValue == "AllTargetsHealthy")
+            // Statuses are written by their own loop, after the plan: wait for it.
+            try await h.eventually("n4 healthy") { try await h.condition("n4", .healthy)?.reason.rawValue == "AllTargetsHealthy" }
         }
     }
 }

@@ -111,7 +111,8 @@ import TargetResolution
         let start = clock.now
         loop.cancel()
         await loop.value
-        #expect(clock.now - start < .seconds(2))
+        // Well before the 10 s timeout (generous: the suite shares two cores).
+        #expect(clock.now - start < .seconds(5))
         // The stream is finished and nothing was yielded: the resolutions were cut short, not failed.
         var yielded = 0
         for await _ in tracker.updates { yielded += 1 }

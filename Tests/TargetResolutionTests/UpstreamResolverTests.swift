@@ -97,7 +97,8 @@ import Testing
             let fallbackTime = clock.now - start
             #expect(fellBack.addresses.count == 4)
             #expect(fallbackTime >= .milliseconds(300))
-            #expect(fallbackTime < .seconds(2))
+            // Generous: the suite shares two cores; what matters is one 300 ms timeout, not many.
+            #expect(fallbackTime < .seconds(5))
 
             // Alone, two rounds: a timeout naming the server, after both rounds.
             let start2 = clock.now
@@ -163,7 +164,8 @@ import Testing
         task.cancel()
         let result = await task.value
         #expect(result.failure?.code == .cancelled)
-        #expect(clock.now - start < .seconds(2))
+        // Well before the 10 s timeout (generous: the suite shares two cores).
+        #expect(clock.now - start < .seconds(5))
     }
 
     @Test func noServers() async {

@@ -116,8 +116,8 @@ private func makeResponder() -> QueryResponder {
     } catch {
         fatalError("fuzz localities do not build: \(error)")
     }
-    let holder = ServingStateHolder(ServingState(zones: ZoneSet(zones: zones), globals: GlobalNameTable(entries: entries),
-                                                 plans: plans, clients: ClientMapping(table: table, defaultLocality: nil),
+    let holder = ServingStateHolder(ServingState(zones: ZoneSet(zones: zones), globals: GlobalNames(entries: entries, plans: plans),
+                                                  clients: ClientMapping(table: table, defaultLocality: nil),
                                                  generation: 1))
     return QueryResponder(holder: holder,
                           configuration: ResponderConfiguration(identity: "fuzz.ns1.example", maxUDPPayload: maxUDP))

@@ -30,7 +30,7 @@ public struct MetricsSources: Sendable {
                               holder: ServingStateHolder) -> MetricsSources {
         MetricsSources(dnsStats: { await dns.stats() }, tcpConnections: { dns.currentTCPConnections },
                        health: { await checker.metrics() }, queueDepth: { await reconciler.queueDepth },
-                       planGeneration: { holder.generation }, planNames: { holder.load().plans.count })
+                       planGeneration: { holder.generation }, planNames: { holder.load().globals.count })
     }
 }
 

@@ -7,21 +7,26 @@ import GSLB
 /// target's addresses change; read by the query path, which only picks.
 ///
 /// The candidates' `addresses` are, in the same order, the records the `GlobalNameTable` entry
-/// of the same index has pre-rendered: a pick's address index *i* is record *i* of the family.
+/// of the same index (in the same shard) has pre-rendered: a pick's address index *i* is record
+/// *i* of the family.
 public struct NamePlan: Sendable {
     public let policy: any AnswerPolicy
     /// Whether picks depend on the client (Locality): only then is the localities table consulted.
     public let usesClient: Bool
     public let ipv4: CandidateSet
     public let ipv6: CandidateSet
-    /// The policy's index in `ResponderStats.policies` (what the answer counters read per query,
+    /// The policy's index in `NamePlan.policyLabels` (what the answer counters read per query,
     /// without asking the existential).
     public let policyIndex: Int
+
+    /// The `policy` label values of the answer counters: answers from zone data, then one per
+    /// GSLB policy (`ResponderStats.policies` is this list).
+    public static let policyLabels = ["static", "RoundRobin", "Ratio", "Locality"]
 
     public init(policy: any AnswerPolicy, ipv4: CandidateSet, ipv6: CandidateSet) {
         self.policy = policy
         self.usesClient = policy.kind == .locality
-        self.policyIndex = ResponderStats.policies.firstIndex(of: policy.kind.rawValue) ?? -1
+        self.policyIndex = Self.policyLabels.firstIndex(of: policy.kind.rawValue) ?? -1
         // Locality resolves its failover rules per client region at compile time, not per query.
         if let locality = policy as? LocalityPolicy {
             self.ipv4 = ipv4.failoverRules == locality.failover ? ipv4 : ipv4.withFailover(locality.failover)
