@@ -220,7 +220,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilerTests",
-            dependencies: ["Reconciler", "NameServiceStore", "NameServiceStoreTesting", "GSLB", "DNSServer", "DNSZone", "DNSWire",
+            dependencies: ["Reconciler", "CMallocCounter", "NameServiceStore", "NameServiceStoreTesting", "GSLB", "DNSServer", "DNSZone", "DNSWire",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -312,7 +312,7 @@ def watch_from_scratch(server, n):
 def ctl_get(server, binary_dir):
     t = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    p = subprocess.run([os.path.join(binary_dir, "globaldnsctl"), "--server", f"http://127.0.0.1:{server.api_port}", "get"],
+    p = subprocess.run([os.path.join(binary_dir, "globaldnsctl"), "get", "--server", f"http://127.0.0.1:{server.api_port}"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.monotonic() - t
     maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024

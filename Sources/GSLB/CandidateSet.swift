@@ -90,8 +90,29 @@ public struct CandidateSet: Sendable {
     /// addresses, and those addresses (a range of `near.addresses`).
     private(set) var failoverByRegion: [String: (rule: Int, range: Range<Int>)]
 
+    /// What a policy reads besides the active addresses: the compiler builds only those (a
+    /// RoundRobin name needs neither, so a million of them do not carry unused indexes).
+    public struct Parts: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// Ratio's weighted draw.
+        public static let draw = Parts(rawValue: 1)
+        /// Locality's tiers.
+        public static let near = Parts(rawValue: 2)
+        public static let all: Parts = [.draw, .near]
+
+        /// What `kind`'s picks read.
+        public static func used(by kind: PolicyKind) -> Parts {
+            switch kind {
+            case .ratio: .draw
+            case .locality: .near
+            default: []
+            }
+        }
+    }
+
     public init(family: AddressFamily, inputs: [Input], allDown: AllDownBehavior, drained: [String] = [],
-                failover: [FailoverRule] = []) {
+                failover: [FailoverRule] = [], parts: Parts = .all) {
         var targets: [Target] = []
         var addresses: [IPAddress] = []
         let cap = CandidateSet.maxAddresses(family)
@@ -137,11 +158,12 @@ public struct CandidateSet: Sendable {
         for t in targets where isActive(t) {
             let range = activeRange(t)
             for a in range { active.append(Int32(a)) }
-            if let l = t.locality { near.add(l, range) }
+            if parts.contains(.near), let l = t.locality { near.add(l, range) }
         }
         self.active = active
         self.near = near.build()
-        self.draw = WeightedDraw(targets: targets, isActive: isActive)
+        self.draw = parts.contains(.draw) ? WeightedDraw(targets: targets, isActive: isActive)
+                                          : WeightedDraw(targets: [], isActive: isActive)
         self.failoverRules = []
         self.failoverByRegion = [:]
         if !failover.isEmpty { compileFailover(failover) }
@@ -229,7 +251,8 @@ struct WeightedDraw: Sendable {
             targets.append(Int32(i))
             weights.append(w)
         }
-        var tree = [UInt64](repeating: 0, count: weights.count + 1)
+        // No weights, no tree (an empty draw allocates nothing; picks check `total` first).
+        var tree = weights.isEmpty ? [] : [UInt64](repeating: 0, count: weights.count + 1)
         for (k, w) in weights.enumerated() {
             let i = k + 1
             tree[i] += w

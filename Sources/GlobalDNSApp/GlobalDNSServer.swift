@@ -308,6 +308,10 @@ public final class GlobalDNSServer: Sendable {
         reconcilerConfiguration.healthCheckDefaults = configuration.healthCheck.defaults
         reconcilerConfiguration.specLimits = configuration.limits.specLimits
         reconcilerConfiguration.maxProbedAddresses = configuration.healthCheck.maxProbedAddresses
+        if configuration.store.type == .etcd {
+            // Its own view under status.replicas is what it compares new statuses with.
+            reconcilerConfiguration.replica = configuration.replica.name.isEmpty ? configuration.identity : configuration.replica.name
+        }
         let reconciler = Reconciler(store: store, holder: holder, zones: holder.load().zones, logger: logger,
                                     configuration: reconcilerConfiguration,
                                     clients: clientPolicy.mapping, explainAllow: clientPolicy.explainAllow,

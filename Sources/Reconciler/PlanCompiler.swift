@@ -45,8 +45,9 @@ public struct PlanCompiler: Sendable {
         public var compiled = 0
         /// Shards rebuilt.
         public var shardsRebuilt = 0
-        /// Statuses that differ from the stored ones (timestamps aside): write them.
-        public var statuses: [StatusUpdate] = []
+        /// Names whose status differs from the stored one (timestamps aside): `takeStatuses`
+        /// renders them for writing (statuses are not held, so a million of them never are).
+        public var statusesChanged = 0
         /// Probes to start and stop, and every probe wanted after the change.
         public var probesAdded: Set<HealthKey> = []
         public var probesRemoved: Set<HealthKey> = []
@@ -81,29 +82,89 @@ public struct PlanCompiler: Sendable {
         var memo: StatusMemo
     }
 
-    /// What is remembered of the stored status: a digest (timestamps aside) and when each
-    /// condition last changed.
+    /// What is remembered of the stored status: a digest (timestamps aside) and, for each of
+    /// the four conditions, its status and when it last changed — inline, no heap per name.
     struct StatusMemo: Sendable {
         var digest: Int
-        var stamps: [ConditionStamp]
+        var stamps = Stamps()
     }
 
-    struct ConditionStamp: Sendable {
-        var type: ConditionType
-        var status: ConditionStatus
-        var since: String
+    /// Accepted, Programmed, Healthy, Ready: status (0 absent, 1 True, 2 False, 3 Unknown) and
+    /// `lastTransitionTime` in seconds since the epoch.
+    struct Stamps: Sendable {
+        var status: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+        var since: (Int64, Int64, Int64, Int64) = (0, 0, 0, 0)
+
+        static let types: [ConditionType] = [.accepted, .programmed, .healthy, .ready]
+        static let statuses: [ConditionStatus] = [.true, .false, .unknown]
+
+        subscript(i: Int) -> (status: UInt8, since: Int64) {
+            get {
+                switch i {
+                case 0: (status.0, since.0)
+                case 1: (status.1, since.1)
+                case 2: (status.2, since.2)
+                default: (status.3, since.3)
+                }
+            }
+            set {
+                switch i {
+                case 0: (status.0, since.0) = newValue
+                case 1: (status.1, since.1) = newValue
+                case 2: (status.2, since.2) = newValue
+                default: (status.3, since.3) = newValue
+                }
+            }
+        }
     }
 
     public let settings: Settings
     private(set) var zones: ZoneSet
     private var zoneAddresses: [DNSName: ZoneAddresses]
     private var names: [String: Name] = [:]
+    /// Probe verdicts and upstream answers as of the last compile; new ones wait in `pending…`
+    /// until the next, so a status rendered between compiles says what the served plan does.
     private var health: [HealthKey: HealthReport] = [:]
     private var upstream: [DNSName: Result<[IPAddress], UpstreamFailure>] = [:]
+    private var pendingHealth: [HealthKey: HealthReport] = [:]
+    private var pendingUpstream: [DNSName: Result<[IPAddress], UpstreamFailure>] = [:]
     /// Lowercased FQDN → names of the NameServices with a target referring to it.
     private var referrers: [String: Set<String>] = [:]
-    /// Lowercased FQDN → names of the NameServices claiming it (usually one).
-    private var claims: [String: Set<String>] = [:]
+    /// Lowercased FQDN → the NameServices claiming it (one, inline, nearly always).
+    private var claims: [String: Claimants] = [:]
+
+    enum Claimants: Sendable {
+        case one(String)
+        case many(Set<String>)
+
+        var names: Set<String> {
+            switch self {
+            case .one(let n): [n]
+            case .many(let s): s
+            }
+        }
+    }
+
+    private mutating func addClaim(_ fqdn: String, _ name: String) {
+        switch claims[fqdn] {
+        case nil: claims[fqdn] = .one(name)
+        case .one(let n) where n == name: break
+        case .one(let n): claims[fqdn] = .many([n, name])
+        case .many(var s):
+            s.insert(name)
+            claims[fqdn] = .many(s)
+        }
+    }
+
+    private mutating func removeClaim(_ fqdn: String, _ name: String) {
+        switch claims[fqdn] {
+        case .one(let n) where n == name: claims[fqdn] = nil
+        case .many(var s):
+            s.remove(name)
+            claims[fqdn] = s.count == 1 ? .one(s.first!) : .many(s)
+        default: break
+        }
+    }
     /// Probe → names of the NameServices using it.
     private var probeUsers: [HealthKey: Set<String>] = [:]
     private var probesWanted: Set<HealthKey> = []
@@ -119,6 +180,8 @@ public struct PlanCompiler: Sendable {
     private var drainExpiries: [String: WallTime] = [:]
     /// What the next compile must decide.
     private var dirty: Set<String> = []
+    /// Names whose status must be written (rendered by `takeStatuses`).
+    private var statusDirty: Set<String> = []
     /// FQDNs whose claims changed since the last compile.
     private var touchedFQDNs: Set<String> = []
     /// Served table entries to remove (lowercased FQDN) because their name went away.
@@ -138,7 +201,9 @@ public struct PlanCompiler: Sendable {
     public var count: Int { names.count }
 
     /// Whether `compile` has anything to do.
-    public var hasWork: Bool { !dirty.isEmpty || zonesChanged || !leaving.isEmpty || !touchedFQDNs.isEmpty }
+    public var hasWork: Bool {
+        !dirty.isEmpty || zonesChanged || !leaving.isEmpty || !touchedFQDNs.isEmpty || !pendingHealth.isEmpty || !pendingUpstream.isEmpty
+    }
 
     /// Names waiting to be decided.
     public var pendingCount: Int { dirty.count }
@@ -175,7 +240,7 @@ public struct PlanCompiler: Sendable {
         entry.served = stillServed
         names[key] = entry
         for r in entry.references { referrers[r, default: []].insert(key) }
-        claims[fqdn, default: []].insert(key)
+        addClaim(fqdn, key)
         touchedFQDNs.insert(fqdn)
         dirty.insert(key)
         return true
@@ -184,6 +249,7 @@ public struct PlanCompiler: Sendable {
     /// A NameService deleted.
     public mutating func remove(_ name: String) {
         guard let old = names.removeValue(forKey: name) else { return }
+        statusDirty.remove(name)
         unlink(name, old)
         if old.served, let n = try? DNSName(old.fqdn) { leaving.append(n) }
         touchedFQDNs.insert(old.fqdn)
@@ -211,8 +277,8 @@ public struct PlanCompiler: Sendable {
     /// A probe's verdict: the names using it are compiled again. False when nothing changed.
     @discardableResult
     public mutating func setHealth(_ key: HealthKey, _ report: HealthReport) -> Bool {
-        guard health[key] != report else { return false }
-        health[key] = report
+        guard (pendingHealth[key] ?? health[key]) != report else { return false }
+        pendingHealth[key] = report
         guard let users = probeUsers[key] else { return false }
         dirty.formUnion(users)
         return true
@@ -222,8 +288,8 @@ public struct PlanCompiler: Sendable {
     @discardableResult
     public mutating func setUpstream(_ name: DNSName, _ result: Result<[IPAddress], UpstreamFailure>) -> Bool {
         let key = name.lowercased()
-        guard upstream[key] != result else { return false }
-        upstream[key] = result
+        guard (pendingUpstream[key] ?? upstream[key]) != result else { return false }
+        pendingUpstream[key] = result
         guard let users = referrers[key.description], !users.isEmpty else { return false }
         dirty.formUnion(users)
         return true
@@ -246,8 +312,10 @@ public struct PlanCompiler: Sendable {
     /// Forget the stored status of these names (a status write failed): the next compile of
     /// each writes it again.
     public mutating func forgetStatus(_ some: some Sequence<String>) {
-        for n in some { names[n]?.memo.digest = 0 }
-        recompile(some)
+        for n in some where names[n] != nil {
+            names[n]!.memo.digest = 0
+            statusDirty.insert(n)
+        }
     }
 
     /// The upstream names wanted now.
@@ -258,13 +326,17 @@ public struct PlanCompiler: Sendable {
     /// Decides every name whose outcome can have changed, rebuilds their shards, and says which
     /// statuses, probes and upstream names changed. `now` decides drains and condition times.
     public mutating func compile(now: WallTime) -> Output {
+        for (k, r) in pendingHealth { health[k] = r }
+        for (k, r) in pendingUpstream { upstream[k] = r }
+        pendingHealth = [:]
+        pendingUpstream = [:]
         var affected = dirty
         dirty = []
         let fullRebuild = zonesChanged
         zonesChanged = false
         if fullRebuild { affected = Set(names.keys) }
         // The other claimants of a touched FQDN may win or lose it now.
-        for f in touchedFQDNs { affected.formUnion(claims[f] ?? []) }
+        for f in touchedFQDNs { if let c = claims[f] { affected.formUnion(c.names) } }
         // Names whose targets refer to an affected name's FQDN (transitively) resolve differently.
         var queue = Array(touchedFQDNs.union(affected.compactMap { names[$0]?.fqdn }))
         var seen = Set(queue)
@@ -348,13 +420,44 @@ public struct PlanCompiler: Sendable {
         // Statuses that differ from the stored ones.
         for (key, d) in decided {
             guard let name = names[key] else { continue }
-            var status = Self.status(from: name.memo, generation: name.generation)
-            d.apply(to: &status, generation: name.generation, now: now.rfc3339)
-            if !unprobed.isEmpty { noteUnprobed(&status, name.probes, generation: name.generation) }
+            if Self.digest(render(d, name, now: now)) != name.memo.digest {
+                statusDirty.insert(key)
+                out.statusesChanged += 1
+            }
+        }
+        return out
+    }
+
+    /// The status `d` means for `name`, on the stored conditions' transition times.
+    private func render(_ d: Decision, _ name: Name, now: WallTime) -> NameServiceStatus {
+        var status = Self.status(from: name.memo, generation: name.generation)
+        d.apply(to: &status, generation: name.generation, now: now.rfc3339)
+        if !unprobed.isEmpty { noteUnprobed(&status, name.probes, generation: name.generation) }
+        return status
+    }
+
+    /// Statuses waiting to be written.
+    public var statusBacklog: Int { statusDirty.count }
+
+    /// Up to `limit` statuses to write, rendered now (from the current inputs) and remembered as
+    /// stored. A name whose status came back to the stored one meanwhile is skipped.
+    /// Names waiting for a compile are left for after it (their status must match the plan).
+    public mutating func takeStatuses(limit: Int = .max, now: WallTime) -> [StatusUpdate] {
+        guard !zonesChanged else { return [] }
+        var out: [StatusUpdate] = []
+        var later: [String] = []
+        defer { statusDirty.formUnion(later) }
+        while out.count < limit, let key = statusDirty.popFirst() {
+            guard let name = names[key] else { continue }
+            if dirty.contains(key) {
+                later.append(key)
+                continue
+            }
+            let status = render(decide(key, name, now: now), name, now: now)
             let digest = Self.digest(status)
             guard digest != name.memo.digest else { continue }
             names[key]!.memo = StatusMemo(digest: digest, stamps: Self.stamps(of: status))
-            out.statuses.append(StatusUpdate(name: key, status: status, ifGeneration: name.generation))
+            out.append(StatusUpdate(name: key, status: status, ifGeneration: name.generation))
         }
         return out
     }
@@ -491,8 +594,7 @@ public struct PlanCompiler: Sendable {
             referrers[r]?.remove(key)
             if referrers[r]?.isEmpty == true { referrers[r] = nil }
         }
-        claims[old.fqdn]?.remove(key)
-        if claims[old.fqdn]?.isEmpty == true { claims[old.fqdn] = nil }
+        removeClaim(old.fqdn, key)
         for k in old.probes {
             probeUsers[k]?.remove(key)
             if probeUsers[k]?.isEmpty == true { probeUsers[k] = nil }
@@ -680,9 +782,10 @@ public struct PlanCompiler: Sendable {
             if let l = t.locality { locality = try? Locality(l) }
             inputs.append(CandidateSet.Input(name: t.name, locality: locality, ratio: t.ratio, addresses: withHealth))
         }
+        let parts = CandidateSet.Parts.used(by: policy.kind)
         let plan = NamePlan(policy: policy,
-                            ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: c.spec.allDown, drained: drained),
-                            ipv6: CandidateSet(family: .ipv6, inputs: inputs, allDown: c.spec.allDown, drained: drained))
+                            ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: c.spec.allDown, drained: drained, parts: parts),
+                            ipv6: CandidateSet(family: .ipv6, inputs: inputs, allDown: c.spec.allDown, drained: drained, parts: parts))
         decision.plan = plan
         // Target FQDNs can resolve to more addresses than one reply holds: the plan keeps the
         // first `CandidateSet.maxAddresses` of each family, and the status says so.
@@ -693,8 +796,10 @@ public struct PlanCompiler: Sendable {
 
     /// The NameService that holds `fqdn`: the oldest claim (ties: name order).
     private func owner(ofFQDN fqdn: String) -> String? {
+        guard let claimants = claims[fqdn] else { return nil }
+        if case .one(let n) = claimants { return names[n] != nil ? n : nil }
         var best: (Int64, String)?
-        for n in claims[fqdn] ?? [] {
+        for n in claimants.names {
             guard let c = names[n] else { continue }
             if best == nil || (c.firstSeen, n) < best! { best = (c.firstSeen, n) }
         }
@@ -871,21 +976,31 @@ public struct PlanCompiler: Sendable {
     }
 
     static func memo(of status: NameServiceStatus?) -> StatusMemo {
-        guard let status else { return StatusMemo(digest: 0, stamps: []) }
+        guard let status else { return StatusMemo(digest: 0) }
         return StatusMemo(digest: digest(status), stamps: stamps(of: status))
     }
 
-    static func stamps(of status: NameServiceStatus) -> [ConditionStamp] {
-        status.conditions.map { ConditionStamp(type: $0.type, status: $0.status, since: $0.lastTransitionTime) }
+    static func stamps(of status: NameServiceStatus) -> Stamps {
+        var stamps = Stamps()
+        for c in status.conditions {
+            guard let i = Stamps.types.firstIndex(of: c.type), let s = Stamps.statuses.firstIndex(of: c.status) else { continue }
+            stamps[i] = (UInt8(s + 1), WallTime(rfc3339: c.lastTransitionTime)?.secondsSinceEpoch ?? 0)
+        }
+        return stamps
     }
 
-    /// The base a new status is computed on: the stored conditions' types, statuses and times
-    /// (so a condition whose status holds keeps its `lastTransitionTime`).
+    /// The base a new status is computed on: the stored conditions' statuses and times (so a
+    /// condition whose status holds keeps its `lastTransitionTime`).
     static func status(from memo: StatusMemo, generation: Int64) -> NameServiceStatus {
-        NameServiceStatus(observedGeneration: generation, conditions: memo.stamps.map {
-            Condition(type: $0.type, status: $0.status, reason: ConditionReason(rawValue: ""), message: "",
-                      lastTransitionTime: $0.since, observedGeneration: 0)
-        })
+        var conditions: [Condition] = []
+        for i in 0..<4 {
+            let (s, since) = memo.stamps[i]
+            guard s > 0 else { continue }
+            conditions.append(Condition(type: Stamps.types[i], status: Stamps.statuses[Int(s) - 1], reason: ConditionReason(rawValue: ""),
+                                        message: "", lastTransitionTime: WallTime(secondsSinceEpoch: since).rfc3339,
+                                        observedGeneration: 0))
+        }
+        return NameServiceStatus(observedGeneration: generation, conditions: conditions)
     }
 
     /// A digest of everything in a status but the condition times (never 0).

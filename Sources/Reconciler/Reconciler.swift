@@ -65,8 +65,8 @@ public actor Reconciler {
     /// Changes waiting for the flush loop.
     private let flushWakeups: AsyncStream<Void>
     private let flushSignal: AsyncStream<Void>.Continuation
-    /// Statuses to write, the newest per name; the status loop takes them in batches.
-    private var pendingStatuses: [String: StatusUpdate] = [:]
+    /// Statuses to write are the compiler's (`statusBacklog`); the status loop renders and
+    /// writes them in batches.
     private let statusWakeups: AsyncStream<Void>
     private let statusSignal: AsyncStream<Void>.Continuation
     /// Whether the watch is open (status writes wait for it).
@@ -123,7 +123,7 @@ public actor Reconciler {
     public var queueDepth: Int { compiler.pendingCount }
 
     /// Statuses computed and not yet written.
-    public var statusBacklog: Int { pendingStatuses.count }
+    public var statusBacklog: Int { compiler.statusBacklog }
 
     /// Calls `observer` after every plan this reconciler publishes from a flush (the metrics
     /// exporter times compiles with it). Replaces any earlier observer.
@@ -288,8 +288,7 @@ public actor Reconciler {
             nextDrainExpiry = out.nextDrainExpiry
             timerSignal.yield()
         }
-        for s in out.statuses { pendingStatuses[s.name] = s }
-        if !out.statuses.isEmpty { statusSignal.yield() }
+        if compiler.statusBacklog > 0 { statusSignal.yield() }
         if publish && (out.globalsChanged || mustPublish) {
             // The holder numbers the snapshot: strictly above any other publish (setClientPolicy
             // may have published while this flush waited on the prober or the resolver above).
@@ -318,20 +317,19 @@ public actor Reconciler {
 
     private func statusLoop() async {
         for await _ in statusWakeups {
-            while !Task.isCancelled, watching, !pendingStatuses.isEmpty {
-                await writeStatusBatch()
-            }
+            // Names waiting for a compile are left to it (the flush signals again after it).
+            while !Task.isCancelled, watching, compiler.statusBacklog > 0, await writeStatusBatch() {}
         }
     }
 
     /// Writes up to `statusBatchSize` statuses in one store call, then waits until the watch
     /// has delivered them (so our own writes never outrun the watch and compact it away).
-    private func writeStatusBatch() async {
-        let batch = Array(pendingStatuses.values.prefix(configuration.statusBatchSize))
-        for s in batch { pendingStatuses[s.name] = nil }
+    private func writeStatusBatch() async -> Bool {
+        let batch = compiler.takeStatuses(limit: configuration.statusBatchSize, now: configuration.now())
+        guard !batch.isEmpty else { return false }
         let results = await store.updateStatuses(batch)
         var written: Int64 = 0
-        var failed: [StatusUpdate] = []
+        var failed: [String] = []
         for (update, result) in zip(batch, results) {
             switch result {
             case .success(let object):
@@ -341,12 +339,12 @@ public actor Reconciler {
                 break
             case .failure(let error):
                 logger.warning("status write failed", metadata: ["nameservice": "\(update.name)", "error": "\(error)"])
-                failed.append(update)
+                failed.append(update.name)
             }
         }
         if !failed.isEmpty {
-            // Retried after a pause, unless a newer status for the name was computed meanwhile.
-            for f in failed where pendingStatuses[f.name] == nil { pendingStatuses[f.name] = f }
+            // Written again after a pause (rendered anew then).
+            compiler.forgetStatus(failed)
             try? await Task.sleep(for: configuration.retryDelay)
         }
         // Never ahead of the watch: wait (bounded) until it has delivered what was just written.
@@ -354,6 +352,7 @@ public actor Reconciler {
         while watching && revision < written && ContinuousClock.now < deadline && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(2))
         }
+        return true
     }
 
     // MARK: - Drain expiry

@@ -7,4 +7,9 @@
 /// CMallocCounter.c and forwards to glibc's; only the counting is added.
 uint64_t gd_thread_allocations(void);
 
+/// Bytes the calling thread allocated minus the bytes it freed (usable sizes), counted by the same
+/// interposition: what a structure built and kept on one thread costs is the difference around
+/// building it, whatever other threads allocate meanwhile.
+int64_t gd_thread_live_heap_bytes(void);
+
 #endif
