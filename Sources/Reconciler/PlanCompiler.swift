@@ -1,4 +1,6 @@
 import DNSWire
+import Dispatch
+import Foundation
 import DNSZone
 import GSLB
 import NameServiceStore
@@ -32,6 +34,8 @@ public struct PlanCompiler: Sendable {
         /// With several replicas on one store: this replica's name in `status.replicas` (its own
         /// view is what it compares with); nil with one replica.
         public var replica: String?
+        /// Whether a large compile (from `parallelDecideThreshold` names) uses every core.
+        public var parallelDecide = true
         public init() {}
     }
 
@@ -367,10 +371,11 @@ public struct PlanCompiler: Sendable {
             takeOut = []
             for key in names.keys { names[key]!.served = false }
         }
+        let decisions = decideAll(affected, now: now)
         var decided: [String: Decision] = [:]
-        for key in affected {
+        decided.reserveCapacity(decisions.count)
+        for (key, d) in decisions {
             guard let name = names[key] else { continue }
-            let d = decide(key, name, now: now)
             decided[key] = d
             let fqdnName = try? DNSName(name.fqdn)
             if name.served, let f = fqdnName, d.entry == nil {
@@ -461,6 +466,33 @@ public struct PlanCompiler: Sendable {
         }
         return out
     }
+
+    /// Decides `keys` (reading the compiler's state only). A large set (a start-up page, a zone
+    /// reload) is split over the cores: deciding is pure, each name on its own.
+    private func decideAll(_ keys: Set<String>, now: WallTime) -> [(String, Decision)] {
+        let list = Array(keys.filter { names[$0] != nil })
+        guard settings.parallelDecide, list.count >= Self.parallelDecideThreshold, ProcessInfo.processInfo.activeProcessorCount > 1 else {
+            return list.map { ($0, decide($0, names[$0]!, now: now)) }
+        }
+        let chunks = min(ProcessInfo.processInfo.activeProcessorCount * 4, list.count / 256 + 1)
+        var results = [Decision?](repeating: nil, count: list.count)
+        let snapshot = self
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                var i = c * list.count / chunks
+                let end = (c + 1) * list.count / chunks
+                while i < end {
+                    out[i] = snapshot.decide(list[i], snapshot.names[list[i]]!, now: now)
+                    i += 1
+                }
+            }
+        }
+        return zip(list, results).map { ($0, $1!) }
+    }
+
+    /// From this many names on, `decideAll` uses every core.
+    static let parallelDecideThreshold = 2048
 
     /// Adds `delta` to the empty non-terminals between `fqdn` and its zone.
     private func placeEmptyNonTerminals(of fqdn: DNSName, delta: Int, into change: inout [DNSName: Int]) {

@@ -42,7 +42,9 @@ import Testing
     static func measure(zones: ZoneSet) -> Int {
         let n = 10000
         let specs = Self.specs(n)
-        var compiler = PlanCompiler(zones: zones)
+        var settings = PlanCompiler.Settings()
+        settings.parallelDecide = false  // every allocation on this thread, where it is counted
+        var compiler = PlanCompiler(zones: zones, settings: settings)
         let before = gd_thread_live_heap_bytes()
         for (i, s) in specs.enumerated() { compiler.upsert(s, revision: Int64(i + 1)) }
         let afterUpsert = gd_thread_live_heap_bytes()
