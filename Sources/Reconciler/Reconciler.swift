@@ -193,8 +193,8 @@ public actor Reconciler {
             }
             changedSinceFlush += page.items.count
             token = page.continueToken
-            // Compile as the pages come (published when the list is whole).
-            if token != nil && !loaded { await flush(publish: false) }
+            // Compile as the pages come, a few pages at a time (published when the list is whole).
+            if token != nil && !loaded && compiler.pendingCount >= 8192 { await flush(publish: false) }
             try Task.checkCancellation()
         } while token != nil
         for gone in Array(compiler.knownNames) where !seen.contains(gone) { compiler.remove(gone) }
