@@ -107,6 +107,11 @@ final class ObjectIndex: @unchecked Sendable {
 
     // MARK: Loading and changes
 
+    /// Room for `count` objects (before loading them).
+    func reserve(_ count: Int) {
+        locked { objects.reserveCapacity(count) }
+    }
+
     /// One row read at open.
     func load(_ name: String, revision: Int64, labelText: String, labels: [String: String]) {
         locked { insertLocked(name, revision: revision, labelText: labelText, labels: labels) }

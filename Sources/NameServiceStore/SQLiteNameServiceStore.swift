@@ -34,8 +34,9 @@ import GSLB
 /// Schema (`PRAGMA user_version = 2`):
 /// `objects(name PRIMARY KEY, labels, revision, generation, json)` — the current objects as JSON
 /// (sorted keys), and their labels as `LabelText`;
-/// `events(revision PRIMARY KEY, kind, name, json, prev)` — the change history for watch and
-/// paged lists (`prev`: the document the change replaced, NULL for ADDED);
+/// `events(revision PRIMARY KEY, kind, name, json, prev, prev_revision)` — the change history
+/// for watch and paged lists (`prev`: the document the change replaced and its revision, NULL
+/// for ADDED). Documents are stored without `resourceVersion` (the revision columns hold it).
 /// `meta(key PRIMARY KEY, value)` — `revision`, the current store revision.
 /// Version 1 files (no `labels`, no `prev`) are upgraded at open.
 public actor SQLiteNameServiceStore: NameServiceStore {
@@ -144,6 +145,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                 try db.exec("""
                     ALTER TABLE objects ADD COLUMN labels TEXT;
                     ALTER TABLE events ADD COLUMN prev TEXT;
+                    ALTER TABLE events ADD COLUMN prev_revision INTEGER;
                     """)
                 try fillLabels(db)
             }
@@ -151,7 +153,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                 CREATE TABLE IF NOT EXISTS objects(name TEXT PRIMARY KEY NOT NULL, labels TEXT,
                                                    revision INTEGER NOT NULL, generation INTEGER NOT NULL, json TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS events(revision INTEGER PRIMARY KEY NOT NULL, kind TEXT NOT NULL,
-                                                  name TEXT NOT NULL, json TEXT NOT NULL, prev TEXT);
+                                                  name TEXT NOT NULL, json TEXT NOT NULL, prev TEXT, prev_revision INTEGER);
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
                 INSERT OR IGNORE INTO meta(key, value) VALUES('revision', 0);
                 PRAGMA user_version = \(schemaVersion);
@@ -214,6 +216,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             index.load(name, revision: revision, labelText: text, labels: labels)
         }
         let columns = "SELECT name, revision, labels, CASE WHEN labels IS NULL THEN json END FROM objects"
+        if let count = try? db.integer("SELECT COUNT(*) FROM objects") { index.reserve(Int(count)) }
         do {
             try db.query(columns) { row throws(StoreError) in take(row) }
             return damaged
@@ -463,11 +466,16 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                 func fromChange(_ name: String, peek: Bool) throws(StoreError) -> NameService? {
                     guard let change = changed[name], !change.added else { return nil }
                     var prev: [UInt8]?
-                    try db.query("SELECT prev FROM events WHERE revision = ?", [.integer(change.revision)]) { row throws(StoreError) in prev = row.utf8(0) }
+                    var prevRevision: Int64?
+                    try db.query("SELECT prev, prev_revision FROM events WHERE revision = ?", [.integer(change.revision)]) { row throws(StoreError) in
+                        prev = row.utf8(0)
+                        prevRevision = row.isNull(1) ? nil : row.integer(1)
+                    }
                     guard let prev else {
                         throw StoreError(.expired, "the change history no longer holds \(name) as it was at revision \(at); list again from the start")
                     }
-                    let object = try Self.decode(prev, what: "the document before event \(change.revision)", path: path, decoder: decoder)
+                    var object = try Self.decode(prev, what: "the document before event \(change.revision)", path: path, decoder: decoder)
+                    if let prevRevision { object.metadata.resourceVersion = String(prevRevision) }
                     guard selector?.matches(object.metadata.labels) ?? true else { return nil }
                     return object
                 }
@@ -530,7 +538,12 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     // MARK: Writes (queued; committed in groups; each call waiting at most `writeTimeout`)
 
     public nonisolated func put(_ nameService: NameService, ifVersion: String?) async throws(StoreError) -> NameService {
-        try await submit("put of \(nameService.metadata.name)", [.put(nameService, ifVersion: ifVersion)])[0].get()
+        // What a creation stores, encoded here on the caller's thread (used when the name is new).
+        var created: [UInt8]?
+        if let object = try? StoreRules.applyPut(nameService, to: nil, ifVersion: nil) {
+            created = try? Array(Self.sharedEncoder.encode(object))
+        }
+        return try await submit("put of \(nameService.metadata.name)", [.put(nameService, ifVersion: ifVersion, created: created)])[0].get()
     }
 
     public nonisolated func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService {
@@ -654,9 +667,11 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             existing = object
         }
         let decided: (kind: StoreEvent.Kind, object: NameService)?
+        var precomputed: [UInt8]?
         do throws(StoreError) {
             switch op {
-            case .put(let incoming, let ifVersion):
+            case .put(let incoming, let ifVersion, let created):
+                if existing == nil { precomputed = created }
                 decided = try StoreRules.applyPut(incoming, to: existing, ifVersion: ifVersion).map { (existing == nil ? .added : .modified, $0) }
             case .status(_, let status, let ifGeneration):
                 decided = try StoreRules.applyStatus(status, name: name, to: existing, ifGeneration: ifGeneration).map { (.modified, $0) }
@@ -670,10 +685,17 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         }
         guard let (kind, decidedObject) = decided else { return .success(existing!) }  // the rules return nil only over an existing object
         var object = decidedObject
-        object.metadata.resourceVersion = String(revision + 1)
+        object.metadata.resourceVersion = nil  // stored without it: the revision columns hold it
         let json: [UInt8]
-        do throws(StoreError) { json = try encode(object) } catch { return .failure(error) }
+        if let precomputed {
+            json = precomputed
+        } else if kind == .deleted, let stored {
+            json = stored.json  // the event carries the object as it was
+        } else {
+            do throws(StoreError) { json = try encode(object) } catch { return .failure(error) }
+        }
         revision += 1
+        object.metadata.resourceVersion = String(revision)
         let labelText = LabelText.encode(object.metadata.labels)
         switch kind {
         case .added, .modified:
@@ -682,8 +704,9 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         case .deleted:
             try db.run("DELETE FROM objects WHERE name = ?", [.text(name)])
         }
-        try db.run("INSERT INTO events(revision, kind, name, json, prev) VALUES(?, ?, ?, ?, ?)",
-                   [.integer(revision), .text(kind.rawValue), .text(name), .utf8(json), stored.map { .utf8($0.json) } ?? .null])
+        try db.run("INSERT INTO events(revision, kind, name, json, prev, prev_revision) VALUES(?, ?, ?, ?, ?, ?)",
+                   [.integer(revision), .text(kind.rawValue), .text(name), .utf8(json),
+                    stored.map { .utf8($0.json) } ?? .null, stored.map { .integer($0.revision) } ?? .null])
         applied.append(Applied(kind: kind, name: name, revision: revision, json: json,
                                labels: kind == .deleted ? nil : (labelText, object.metadata.labels)))
         return .success(object)
@@ -729,6 +752,13 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             throw StoreError(.corrupt, "\(what) in \(path) does not decode: \(error)")
         }
     }
+
+    /// For callers' threads (JSONEncoder is Sendable); the same settings as the writer's.
+    private static let sharedEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
 
     private func encode(_ object: NameService) throws(StoreError) -> [UInt8] {
         do {
