@@ -10,6 +10,7 @@ import Prometheus
 struct TimedNameServiceStore: NameServiceStore {
     enum Operation: String, CaseIterable {
         case get, list, put, updateStatus = "update_status", updateDrains = "update_drains", delete, revision
+        case listPage = "list_page", updateStatuses = "update_statuses"
     }
 
     static var duration: MetricNameDescriptor {
@@ -67,6 +68,22 @@ struct TimedNameServiceStore: NameServiceStore {
 
     func list(selector: LabelSelector?) async throws(StoreError) -> (items: [NameService], revision: Int64) {
         try await timed(.list) { () async throws(StoreError) in try await base.list(selector: selector) }
+    }
+
+    func listPage(_ options: ListOptions) async throws(StoreError) -> ListPage {
+        try await timed(.listPage) { () async throws(StoreError) in try await base.listPage(options) }
+    }
+
+    /// Forwarded (so the wrapped store's own batching is used); failures are counted per update.
+    func updateStatuses(_ updates: [StatusUpdate]) async -> [Result<NameService, StoreError>] {
+        let start = ContinuousClock.now
+        let results = await base.updateStatuses(updates)
+        durations[.updateStatuses]!.record(ContinuousClock.now - start)
+        for case .failure(let error) in results {
+            registry.makeCounter(descriptor: Self.errors, labels: [("operation", Operation.updateStatuses.rawValue), ("code", error.code.description)])
+                .increment()
+        }
+        return results
     }
 
     func put(_ nameService: NameService, ifVersion: String?) async throws(StoreError) -> NameService {
