@@ -28,7 +28,7 @@ public enum ConfigurationReader {
         "state": ["directory"],
         "store": ["type", "sqlite", "etcd", "history", "writeTimeoutSeconds"],
         "store.history": ["maxEvents", "maxBytes", "maxAgeSeconds"],
-        "store.sqlite": ["path"],
+        "store.sqlite": ["path", "maxBatch"],
         "store.etcd": ["endpoints", "prefix", "dialTimeoutSeconds", "requestTimeoutSeconds", "keepaliveSeconds", "username",
                        "tls", "watchMaxBufferBytes"],
         "store.etcd.tls": ["caFile", "certFile", "keyFile", "serverName"],

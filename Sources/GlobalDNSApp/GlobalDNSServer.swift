@@ -262,6 +262,7 @@ public final class GlobalDNSServer: Sendable {
             let sqlite = try SQLiteNameServiceStore(
                 path: path, history: configuration.store.historyLimits,
                 writeTimeout: .seconds(configuration.store.writeTimeoutSeconds),
+                maxBatch: configuration.store.sqlite.maxBatch,
                 onDamage: { name, problem in
                     logger.error("a stored NameService cannot be read; it is not served until it is written again",
                                  metadata: ["nameservice": "\(name)", "problem": "\(problem)"])

@@ -18,6 +18,9 @@ extension GlobalDNSConfiguration {
         public struct SQLite: Sendable, Equatable {
             /// The database file; empty: `<state.directory>/nameservices.db`.
             public var path: String = ""
+            /// Writes committed in one transaction (one fsync) at most: concurrent writes share
+            /// a commit (group commit).
+            public var maxBatch: Int = SQLiteNameServiceStore.defaultMaxBatch
         }
 
         public struct Etcd: Sendable, Equatable {
@@ -101,6 +104,9 @@ extension GlobalDNSConfiguration {
         guard h.maxAgeSeconds > 0, h.maxAgeSeconds <= 604_800 else {
             throw ConfigurationError(keyPath: "store.history.maxAgeSeconds", message: "must be in (0, 604800], not \(h.maxAgeSeconds)")
         }
+        guard (1...100_000).contains(store.sqlite.maxBatch) else {
+            throw ConfigurationError(keyPath: "store.sqlite.maxBatch", message: "must be in [1, 100000], not \(store.sqlite.maxBatch)")
+        }
         guard store.writeTimeoutSeconds > 0, store.writeTimeoutSeconds <= 3600 else {
             throw ConfigurationError(keyPath: "store.writeTimeoutSeconds", message: "must be in (0, 3600], not \(store.writeTimeoutSeconds)")
         }
@@ -163,6 +169,7 @@ extension NodeReader {
         if let sqlite = m["sqlite"] {
             let s = try mapping(sqlite, path: "store.sqlite", keys: ConfigurationReader.keys("store.sqlite"))
             if let v = s["path"] { config.store.sqlite.path = try string(v, path: "store.sqlite.path") }
+            if let v = s["maxBatch"] { config.store.sqlite.maxBatch = try int(v, path: "store.sqlite.maxBatch") }
         }
         if let etcd = m["etcd"] {
             let e = try mapping(etcd, path: "store.etcd", keys: ConfigurationReader.keys("store.etcd"))

@@ -48,6 +48,17 @@ public protocol NameServiceStore: Sendable {
     /// The current revision.
     func revision() async throws(StoreError) -> Int64
 
+    /// One page of the list (Kubernetes `limit` / `continue`): sorted by name, every page of one
+    /// list consistent with the first page's revision; a stale continue token fails with
+    /// `.expired`, a malformed or foreign one with `.invalid`. (A requirement, so a store's own
+    /// implementation is the one called through `any NameServiceStore`; the default below cuts
+    /// pages from a full list.)
+    func listPage(_ options: ListOptions) async throws(StoreError) -> ListPage
+
+    /// Status writes as one batch (one transaction where the store can), one result per update,
+    /// in order (conflict on a generation mismatch, notFound). Default: one `updateStatus` each.
+    func updateStatuses(_ updates: [StatusUpdate]) async -> [Result<NameService, StoreError>]
+
     func watch(fromRevision: Int64) -> AsyncThrowingStream<StoreEvent, any Error>
 }
 

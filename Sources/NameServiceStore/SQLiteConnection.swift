@@ -8,11 +8,13 @@ final class SQLiteConnection {
     private var statements: [String: OpaquePointer] = [:]
     let path: String
 
-    /// Opens (creating when missing) the database at `path`.
-    init(path: String) throws(StoreError) {
+    /// Opens (creating when missing) the database at `path`. `readOnly`: a reader connection of a
+    /// database the store's writer connection has opened (and created) already; it refuses writes
+    /// (`PRAGMA query_only`), and in WAL mode reads from its own snapshot while the writer commits.
+    init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags = SQLITE_OPEN_READWRITE | (readOnly ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
         guard rc == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
@@ -24,6 +26,7 @@ final class SQLiteConnection {
         // for rather than failing the write at once.
         sqlite3_busy_timeout(handle, 5_000)
         sqlite3_extended_result_codes(handle, 1)
+        if readOnly { try exec("PRAGMA query_only = 1") }
     }
 
     deinit { close() }
@@ -71,6 +74,15 @@ final class SQLiteConnection {
             switch value {
             case .integer(let v): rc = sqlite3_bind_int64(stmt, index, v)
             case .text(let v): rc = sqlite3_bind_text(stmt, index, v, -1, SQLITE_TRANSIENT)
+            case .utf8(let v):
+                if v.isEmpty {
+                    rc = sqlite3_bind_text(stmt, index, "", 0, SQLITE_TRANSIENT)
+                } else {
+                    rc = v.withUnsafeBytes { b in
+                        sqlite3_bind_text(stmt, index, b.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(b.count), SQLITE_TRANSIENT)
+                    }
+                }
+            case .null: rc = sqlite3_bind_null(stmt, index)
             }
             guard rc == SQLITE_OK else { throw failure("bind of '\(sql)'", rc) }
         }
@@ -125,6 +137,17 @@ final class SQLiteConnection {
         }
     }
 
+    /// Runs `body` inside a read transaction (`BEGIN` … `COMMIT`): every query in it reads the
+    /// same snapshot of the database (WAL: the last commit before its first read), however many
+    /// commits the writer makes meanwhile.
+    func readTransaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try run("BEGIN")
+        defer {
+            if let db, sqlite3_get_autocommit(db) == 0 { _ = sqlite3_exec(db, "COMMIT", nil, nil, nil) }
+        }
+        return try body()
+    }
+
     private func prepared(_ sql: String) throws(StoreError) -> OpaquePointer {
         if let s = statements[sql] { return s }
         let db = try handle()
@@ -139,6 +162,9 @@ final class SQLiteConnection {
 enum SQLiteValue {
     case integer(Int64)
     case text(String)
+    /// Text given as its UTF-8 bytes.
+    case utf8([UInt8])
+    case null
 }
 
 /// The current row of a stepping statement; valid only inside the `query` callback.

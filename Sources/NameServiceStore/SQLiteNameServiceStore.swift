@@ -6,26 +6,39 @@ import GSLB
 ///
 /// - Durable: WAL journal with `synchronous=FULL`, so every commit is fsynced before the call
 ///   returns; a write that returned survives kill -9 and power loss.
-/// - One transaction per write: read the current revision, store the object, append the event,
-///   bump the revision, drop the events the history no longer keeps.
-/// - Writes are serialized: an actor whose jobs run on a private serial queue (not the
-///   cooperative pool); the SQLite handle is used from there only. A write waits at most
-///   `writeTimeout` for its answer, then fails with `.timedOut` (its outcome unknown until the
-///   disk answers); `problem` reports a store whose oldest pending write is older than that.
-/// - Reads never touch that queue: `get`, `list` and `revision` answer from the in-memory
-///   `ObjectIndex` (the stored JSON per name, decoded on read), and watches pull from the
-///   in-memory, bounded event history (`WatchRegistry`), so a stalled fsync or a long replay holds
-///   up no read.
+/// - **Group commit**: writes are queued (`WriteQueue`) and one writer, an actor whose jobs run on
+///   a private serial queue (not the cooperative pool), takes whatever has arrived (at most
+///   `maxBatch` ops, whole `updateStatuses` batches) into one transaction with one fsync. Inside
+///   it each write is applied in arrival order over what the earlier ones wrote (put-if-version,
+///   status-if-generation per item), and gets its own result: a conflict fails that item only. A
+///   failed commit (disk full) fails the writes of that transaction. Per write: read the stored
+///   row, store the object, append the event (with the document it replaces, for paged lists at an
+///   older revision), move the revision on, drop the events the history no longer keeps.
+/// - A write waits at most `writeTimeout` for its answer, then fails with `.timedOut` (its outcome
+///   unknown until the disk answers); `problem` reports a store whose oldest pending write is
+///   older than that.
+/// - Reads never touch the write queue: `get` and lists read the file through read-only
+///   connections (`ReaderPool`; WAL: a reader's snapshot is not disturbed by commits, and a
+///   commit does not wait for readers); `revision` and label lookups answer from the compact
+///   in-memory `ObjectIndex` (per name: revision and an interned label set; a `key=value → names`
+///   index); watches pull from the in-memory, bounded event history (`WatchRegistry`).
+/// - Paged lists (`listPage`) are consistent at the first page's revision: names changed since are
+///   served as they were then, from the events table (410-style `.expired` once it no longer
+///   reaches back that far).
 /// - Damaged rows (a document that does not decode, a page SQLite reports corrupt) are left out
 ///   of reads and reported (`damagedObjects`, `onDamage`) instead of failing every list; writing
-///   the name again replaces the damaged row.
-/// - One process owns the file: the index and the history are loaded at open and kept by this
-///   instance's writes only.
+///   the name again replaces the damaged row. A document is decoded when it is read, not at open.
+/// - One process owns the file: the index and the history are loaded at open (names, revisions
+///   and label columns only, no document is decoded) and kept by this instance's writes only.
 ///
-/// Schema (`PRAGMA user_version = 1`):
-/// `objects(name PRIMARY KEY, json, revision, generation)` — the current objects as JSON (sorted keys);
-/// `events(revision PRIMARY KEY, kind, name, json)` — the change history for watch;
+/// Schema (`PRAGMA user_version = 2`):
+/// `objects(name PRIMARY KEY, labels, revision, generation, json)` — the current objects as JSON
+/// (sorted keys), and their labels as `LabelText`;
+/// `events(revision PRIMARY KEY, kind, name, json, prev, prev_revision)` — the change history
+/// for watch and paged lists (`prev`: the document the change replaced and its revision, NULL
+/// for ADDED). Documents are stored without `resourceVersion` (the revision columns hold it).
 /// `meta(key PRIMARY KEY, value)` — `revision`, the current store revision.
+/// Version 1 files (no `labels`, no `prev`) are upgraded at open.
 public actor SQLiteNameServiceStore: NameServiceStore {
     /// The file name inside the state directory.
     public static let fileName = "nameservices.db"
@@ -33,7 +46,12 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     public static let defaultEventHistoryLimit = EventHistoryLimits.defaultMaxEvents
     /// How long a write waits for the disk unless told otherwise.
     public static let defaultWriteTimeout: Duration = .seconds(5)
-    static let schemaVersion: Int64 = 1
+    /// Writes committed in one transaction at most, unless told otherwise (`store.sqlite.maxBatch`).
+    public static let defaultMaxBatch = 1_000
+    /// An equality selector whose label index entry holds more names than this walks the names
+    /// in order instead of sorting the candidates for every page.
+    static let maxIndexCandidates = 100_000
+    static let schemaVersion: Int64 = 2
 
     /// Called for each stored object that cannot be served: its name (or the part of the table
     /// that cannot be read) and what is wrong.
@@ -48,14 +66,20 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     public nonisolated let history: EventHistoryLimits
     public nonisolated var eventHistoryLimit: Int { history.maxEvents }
     public nonisolated let writeTimeout: Duration
+    public nonisolated let maxBatch: Int
 
     private let executor: SerialQueueExecutor
     private var connection: SQLiteConnection?
+    private nonisolated let readers: ReaderPool
     private nonisolated let index = ObjectIndex()
     private nonisolated let watchers: WatchRegistry
     private nonisolated let pending = PendingWrites()
+    private nonisolated let queue = WriteQueue()
     private nonisolated let onDamage: DamageReport?
     private let encoder: JSONEncoder
+    private let decoder = JSONDecoder()
+    /// Transactions committed and writes in them (for measurements and tests).
+    private nonisolated let commits = CommitCounter()
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -66,16 +90,20 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     }
 
     /// Opens the database at `path`, creating the file and the schema when missing (the directory
-    /// must exist), and loads the current objects and the event history into memory. Rows that
-    /// cannot be read are reported to `onDamage` and left out; the store opens anyway.
+    /// must exist), and loads the index (names, revisions, labels) and the event history into
+    /// memory. Rows that cannot be read are reported to `onDamage` and left out; the store opens
+    /// anyway. `maxBatch`: writes committed in one transaction at most.
     public init(path: String, history: EventHistoryLimits = EventHistoryLimits(),
                 writeTimeout: Duration = SQLiteNameServiceStore.defaultWriteTimeout,
+                maxBatch: Int = SQLiteNameServiceStore.defaultMaxBatch,
                 onDamage: DamageReport? = nil) throws(StoreError) {
         if let problem = history.problem { throw StoreError(.invalid, problem) }
         guard writeTimeout > .zero else { throw StoreError(.invalid, "the write timeout must be positive, not \(writeTimeout)") }
+        guard maxBatch >= 1 else { throw StoreError(.invalid, "a write batch must hold at least 1 write, not \(maxBatch)") }
         self.path = path
         self.history = history
         self.writeTimeout = writeTimeout
+        self.maxBatch = maxBatch
         self.onDamage = onDamage
         executor = SerialQueueExecutor(label: "globaldns.nameservicestore")
         let encoder = JSONEncoder()
@@ -89,14 +117,15 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             object.metadata.resourceVersion = String(revision)
             return StoreEvent(kind: kind, object: object, revision: revision)
         }
-        let (objects, damaged) = Self.loadObjects(db, path: path)
-        index.load(objects: objects, damaged: damaged, revision: revision)
-        for (name, problem) in damaged.sorted(by: { $0.key < $1.key }) { onDamage?(name, problem) }
+        let damaged = Self.loadIndex(db, into: index, path: path)
+        index.finishLoading(damaged: damaged, revision: revision)
+        for (name, problem) in damaged.sorted(by: { nameOrder($0.key, $1.key) }) { onDamage?(name, problem) }
         watchers.load(Self.loadEvents(db, after: revision - Int64(history.maxEvents)))
+        readers = ReaderPool(path: path)
         connection = db
     }
 
-    /// Sets durability and creates the schema.
+    /// Sets durability, creates the schema, upgrades a version 1 file.
     private static func prepare(_ db: SQLiteConnection) throws(StoreError) {
         let mode = try db.text("PRAGMA journal_mode=WAL")
         guard mode?.lowercased() == "wal" else {
@@ -112,11 +141,19 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             throw StoreError(.unavailable, "\(db.path) has schema version \(version); this server reads up to \(schemaVersion)")
         }
         try db.transaction { () throws(StoreError) in
+            if version == 1 {
+                try db.exec("""
+                    ALTER TABLE objects ADD COLUMN labels TEXT;
+                    ALTER TABLE events ADD COLUMN prev TEXT;
+                    ALTER TABLE events ADD COLUMN prev_revision INTEGER;
+                    """)
+                try fillLabels(db)
+            }
             try db.exec("""
-                CREATE TABLE IF NOT EXISTS objects(name TEXT PRIMARY KEY NOT NULL, json TEXT NOT NULL,
-                                                   revision INTEGER NOT NULL, generation INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS objects(name TEXT PRIMARY KEY NOT NULL, labels TEXT,
+                                                   revision INTEGER NOT NULL, generation INTEGER NOT NULL, json TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS events(revision INTEGER PRIMARY KEY NOT NULL, kind TEXT NOT NULL,
-                                                  name TEXT NOT NULL, json TEXT NOT NULL);
+                                                  name TEXT NOT NULL, json TEXT NOT NULL, prev TEXT, prev_revision INTEGER);
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
                 INSERT OR IGNORE INTO meta(key, value) VALUES('revision', 0);
                 PRAGMA user_version = \(schemaVersion);
@@ -124,29 +161,66 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         }
     }
 
-    /// Every readable object row, and the damaged ones (name → what is wrong). A full scan first;
-    /// when SQLite stops it (a corrupt page), the names are walked through the primary-key index
-    /// (which does not read the table's pages) and each row is read on its own, so every row on
-    /// an intact page is still served.
-    private static func loadObjects(_ db: SQLiteConnection, path: String)
-        -> (objects: [String: ObjectIndex.Entry], damaged: [String: String]) {
-        var objects: [String: ObjectIndex.Entry] = [:]
-        var damaged: [String: String] = [:]
+    /// Upgrade from version 1: the labels column of every row (each document decoded once).
+    private static func fillLabels(_ db: SQLiteConnection) throws(StoreError) {
+        var labels: [(String, String)] = []
         let decoder = JSONDecoder()
+        try db.query("SELECT name, json FROM objects") { row throws(StoreError) in
+            guard let name = row.text(0), let json = row.utf8(1),
+                  let doc = try? decoder.decode(LabelsOnly.self, from: Data(json)) else { return }
+            labels.append((name, LabelText.encode(doc.metadata.labels ?? [:])))
+        }
+        for (name, text) in labels {
+            try db.run("UPDATE objects SET labels = ? WHERE name = ?", [.text(text), .text(name)])
+        }
+    }
+
+    /// Only the labels of a stored document.
+    private struct LabelsOnly: Decodable {
+        struct Metadata: Decodable { var labels: [String: String]? }
+        var metadata: Metadata
+    }
+
+    /// Loads every readable object row's name, revision and labels into `index` (no document is
+    /// decoded, unless a row has no labels column) and returns the damaged ones (name → what is
+    /// wrong). A full scan first; when SQLite stops it (a corrupt page), the names are walked
+    /// through the primary-key index (which does not read the table's pages) and each row is
+    /// read on its own, so every row on an intact page is still served.
+    private static func loadIndex(_ db: SQLiteConnection, into index: ObjectIndex, path: String) -> [String: String] {
+        var damaged: [String: String] = [:]
+        var texts: [String: [String: String]] = [:]
         func take(_ row: SQLiteRow) {
             let name = row.text(0) ?? ""
-            do throws(StoreError) {
-                objects[name] = try entry(row, path: path, decoder: decoder)
-            } catch {
-                damaged[name] = error.message
+            let revision = row.integer(1)
+            var text = row.text(2)
+            if text == nil {
+                // A row written without its labels column (by hand): read them from the document.
+                guard let json = row.utf8(3), let doc = try? JSONDecoder().decode(LabelsOnly.self, from: Data(json)) else {
+                    damaged[name] = "object \(name) in \(path) does not decode"
+                    return
+                }
+                text = LabelText.encode(doc.metadata.labels ?? [:])
             }
+            guard let text else { return }
+            let labels: [String: String]
+            if let known = texts[text] {
+                labels = known
+            } else {
+                guard let parsed = LabelText.decode(text) else {
+                    damaged[name] = "object \(name) in \(path) has an unreadable labels column"
+                    return
+                }
+                if texts.count < 100_000 { texts[text] = parsed }
+                labels = parsed
+            }
+            index.load(name, revision: revision, labelText: text, labels: labels)
         }
-        let columns = "SELECT name, json, revision, generation FROM objects"
+        let columns = "SELECT name, revision, labels, CASE WHEN labels IS NULL THEN json END FROM objects"
+        if let count = try? db.integer("SELECT COUNT(*) FROM objects") { index.reserve(Int(count)) }
         do {
             try db.query(columns) { row throws(StoreError) in take(row) }
-            return (objects, damaged)
+            return damaged
         } catch {
-            objects = [:]
             damaged = [:]
         }
         var last: String?
@@ -170,7 +244,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             }
             last = name
         }
-        return (objects, damaged)
+        return damaged
     }
 
     /// The stored events after `after`, oldest first (an unreadable history loads as far as it reads).
@@ -196,12 +270,14 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         let error = StoreError(.unavailable, "the store at \(path) was closed")
         watchers.close(error)
         index.close(error)
+        readers.close()
         connection?.close()
         connection = nil
     }
 
     deinit {
         watchers.close(StoreError(.unavailable, "the store at \(path) was released"))
+        readers.close()
     }
 
     private func db() throws(StoreError) -> SQLiteConnection {
@@ -218,7 +294,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         let (count, age) = (oldest.count, oldest.age)
         return "the NameService store's oldest pending write has waited \(Self.seconds(age)) s, longer than the write timeout "
             + "(store.writeTimeoutSeconds: \(Self.seconds(writeTimeout)) s): the disk under \(path) is not answering "
-            + "(\(count) write\(count == 1 ? "" : "s") pending; writes fail with 503, reads are served from memory)"
+            + "(\(count) write\(count == 1 ? "" : "s") pending; writes fail with 503, reads are served from the file's last commit)"
     }
 
     /// Stored objects that could not be read back and are not served (name → what is wrong),
@@ -228,38 +304,62 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     /// The events and bytes the watch history holds now.
     public nonisolated var historyUsage: (events: Int, bytes: Int) { watchers.usage }
 
+    /// Transactions committed so far and the writes they held (group commit at work).
+    public nonisolated var commitCounts: (transactions: Int, writes: Int) { commits.value }
+
+    /// How many objects the store holds now.
+    public nonisolated var count: Int { index.count }
+
     private static func seconds(_ d: Duration) -> String {
         let c = d.components
         return String(format: "%.1f", Double(c.seconds) + Double(c.attoseconds) / 1e18)
     }
 
-    // MARK: Reads (from memory, never on the write queue)
+    // MARK: Reads (from the file through reader connections, never on the write queue)
 
     public nonisolated func get(_ name: String) throws(StoreError) -> NameService? {
         try index.checkOpen()
-        guard let entry = index.entry(name) else {
-            if let problem = index.damage(name) { throw StoreError(.corrupt, problem) }
-            return nil
+        if let problem = index.damage(name) { throw StoreError(.corrupt, problem) }
+        guard index.meta(name) != nil else { return nil }
+        let row: StoredRow?
+        do throws(StoreError) {
+            row = try readers.with { db throws(StoreError) in try Self.readRow(db, name) }
+        } catch {
+            guard error.message.contains("malformed") else { throw error }
+            noteDamage(name, "object \(name) in \(path) cannot be read: \(error.message)")
+            throw StoreError(.corrupt, error.message)
         }
-        return try Self.object(name, entry, path: path, decoder: JSONDecoder())
+        guard let row else { return nil }
+        do throws(StoreError) {
+            return try Self.object(name, row, path: path, decoder: JSONDecoder())
+        } catch {
+            noteDamage(name, error.message)
+            throw error
+        }
+    }
+
+    /// Marks `name` damaged and reports it (once).
+    private nonisolated func noteDamage(_ name: String, _ problem: String) {
+        if index.markDamaged(name, problem) { onDamage?(name, problem) }
     }
 
     public nonisolated func list(selector: LabelSelector?) throws(StoreError) -> (items: [NameService], revision: Int64) {
+        let page = try page(selector: selector, limit: nil, pinned: nil, after: nil)
+        return (page.items, page.revision)
+    }
+
+    /// A page of the list, consistent at the first page's revision (see `page`).
+    public nonisolated func listPage(_ options: ListOptions) throws(StoreError) -> ListPage {
         try index.checkOpen()
-        let (objects, revision) = index.snapshot()
-        let names = objects.compactMap { (name, entry) in selector?.matches(entry.labels) ?? true ? name : nil }.sorted()
-        let decoder = JSONDecoder()
-        var items: [NameService] = []
-        items.reserveCapacity(names.count)
-        for name in names {
-            do throws(StoreError) {
-                items.append(try Self.object(name, objects[name]!, path: path, decoder: decoder))
-            } catch {
-                // Never fail the whole list for one object: serve the others, report this one.
-                onDamage?(name, error.message)
-            }
+        if let limit = options.limit, limit < 0 { throw StoreError(.invalid, "limit must not be negative, not \(limit)") }
+        var pinned: Int64?
+        var after: String?
+        if let token = options.continueToken, !token.isEmpty {
+            let decoded = try ContinueToken.decode(token, current: index.revision)
+            pinned = decoded.revision
+            after = decoded.after
         }
-        return (items, revision)
+        return try page(selector: options.selector, limit: options.limit.flatMap { $0 > 0 ? $0 : nil }, pinned: pinned, after: after)
     }
 
     public nonisolated func revision() throws(StoreError) -> Int64 {
@@ -267,59 +367,213 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         return index.revision
     }
 
-    // MARK: Writes (serialized on the queue, each waiting at most `writeTimeout`)
+    /// One row of `objects`.
+    private struct StoredRow {
+        var labels: String?
+        var revision: Int64
+        var generation: Int64
+        var json: [UInt8]
+    }
+
+    private static func readRow(_ db: SQLiteConnection, _ name: String) throws(StoreError) -> StoredRow? {
+        var found: StoredRow?
+        try db.query("SELECT labels, revision, generation, json FROM objects WHERE name = ?", [.text(name)]) { row throws(StoreError) in
+            found = StoredRow(labels: row.text(0), revision: row.integer(1), generation: row.integer(2), json: row.utf8(3) ?? [])
+        }
+        return found
+    }
+
+    /// The first change of a name after a list's revision.
+    private struct Change {
+        let revision: Int64
+        let added: Bool
+    }
+
+    /// Objects after `after` (sorted by name, at most `limit`), as they were at revision `pinned`
+    /// (nil: now), matching `selector`, and whether more follow (then a continue token).
+    ///
+    /// Reads one snapshot of the file (a read transaction on a reader connection, at revision S).
+    /// Names changed after the list's revision R (the events in (R, S]) are served as they were at
+    /// R: absent when their first change since was their creation, else the document that change
+    /// replaced (`events.prev`); `.expired` when the events table no longer reaches back to R. The
+    /// other names are served from `objects`. Names come in order either from the label index (an
+    /// equality selector: its candidates, taken before the snapshot, at a revision <= S) or from
+    /// a walk of the primary-key index in chunks; either way a page holds only its own objects.
+    private nonisolated func page(selector: LabelSelector?, limit: Int?, pinned: Int64?, after: String?) throws(StoreError) -> ListPage {
+        try index.checkOpen()
+        var candidates: [String]?
+        var revision = pinned
+        if let selector, let c = index.candidates(selector, after: after, maxCandidates: Self.maxIndexCandidates) {
+            candidates = c.names
+            if revision == nil { revision = c.revision }
+        }
+        let damaged = index.damagedNames
+        let path = path
+        let decoder = JSONDecoder()
+        let want = limit ?? Int.max
+        return try readers.with { db throws(StoreError) -> ListPage in
+            try db.readTransaction { () throws(StoreError) -> ListPage in
+                let snapshot = try Self.currentRevision(db, path: path)
+                let at = revision ?? snapshot
+                if at > snapshot {
+                    throw StoreError(.invalid, "continue token of revision \(at) is ahead of the store (\(snapshot)): not issued by this store")
+                }
+                var changed: [String: Change] = [:]
+                if snapshot > at {
+                    let oldest = try db.integer("SELECT MIN(revision) FROM events")
+                    guard let oldest, oldest <= at + 1 else { throw StoreError.expiredToken(revision: at, oldest: oldest) }
+                    try db.query("SELECT revision, kind, name FROM events WHERE revision > ? ORDER BY revision", [.integer(at)]) { row throws(StoreError) in
+                        let name = row.text(2) ?? ""
+                        if changed[name] == nil { changed[name] = Change(revision: row.integer(0), added: row.text(1) == StoreEvent.Kind.added.rawValue) }
+                    }
+                }
+                var changedNames = changed.keys.filter { n in after.map { nameOrder($0, n) } ?? true }.sorted(by: nameOrder)
+                changedNames.reverse()  // popLast takes the smallest
+
+                // The unchanged names, in order.
+                var chunk: [String] = []
+                var chunkAt = 0
+                var walkedTo = after ?? ""
+                var walkDone = false
+                var candidateAt = 0
+                func nextUnchanged() throws(StoreError) -> String? {
+                    while true {
+                        let name: String
+                        if let candidates {
+                            guard candidateAt < candidates.count else { return nil }
+                            name = candidates[candidateAt]
+                            candidateAt += 1
+                        } else {
+                            if chunkAt == chunk.count {
+                                guard !walkDone else { return nil }
+                                chunk = []
+                                chunkAt = 0
+                                try db.query("SELECT name FROM objects WHERE name > ? ORDER BY name LIMIT 256", [.text(walkedTo)]) { row throws(StoreError) in
+                                    chunk.append(row.text(0) ?? "")
+                                }
+                                if chunk.count < 256 { walkDone = true }
+                                guard let last = chunk.last else { return nil }
+                                walkedTo = last
+                            }
+                            name = chunk[chunkAt]
+                            chunkAt += 1
+                        }
+                        if changed[name] == nil, !damaged.contains(name) { return name }
+                    }
+                }
+
+                /// The object `name` had at `at`, when it matches (nil: absent, filtered out or damaged).
+                func fromChange(_ name: String, peek: Bool) throws(StoreError) -> NameService? {
+                    guard let change = changed[name], !change.added else { return nil }
+                    var prev: [UInt8]?
+                    var prevRevision: Int64?
+                    try db.query("SELECT prev, prev_revision FROM events WHERE revision = ?", [.integer(change.revision)]) { row throws(StoreError) in
+                        prev = row.utf8(0)
+                        prevRevision = row.isNull(1) ? nil : row.integer(1)
+                    }
+                    guard let prev else {
+                        throw StoreError(.expired, "the change history no longer holds \(name) as it was at revision \(at); list again from the start")
+                    }
+                    var object = try Self.decode(prev, what: "the document before event \(change.revision)", path: path, decoder: decoder)
+                    if let prevRevision { object.metadata.resourceVersion = String(prevRevision) }
+                    guard selector?.matches(object.metadata.labels) ?? true else { return nil }
+                    return object
+                }
+
+                func fromRow(_ name: String, peek: Bool) throws(StoreError) -> NameService? {
+                    let row: StoredRow?
+                    do throws(StoreError) {
+                        row = try Self.readRow(db, name)
+                    } catch {
+                        self.noteDamage(name, "object \(name) in \(path) cannot be read: \(error.message)")
+                        return nil
+                    }
+                    guard let row else { return nil }
+                    if let selector, candidates == nil {
+                        guard let labels = row.labels.flatMap(index.labels(ofText:)), selector.matches(labels) else { return nil }
+                    }
+                    if peek { return NameService(metadata: ObjectMeta(name: name), spec: NameServiceSpec(fqdn: "", ttl: 0, targets: [])) }
+                    do throws(StoreError) {
+                        return try Self.object(name, row, path: path, decoder: decoder)
+                    } catch {
+                        self.noteDamage(name, error.message)
+                        return nil
+                    }
+                }
+
+                var items: [NameService] = []
+                var pendingUnchanged = try nextUnchanged()
+                var more = false
+                while true {
+                    let takeChanged: Bool
+                    switch (changedNames.last, pendingUnchanged) {
+                    case (nil, nil): takeChanged = false
+                    case (.some, nil): takeChanged = true
+                    case (nil, .some): takeChanged = false
+                    case (.some(let c), .some(let u)): takeChanged = nameOrder(c, u)
+                    }
+                    let peek = items.count >= want
+                    let object: NameService?
+                    if takeChanged {
+                        object = try fromChange(changedNames.removeLast(), peek: peek)
+                    } else if let name = pendingUnchanged {
+                        object = try fromRow(name, peek: peek)
+                        pendingUnchanged = try nextUnchanged()
+                    } else {
+                        break
+                    }
+                    guard let object else { continue }
+                    if peek {
+                        more = true
+                        break
+                    }
+                    items.append(object)
+                }
+                let token = more ? items.last.map { ContinueToken.encode(revision: at, after: $0.metadata.name) } : nil
+                return ListPage(items: items, revision: at, continueToken: token)
+            }
+        }
+    }
+
+    // MARK: Writes (queued; committed in groups; each call waiting at most `writeTimeout`)
 
     public nonisolated func put(_ nameService: NameService, ifVersion: String?) async throws(StoreError) -> NameService {
-        try await bounded("put of \(nameService.metadata.name)") {
-            await self.result { store throws(StoreError) in try store.putNow(nameService, ifVersion: ifVersion) }
+        // What a creation stores, encoded here on the caller's thread (used when the name is new).
+        var created: [UInt8]?
+        if let object = try? StoreRules.applyPut(nameService, to: nil, ifVersion: nil) {
+            created = try? Array(Self.sharedEncoder.encode(object))
         }
+        return try await submit("put of \(nameService.metadata.name)", [.put(nameService, ifVersion: ifVersion, created: created)])[0].get()
     }
 
     public nonisolated func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService {
-        try await bounded("status update of \(name)") {
-            await self.result { store throws(StoreError) in
-                try store.modify(name) { existing throws(StoreError) in
-                    try StoreRules.applyStatus(status, name: name, to: existing, ifGeneration: ifGeneration)
-                }
-            }
-        }
+        try await submit("status update of \(name)", [.status(name, status, ifGeneration: ifGeneration)])[0].get()
+    }
+
+    /// Every update in one transaction (one fsync), each with its own result (conflict on a
+    /// generation mismatch, notFound), in order.
+    public nonisolated func updateStatuses(_ updates: [StatusUpdate]) async -> [Result<NameService, StoreError>] {
+        guard !updates.isEmpty else { return [] }
+        return await submit("batch of \(updates.count) status updates", updates.map { .status($0.name, $0.status, ifGeneration: $0.ifGeneration) })
     }
 
     public nonisolated func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) async throws(StoreError) -> NameService {
-        try await bounded("drain update of \(name)") {
-            await self.result { store throws(StoreError) in
-                try store.modify(name) { existing throws(StoreError) in
-                    try StoreRules.applyDrains(drains, name: name, to: existing, ifVersion: ifVersion)
-                }
-            }
-        }
+        try await submit("drain update of \(name)", [.drains(name, drains, ifVersion: ifVersion)])[0].get()
     }
 
     public nonisolated func delete(_ name: String, ifVersion: String?) async throws(StoreError) -> NameService {
-        try await bounded("delete of \(name)") {
-            await self.result { store throws(StoreError) in try store.deleteNow(name, ifVersion: ifVersion) }
-        }
+        try await submit("delete of \(name)", [.delete(name, ifVersion: ifVersion)])[0].get()
     }
 
-    /// Runs `body` on the actor and hands its outcome back as a value.
-    private func result<T: Sendable>(_ body: @Sendable (isolated SQLiteNameServiceStore) throws(StoreError) -> T) -> Result<T, StoreError> {
-        do throws(StoreError) {
-            return .success(try body(self))
-        } catch {
-            return .failure(error)
-        }
-    }
-
-    /// Waits for `write` at most `writeTimeout`. The write itself is not cancelled (a commit that
-    /// is waiting for the disk cannot be taken back): past the timeout the caller gets
-    /// `.timedOut`, and the write completes or fails when the disk answers.
-    private nonisolated func bounded<T: Sendable>(_ what: String,
-                                                  _ write: @escaping @Sendable () async -> Result<T, StoreError>) async throws(StoreError) -> T {
+    /// Queues `ops` as one group and waits at most `writeTimeout` for their results. The writes
+    /// themselves are not cancelled (a commit that is waiting for the disk cannot be taken back):
+    /// past the timeout the caller gets `.timedOut`, and they complete or fail when the disk answers.
+    private nonisolated func submit(_ what: String, _ ops: [WriteOp]) async -> [Result<NameService, StoreError>] {
         let id = pending.begin()
         let timeout = writeTimeout
         let path = path
         let pending = pending
-        let outcome = await withCheckedContinuation { (c: CheckedContinuation<Result<T, StoreError>, Never>) in
+        let outcome = await withCheckedContinuation { (c: CheckedContinuation<Result<[Result<NameService, StoreError>], StoreError>, Never>) in
             let first = FirstResult(c)
             let timer = Task {
                 try? await Task.sleep(for: timeout)
@@ -329,79 +583,133 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                     "the \(what) did not finish within \(Self.seconds(timeout)) s (store.writeTimeoutSeconds): the disk under \(path) "
                         + "is not answering; the write's outcome is unknown until it does (it may still be applied): read the object back before retrying")))
             }
-            Task {
-                let r = await write()
+            let group = WriteGroup(ops: ops) { results in
                 pending.end(id)
                 timer.cancel()
-                first.resume(r)
+                first.resume(.success(results))
+            }
+            if queue.submit(group) {
+                Task { await self.drain() }
             }
         }
-        return try outcome.get()
-    }
-
-    private func putNow(_ nameService: NameService, ifVersion: String?) throws(StoreError) -> NameService {
-        let db = try db()
-        let existing = try current(nameService.metadata.name)
-        guard let object = try StoreRules.applyPut(nameService, to: existing, ifVersion: ifVersion) else {
-            return existing!  // applyPut returns nil only over an existing object
+        switch outcome {
+        case .success(let results): return results
+        case .failure(let error): return ops.map { _ in .failure(error) }
         }
-        return try commit(existing == nil ? .added : .modified, object, to: db)
     }
 
-    /// A change of one part of an existing object: `rule` returns the object to store (nil:
-    /// nothing changes, a no-op without a revision or event; it throws when the object is
-    /// missing, so nil means the object exists).
-    private func modify(_ name: String,
-                        _ rule: (NameService?) throws(StoreError) -> NameService?) throws(StoreError) -> NameService {
-        let db = try db()
-        let existing = try current(name)
-        guard let object = try rule(existing) else { return existing! }
-        return try commit(.modified, object, to: db)
+    /// The writer: commits what has been queued, a transaction at a time, until the queue is empty.
+    private func drain() {
+        while true {
+            let groups = queue.take(maxOps: maxBatch)
+            guard !groups.isEmpty else { return }
+            let results = commit(groups)
+            for (group, r) in zip(groups, results) { group.done(r) }
+        }
     }
 
-    private func deleteNow(_ name: String, ifVersion: String?) throws(StoreError) -> NameService {
-        let db = try db()
-        let object = try StoreRules.checkDelete(name: name, existing: current(name), ifVersion: ifVersion)
-        return try commit(.deleted, object, to: db)
+    /// A write applied inside the transaction, to hand to the history and the index after commit.
+    private struct Applied {
+        let kind: StoreEvent.Kind
+        let name: String
+        let revision: Int64
+        let json: [UInt8]
+        let labels: (text: String, map: [String: String])?
     }
 
-    /// The stored object as the writer sees it (the index holds exactly what was committed).
-    private func current(_ name: String) throws(StoreError) -> NameService? {
-        guard let entry = index.entry(name) else { return nil }
-        return try Self.object(name, entry, path: path, decoder: JSONDecoder())
-    }
-
-    /// One transaction: applies the change to `objects`, appends it to `events`, moves the
-    /// revision on and drops the events the history no longer keeps; then, once committed, to the
-    /// history (waking watchers) and the index.
-    private func commit(_ kind: StoreEvent.Kind, _ object: NameService, to db: SQLiteConnection) throws(StoreError) -> NameService {
-        var object = object
-        let name = object.metadata.name
-        let compactedThrough = watchers.compactedThrough()
-        let (revision, json) = try db.transaction { () throws(StoreError) -> (Int64, String) in
-            let revision = try Self.currentRevision(db, path: path) + 1
-            object.metadata.resourceVersion = String(revision)
-            let json = try encode(object)
-            switch kind {
-            case .added, .modified:
-                try db.run("INSERT OR REPLACE INTO objects(name, json, revision, generation) VALUES(?, ?, ?, ?)",
-                           [.text(name), .text(json), .integer(revision), .integer(object.metadata.generation)])
-            case .deleted:
-                try db.run("DELETE FROM objects WHERE name = ?", [.text(name)])
+    /// One transaction for every op of `groups`, in order; one result per op.
+    private func commit(_ groups: [WriteGroup]) -> [[Result<NameService, StoreError>]] {
+        var results: [[Result<NameService, StoreError>]] = groups.map { _ in [] }
+        var applied: [Applied] = []
+        do throws(StoreError) {
+            let db = try db()
+            let compactedThrough = watchers.compactedThrough()
+            try db.transaction { () throws(StoreError) in
+                let start = try Self.currentRevision(db, path: path)
+                var revision = start
+                for (g, group) in groups.enumerated() {
+                    for op in group.ops {
+                        results[g].append(try apply(op, db, &revision, &applied))
+                    }
+                }
+                guard revision > start else { return }
+                try db.run("UPDATE meta SET value = ? WHERE key = 'revision'", [.integer(revision)])
+                try db.run("DELETE FROM events WHERE revision <= ?", [.integer(min(compactedThrough, revision - 1))])
             }
-            try db.run("INSERT INTO events(revision, kind, name, json) VALUES(?, ?, ?, ?)",
-                       [.integer(revision), .text(kind.rawValue), .text(name), .text(json)])
-            try db.run("UPDATE meta SET value = ? WHERE key = 'revision'", [.integer(revision)])
-            try db.run("DELETE FROM events WHERE revision <= ?", [.integer(min(compactedThrough, revision - 1))])
-            return (revision, json)
+        } catch {
+            // Nothing of this transaction is stored: every write in it fails (a write refused by
+            // the rules keeps its own error).
+            return groups.enumerated().map { g, group in
+                (0..<group.ops.count).map { i in
+                    if i < results[g].count, case .failure(let own) = results[g][i], own.code != .unavailable { return .failure(own) }
+                    return .failure(error)
+                }
+            }
         }
-        // One copy of the document, shared by the history and the index.
-        let bytes = Array(json.utf8)
-        watchers.append(revision: revision, kind: kind, json: bytes)
-        index.apply(name, kind == .deleted ? nil : ObjectIndex.Entry(json: bytes, labels: object.metadata.labels,
-                                                                   revision: revision, generation: object.metadata.generation),
-                    revision: revision)
-        return object
+        commits.add(writes: applied.count)
+        for a in applied {
+            watchers.append(revision: a.revision, kind: a.kind, json: a.json)
+            index.apply(a.name, revision: a.revision, labels: a.labels)
+        }
+        return results
+    }
+
+    /// Applies one op over what the transaction holds so far. Throws only what fails the whole
+    /// transaction (SQLite); the op's own refusal (conflict, notFound, invalid) is its result.
+    private func apply(_ op: WriteOp, _ db: SQLiteConnection, _ revision: inout Int64,
+                       _ applied: inout [Applied]) throws(StoreError) -> Result<NameService, StoreError> {
+        let name = op.name
+        // A row that cannot be read back (damaged) counts as missing: a put replaces it.
+        var stored: StoredRow?
+        var existing: NameService?
+        if let row = try? Self.readRow(db, name), let object = try? Self.object(name, row, path: path, decoder: decoder) {
+            stored = row
+            existing = object
+        }
+        let decided: (kind: StoreEvent.Kind, object: NameService)?
+        var precomputed: [UInt8]?
+        do throws(StoreError) {
+            switch op {
+            case .put(let incoming, let ifVersion, let created):
+                if existing == nil { precomputed = created }
+                decided = try StoreRules.applyPut(incoming, to: existing, ifVersion: ifVersion).map { (existing == nil ? .added : .modified, $0) }
+            case .status(_, let status, let ifGeneration):
+                decided = try StoreRules.applyStatus(status, name: name, to: existing, ifGeneration: ifGeneration).map { (.modified, $0) }
+            case .drains(_, let drains, let ifVersion):
+                decided = try StoreRules.applyDrains(drains, name: name, to: existing, ifVersion: ifVersion).map { (.modified, $0) }
+            case .delete(_, let ifVersion):
+                decided = (.deleted, try StoreRules.checkDelete(name: name, existing: existing, ifVersion: ifVersion))
+            }
+        } catch {
+            return .failure(error)
+        }
+        guard let (kind, decidedObject) = decided else { return .success(existing!) }  // the rules return nil only over an existing object
+        var object = decidedObject
+        object.metadata.resourceVersion = nil  // stored without it: the revision columns hold it
+        let json: [UInt8]
+        if let precomputed {
+            json = precomputed
+        } else if kind == .deleted, let stored {
+            json = stored.json  // the event carries the object as it was
+        } else {
+            do throws(StoreError) { json = try encode(object) } catch { return .failure(error) }
+        }
+        revision += 1
+        object.metadata.resourceVersion = String(revision)
+        let labelText = LabelText.encode(object.metadata.labels)
+        switch kind {
+        case .added, .modified:
+            try db.run("INSERT OR REPLACE INTO objects(name, labels, revision, generation, json) VALUES(?, ?, ?, ?, ?)",
+                       [.text(name), .text(labelText), .integer(revision), .integer(object.metadata.generation), .utf8(json)])
+        case .deleted:
+            try db.run("DELETE FROM objects WHERE name = ?", [.text(name)])
+        }
+        try db.run("INSERT INTO events(revision, kind, name, json, prev, prev_revision) VALUES(?, ?, ?, ?, ?, ?)",
+                   [.integer(revision), .text(kind.rawValue), .text(name), .utf8(json),
+                    stored.map { .utf8($0.json) } ?? .null, stored.map { .integer($0.revision) } ?? .null])
+        applied.append(Applied(kind: kind, name: name, revision: revision, json: json,
+                               labels: kind == .deleted ? nil : (labelText, object.metadata.labels)))
+        return .success(object)
     }
 
     // MARK: Watch
@@ -426,24 +734,14 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         return r
     }
 
-    /// An `objects` row as an index entry (checked by decoding it once); its columns are
-    /// authoritative for name, revision and generation.
-    private static func entry(_ row: SQLiteRow, path: String, decoder: JSONDecoder) throws(StoreError) -> ObjectIndex.Entry {
-        let name = row.text(0) ?? ""
-        guard let json = row.utf8(1) else { throw StoreError(.corrupt, "object \(name) in \(path) has no JSON") }
-        let entry = ObjectIndex.Entry(json: json, labels: [:], revision: row.integer(2), generation: row.integer(3))
-        let object = try object(name, entry, path: path, decoder: decoder)
-        return ObjectIndex.Entry(json: json, labels: object.metadata.labels, revision: entry.revision, generation: entry.generation)
-    }
-
-    /// The object an index entry holds.
-    private static func object(_ name: String, _ entry: ObjectIndex.Entry, path: String, decoder: JSONDecoder) throws(StoreError) -> NameService {
-        var object = try decode(entry.json, what: "object \(name)", path: path, decoder: decoder)
+    /// The object a row holds; its columns are authoritative for revision and generation.
+    private static func object(_ name: String, _ row: StoredRow, path: String, decoder: JSONDecoder) throws(StoreError) -> NameService {
+        var object = try decode(row.json, what: "object \(name)", path: path, decoder: decoder)
         guard object.metadata.name == name else {
             throw StoreError(.corrupt, "object \(name) in \(path) holds the document of '\(object.metadata.name)'")
         }
-        object.metadata.resourceVersion = String(entry.revision)
-        object.metadata.generation = entry.generation
+        object.metadata.resourceVersion = String(row.revision)
+        object.metadata.generation = row.generation
         return object
     }
 
@@ -455,11 +753,38 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         }
     }
 
-    private func encode(_ object: NameService) throws(StoreError) -> String {
+    /// For callers' threads (JSONEncoder is Sendable); the same settings as the writer's.
+    private static let sharedEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    private func encode(_ object: NameService) throws(StoreError) -> [UInt8] {
         do {
-            return String(decoding: try encoder.encode(object), as: UTF8.self)
+            return Array(try encoder.encode(object))
         } catch {
             throw StoreError(.invalid, "NameService \(object.metadata.name) does not encode as JSON: \(error)")
         }
+    }
+}
+
+/// Transactions committed and the writes they held.
+final class CommitCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var transactions = 0
+    private var writes = 0
+
+    func add(writes n: Int) {
+        lock.lock()
+        transactions += 1
+        writes += n
+        lock.unlock()
+    }
+
+    var value: (transactions: Int, writes: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (transactions, writes)
     }
 }

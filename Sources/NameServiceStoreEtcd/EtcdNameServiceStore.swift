@@ -83,14 +83,17 @@ public final class EtcdNameServiceStore: NameServiceStore {
         return try response.kvs?.first.map(decodeObject)
     }
 
+    /// Keys per range request of a list: a 1M-key prefix never comes back in one response.
+    static let listChunk = 500
+
     public func list(selector: LabelSelector?) async throws(StoreError) -> (items: [NameService], revision: Int64) {
-        // Pages of 500 keys, all read at the first page's revision: one consistent snapshot.
+        // Ranges of `listChunk` keys, all read at the first range's revision: one consistent snapshot.
         var items: [NameService] = []
         var from = objectPrefix
         var revision: Int64?
         let end = EtcdWire.prefixEnd(objectPrefix)
         while true {
-            let page = try await client.range(.init(key: from, rangeEnd: end, limit: .init(500),
+            let page = try await client.range(.init(key: from, rangeEnd: end, limit: .init(Int64(Self.listChunk)),
                                                     revision: revision.map { .init($0) }))
             if revision == nil { revision = page.header?.rev ?? 0 }
             let kvs = page.kvs ?? []
@@ -102,6 +105,56 @@ public final class EtcdNameServiceStore: NameServiceStore {
             from = last.key + Data([0])
         }
         return (items, revision ?? 0)
+    }
+
+    /// A page read with etcd's MVCC: ranges with `limit` at the revision pinned by the first page
+    /// (the continue token carries it and the last name), continuing from the last key + "\0".
+    /// Selectors are applied here (etcd cannot), so a page may take several ranges. A revision
+    /// etcd has compacted is `.expired` (Kubernetes 410); one it has not reached is `.invalid`.
+    public func listPage(_ options: ListOptions) async throws(StoreError) -> ListPage {
+        if let limit = options.limit, limit < 0 { throw StoreError(.invalid, "limit must not be negative, not \(limit)") }
+        let limit = options.limit.flatMap { $0 > 0 ? $0 : nil }
+        var revision: Int64?
+        var from = objectPrefix
+        if let token = options.continueToken, !token.isEmpty {
+            let decoded = try ContinueToken.decode(token)
+            revision = decoded.revision
+            from = key(decoded.after) + Data([0])
+        }
+        let end = EtcdWire.prefixEnd(objectPrefix)
+        var items: [NameService] = []
+        var more = false
+        scan: while true {
+            // Without a selector one more key than the page tells whether more follow.
+            let chunk = options.selector == nil ? min((limit ?? Self.listChunk) + 1, Self.listChunk + 1) : Self.listChunk
+            let page: EtcdWire.RangeResponse
+            do throws(StoreError) {
+                page = try await client.range(.init(key: from, rangeEnd: end, limit: .init(Int64(chunk)),
+                                                    revision: revision.map { .init($0) }))
+            } catch {
+                if error.code == .compacted, let r = revision { throw StoreError.expiredToken(revision: r, oldest: nil) }
+                if error.message.contains("future revision") {
+                    throw StoreError(.invalid, "continue token of revision \(revision ?? 0) is ahead of etcd: not issued by this store")
+                }
+                throw error
+            }
+            if revision == nil { revision = page.header?.rev ?? 0 }
+            let kvs = page.kvs ?? []
+            for kv in kvs {
+                let object = try decodeObject(kv)
+                guard options.selector?.matches(object.metadata.labels) ?? true else { continue }
+                if let limit, items.count == limit {
+                    more = true
+                    break scan
+                }
+                items.append(object)
+            }
+            guard page.more == true, let last = kvs.last else { break }
+            from = last.key + Data([0])
+        }
+        let at = revision ?? 0
+        let token = more ? items.last.map { ContinueToken.encode(revision: at, after: $0.metadata.name) } : nil
+        return ListPage(items: items, revision: at, continueToken: token)
     }
 
     public func revision() async throws(StoreError) -> Int64 {
@@ -127,6 +180,90 @@ public final class EtcdNameServiceStore: NameServiceStore {
             }
             return try StoreRules.applyStatus(written, name: name, to: existing, ifGeneration: ifGeneration)
         }
+    }
+
+    /// Ops per Txn at most (etcd's `--max-txn-ops` default is 128; one compare and one put per update).
+    static let txnChunk = 128
+
+    /// Status writes in chunks of `txnChunk`: one Txn reads the chunk's keys, the rules (and the
+    /// replica merge) decide each, and one Txn writes every change guarded by each key's
+    /// `mod_revision`. When another writer won a key meanwhile, that chunk's Txn changes nothing and
+    /// its updates go one by one (`updateStatus`, which re-reads and re-applies). One result per
+    /// update, in order.
+    public func updateStatuses(_ updates: [StatusUpdate]) async -> [Result<NameService, StoreError>] {
+        var results: [Result<NameService, StoreError>] = []
+        results.reserveCapacity(updates.count)
+        var start = 0
+        while start < updates.count {
+            let chunk = Array(updates[start..<min(start + Self.txnChunk, updates.count)])
+            start += chunk.count
+            results += await updateChunk(chunk)
+        }
+        return results
+    }
+
+    private func updateChunk(_ chunk: [StatusUpdate]) async -> [Result<NameService, StoreError>] {
+        func oneByOne() async -> [Result<NameService, StoreError>] {
+            var out: [Result<NameService, StoreError>] = []
+            for u in chunk {
+                do throws(StoreError) {
+                    out.append(.success(try await updateStatus(u.name, status: u.status, ifGeneration: u.ifGeneration)))
+                } catch {
+                    out.append(.failure(error))
+                }
+            }
+            return out
+        }
+        // The same name twice in a chunk: the later one must see the earlier one's write.
+        guard Set(chunk.map(\.name)).count == chunk.count, chunk.allSatisfy({ !$0.name.isEmpty }) else { return await oneByOne() }
+        let read: EtcdWire.TxnResponse
+        do throws(StoreError) {
+            read = try await client.txn(.init(compare: [], success: chunk.map { .init(requestRange: .init(key: key($0.name))) }, failure: []))
+        } catch {
+            return chunk.map { _ in .failure(error) }
+        }
+        let current = (read.responses ?? []).map { $0.responseRange?.kvs?.first }
+        guard current.count == chunk.count else { return await oneByOne() }
+        var results: [Result<NameService, StoreError>?] = Array(repeating: nil, count: chunk.count)
+        var compares: [EtcdWire.Compare] = []
+        var puts: [EtcdWire.RequestOp] = []
+        var written: [(index: Int, object: NameService)] = []
+        for (i, u) in chunk.enumerated() {
+            do throws(StoreError) {
+                let existing = try current[i].map(decodeObject)
+                var status = u.status
+                if let replica, let existing {
+                    status = NameServiceStatus.merging(u.status, from: replica, into: existing.status,
+                                                       generation: existing.metadata.generation)
+                }
+                guard var object = try StoreRules.applyStatus(status, name: u.name, to: existing, ifGeneration: u.ifGeneration) else {
+                    results[i] = .success(existing!)
+                    continue
+                }
+                object.metadata.resourceVersion = nil
+                let k = key(u.name)
+                compares.append(.modified(k, at: current[i]?.modRevision?.value ?? 0))
+                puts.append(.init(requestPut: .init(key: k, value: try encode(object))))
+                written.append((i, object))
+            } catch {
+                results[i] = .failure(error)
+            }
+        }
+        if !puts.isEmpty {
+            do throws(StoreError) {
+                let txn = try await client.txn(.init(compare: compares, success: puts, failure: []))
+                guard txn.succeeded == true else { return await oneByOne() }
+                let revision = String(txn.header?.rev ?? 0)
+                for (i, object) in written {
+                    var o = object
+                    o.metadata.resourceVersion = revision
+                    results[i] = .success(o)
+                }
+            } catch {
+                for (i, _) in written { results[i] = .failure(error) }
+            }
+        }
+        return results.map { $0 ?? .failure(StoreError(.unavailable, "no result")) }
     }
 
     public func updateDrains(_ name: String, drains: [TargetDrain], ifVersion: String?) async throws(StoreError) -> NameService {

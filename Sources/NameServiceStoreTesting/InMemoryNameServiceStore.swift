@@ -14,6 +14,9 @@ public actor InMemoryNameServiceStore: NameServiceStore {
     /// compaction and bounds; events sized by their JSON, as the SQLite store sizes them).
     private nonisolated let watchers: WatchRegistry
     private let encoder: JSONEncoder
+    /// Every change the history still holds: its revision, the name, and the object it replaced
+    /// (nil for a creation), so a paged list is served at its first page's revision.
+    private var changes: [(revision: Int64, name: String, prev: NameService?)] = []
 
     public init(eventHistoryLimit: Int = EventHistoryLimits.defaultMaxEvents) {
         self.init(history: EventHistoryLimits(maxEvents: eventHistoryLimit))
@@ -55,6 +58,51 @@ public actor InMemoryNameServiceStore: NameServiceStore {
         currentRevision
     }
 
+    /// Pages with the SQLite store's semantics: sorted by name, every page at the first page's
+    /// revision (names changed since served as they were), `.expired` once the history no longer
+    /// reaches back to it, `.invalid` for a token this store did not make.
+    public func listPage(_ options: ListOptions) throws(StoreError) -> ListPage {
+        if let limit = options.limit, limit < 0 { throw StoreError(.invalid, "limit must not be negative, not \(limit)") }
+        var at = currentRevision
+        var after: String?
+        if let token = options.continueToken, !token.isEmpty {
+            let decoded = try ContinueToken.decode(token, current: currentRevision)
+            at = decoded.revision
+            after = decoded.after
+        }
+        trimChanges()
+        var asOf = objects
+        if at < currentRevision {
+            guard let oldest = changes.first?.revision, oldest <= at + 1 else {
+                throw StoreError.expiredToken(revision: at, oldest: changes.first?.revision)
+            }
+            var seen = Set<String>()
+            for c in changes where c.revision > at && seen.insert(c.name).inserted {
+                asOf[c.name] = c.prev
+            }
+        }
+        let matching = asOf.values
+            .filter { ns in (after.map { nameOrder($0, ns.metadata.name) } ?? true) && (options.selector?.matches(ns.metadata.labels) ?? true) }
+            .sorted { nameOrder($0.metadata.name, $1.metadata.name) }
+        guard let limit = options.limit, limit > 0, matching.count > limit else {
+            return ListPage(items: matching, revision: at)
+        }
+        let page = Array(matching.prefix(limit))
+        return ListPage(items: page, revision: at,
+                        continueToken: ContinueToken.encode(revision: at, after: page[page.count - 1].metadata.name),
+                        remainingItemCount: matching.count - limit)
+    }
+
+    /// Drops the changes the watch history no longer holds.
+    private func trimChanges() {
+        let through = watchers.compactedThrough()
+        if let i = changes.firstIndex(where: { $0.revision > through }) {
+            if i > 0 { changes.removeFirst(i) }
+        } else {
+            changes = []
+        }
+    }
+
     public func put(_ nameService: NameService, ifVersion: String?) throws(StoreError) -> NameService {
         let existing = objects[nameService.metadata.name]
         guard let object = try StoreRules.applyPut(nameService, to: existing, ifVersion: ifVersion) else {
@@ -94,10 +142,12 @@ public actor InMemoryNameServiceStore: NameServiceStore {
             throw StoreError(.invalid, "NameService \(object.metadata.name) does not encode as JSON: \(error)")
         }
         currentRevision += 1
+        changes.append((currentRevision, object.metadata.name, objects[object.metadata.name]))
         objects[object.metadata.name] = kind == .deleted ? nil : object
         // The event as a value (a JSON round trip would round WallTimes); the JSON sizes it.
         watchers.append(revision: currentRevision, kind: kind, json: json,
                         event: StoreEvent(kind: kind, object: object, revision: currentRevision))
+        if changes.count > 2 * history.maxEvents { trimChanges() }
         return object
     }
 

@@ -177,6 +177,15 @@ import Testing
         #expect(m["\(name)_count{operation=\"get\"}"] == 2)
         #expect(m["\(name)_count{operation=\"list\"}"] == 0)
         #expect(m["globaldns_store_errors_total{operation=\"put\",code=\"conflict\"}"] == 1)
+
+        // Paged lists and status batches are forwarded (the wrapped store's own) and timed too.
+        #expect(try await store.listPage(ListOptions(limit: 1)).items.map(\.metadata.name) == ["a"])
+        let results = await store.updateStatuses([StatusUpdate(name: "missing", status: NameServiceStatus(observedGeneration: 1), ifGeneration: nil)])
+        #expect(results.count == 1)
+        let after = Scrape(String(decoding: registry.emitToBuffer(), as: UTF8.self))
+        #expect(after["\(name)_count{operation=\"list_page\"}"] == 1)
+        #expect(after["\(name)_count{operation=\"update_statuses\"}"] == 1)
+        #expect(after["globaldns_store_errors_total{operation=\"update_statuses\",code=\"notFound\"}"] == 1)
     }
 
     @Test func labelValuesAndHelpAreEscapedAsTheTextFormatSays() {

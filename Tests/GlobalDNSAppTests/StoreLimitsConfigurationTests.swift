@@ -11,6 +11,7 @@ import Testing
         #expect(d.store.history.maxBytes == 64 << 20)
         #expect(d.store.history.maxAgeSeconds == 600)
         #expect(d.store.writeTimeoutSeconds == 5)
+        #expect(d.store.sqlite.maxBatch == 1_000)
         #expect(d.store.etcd.watchMaxBufferBytes == 64 << 20)
         #expect(d.store.historyLimits == EventHistoryLimits())
 
@@ -19,7 +20,9 @@ import Testing
               history: {maxEvents: 500, maxBytes: 1048576, maxAgeSeconds: 30.5}
               writeTimeoutSeconds: 0.25
               etcd: {watchMaxBufferBytes: 4096}
+              sqlite: {maxBatch: 64}
             """)
+        #expect(c.store.sqlite.maxBatch == 64)
         #expect(c.store.historyLimits == EventHistoryLimits(maxEvents: 500, maxBytes: 1 << 20, maxAge: .milliseconds(30_500)))
         #expect(c.store.writeTimeoutSeconds == 0.25)
         #expect(c.etcdConfiguration().watchMaxBufferBytes == 4096)
@@ -38,6 +41,9 @@ import Testing
         ("store: {history: {maxAgeSeconds: -1}}", "store.history.maxAgeSeconds"),
         ("store: {history: {maxAge: 5}}", "store.history.maxAge"),
         ("store: {etcd: {watchMaxBufferBytes: 1}}", "store.etcd.watchMaxBufferBytes"),
+        ("store: {sqlite: {maxBatch: 0}}", "store.sqlite.maxBatch"),
+        ("store: {sqlite: {maxBatch: 1000001}}", "store.sqlite.maxBatch"),
+        ("store: {sqlite: {maxBatch: many}}", "store.sqlite.maxBatch"),
     ])
     func badValuesNameTheKey(_ text: String, _ keyPath: String) {
         do {

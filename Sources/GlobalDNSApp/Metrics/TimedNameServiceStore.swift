@@ -74,12 +74,15 @@ struct TimedNameServiceStore: NameServiceStore {
         try await timed(.listPage) { () async throws(StoreError) in try await base.listPage(options) }
     }
 
-    /// One observation per batch (its duration is the transaction's); item failures are the
-    /// items' own and are not counted as store errors.
+    /// Forwarded (so the wrapped store's own batching is used); failures are counted per update.
     func updateStatuses(_ updates: [StatusUpdate]) async -> [Result<NameService, StoreError>] {
         let start = ContinuousClock.now
         let results = await base.updateStatuses(updates)
         durations[.updateStatuses]!.record(ContinuousClock.now - start)
+        for case .failure(let error) in results {
+            registry.makeCounter(descriptor: Self.errors, labels: [("operation", Operation.updateStatuses.rawValue), ("code", error.code.description)])
+                .increment()
+        }
         return results
     }
 
