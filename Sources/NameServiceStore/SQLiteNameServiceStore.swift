@@ -348,8 +348,9 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         return (page.items, page.revision)
     }
 
-    /// A page of the list, consistent at the first page's revision (see `page`).
-    public nonisolated func listPage(_ options: ListOptions) throws(StoreError) -> ListPage {
+    /// A page of the list, consistent at the first page's revision (see `page`). `async` like the
+    /// protocol's default, so a call on this type never resolves to that default instead.
+    public nonisolated func listPage(_ options: ListOptions) async throws(StoreError) -> ListPage {
         try index.checkOpen()
         if let limit = options.limit, limit < 0 { throw StoreError(.invalid, "limit must not be negative, not \(limit)") }
         var pinned: Int64?
@@ -400,6 +401,21 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     /// equality selector: its candidates, taken before the snapshot, at a revision <= S) or from
     /// a walk of the primary-key index in chunks; either way a page holds only its own objects.
     private nonisolated func page(selector: LabelSelector?, limit: Int?, pinned: Int64?, after: String?) throws(StoreError) -> ListPage {
+        // A first page pinned at the label index's revision can find the history already past it
+        // (a burst of writes between taking the candidates and the snapshot, with a tiny history):
+        // it is not the caller's token that expired, so take the candidates again.
+        var attempt = 0
+        while true {
+            do throws(StoreError) {
+                return try pageOnce(selector: selector, limit: limit, pinned: pinned, after: after)
+            } catch {
+                attempt += 1
+                guard pinned == nil, error.code == .expired, attempt < 5 else { throw error }
+            }
+        }
+    }
+
+    private nonisolated func pageOnce(selector: LabelSelector?, limit: Int?, pinned: Int64?, after: String?) throws(StoreError) -> ListPage {
         try index.checkOpen()
         var candidates: [String]?
         var revision = pinned
