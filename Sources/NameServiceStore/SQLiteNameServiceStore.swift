@@ -50,7 +50,9 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     public static let defaultMaxBatch = 1_000
     /// A selector matching more names than this (in the label index) walks the names in order,
     /// checking the labels column, instead of sorting that many candidates for every page.
-    static let maxIndexCandidates = 100_000
+    package static let defaultMaxIndexCandidates = 100_000
+    /// `defaultMaxIndexCandidates` but in tests of the name walk.
+    package nonisolated let maxIndexCandidates: Int
     static let schemaVersion: Int64 = 2
     /// Page cache of the writer connection and of each reader connection, in KiB.
     static let writerCacheKiB = 32_768
@@ -100,6 +102,15 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                 writeTimeout: Duration = SQLiteNameServiceStore.defaultWriteTimeout,
                 maxBatch: Int = SQLiteNameServiceStore.defaultMaxBatch,
                 onDamage: DamageReport? = nil) throws(StoreError) {
+        try self.init(path: path, history: history, writeTimeout: writeTimeout, maxBatch: maxBatch, onDamage: onDamage,
+                      maxIndexCandidates: Self.defaultMaxIndexCandidates)
+    }
+
+    package init(path: String, history: EventHistoryLimits = EventHistoryLimits(),
+                 writeTimeout: Duration = SQLiteNameServiceStore.defaultWriteTimeout,
+                 maxBatch: Int = SQLiteNameServiceStore.defaultMaxBatch,
+                 onDamage: DamageReport? = nil, maxIndexCandidates: Int) throws(StoreError) {
+        self.maxIndexCandidates = maxIndexCandidates
         if let problem = history.problem { throw StoreError(.invalid, problem) }
         guard writeTimeout > .zero else { throw StoreError(.invalid, "the write timeout must be positive, not \(writeTimeout)") }
         guard maxBatch >= 1 else { throw StoreError(.invalid, "a write batch must hold at least 1 write, not \(maxBatch)") }
@@ -437,7 +448,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         try index.checkOpen()
         var candidates: [String]?
         var revision = pinned
-        if let selector, let c = index.candidates(selector, after: after, maxCandidates: Self.maxIndexCandidates) {
+        if let selector, let c = index.candidates(selector, after: after, maxCandidates: maxIndexCandidates) {
             candidates = c.names
             if revision == nil { revision = c.revision }
         }
