@@ -42,7 +42,6 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: path))
 
         let store = try SQLiteNameServiceStore(path: path)
-        #expect(store.damagedObjects.map(\.name) == ["victim"])
         let zones = try ReconcilerTests.zones()
         let holder = ServingStateHolder(ServingState(zones: zones, generation: 1))
         let reconciler = Reconciler(store: store, holder: holder, zones: zones, logger: Logger(label: "test"))
@@ -54,6 +53,8 @@ import Testing
             return try DNSMessage(decoding: reply).answers.count
         }
         try await eventually("every intact name answered") { try names.allSatisfy { try answers($0) == 1 } }
+        // Found by the reconciler's list (the store decodes no document at open: issue 13).
+        #expect(store.damagedObjects.map(\.name) == ["victim"])
         #expect(!reconciler.isStoreFailing)
         #expect(try answers("victim") == 0)
 
