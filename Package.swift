@@ -196,6 +196,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Store-level scale measurements (issue 13): `swift build -c release --product store-scale`.
+        .executableTarget(name: "store-scale", dependencies: ["NameServiceStore", "GSLB"], path: "Benchmarks/StoreScale"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "GSLBTests", dependencies: ["GSLB", "DNSWire"]),
         // Starts real etcd clusters (Debian etcd-server) on loopback for the etcd store's tests.

@@ -3,9 +3,11 @@ import GSLB
 
 /// What the SQLite store keeps in memory about its current objects (issue 13: compact, so a
 /// million objects cost little): per name only its revision and its label set, as an id into a
-/// table of interned label sets (objects with the same labels share one); and a label index
-/// `key=value → names` that answers equality selectors without reading a row. The documents
-/// themselves stay in the file and are read through the store's reader connections.
+/// table of interned label sets (objects with the same labels share one), and per label set the
+/// names that have it: the label index. A selector (any kind: `=`, `!=`, exists, not exists) is
+/// matched once per distinct label set, and the names of the matching sets are its candidates,
+/// without reading a row. The documents themselves stay in the file and are read through the
+/// store's reader connections.
 ///
 /// The writer (the store's actor) applies each committed change here after its commit, so the
 /// index never shows a write the file does not hold. Rows that cannot be read back are kept apart
@@ -22,12 +24,7 @@ final class ObjectIndex: @unchecked Sendable {
     private struct LabelSet {
         let text: String
         let labels: [String: String]
-        var users: Int
-    }
-
-    private struct Pair: Hashable {
-        let key: String
-        let value: String
+        var names: Set<String>
     }
 
     private let lock = NSLock()
@@ -35,7 +32,6 @@ final class ObjectIndex: @unchecked Sendable {
     private var sets: [LabelSet?] = []
     private var setIDs: [String: UInt32] = [:]
     private var freeSetIDs: [UInt32] = []
-    private var byPair: [Pair: Set<String>] = [:]
     private var damagedRows: [String: String] = [:]
     private var current: Int64 = 0
     private var closed: StoreError?
@@ -56,53 +52,36 @@ final class ObjectIndex: @unchecked Sendable {
 
     // MARK: Label sets (under `lock`)
 
-    private func intern(_ text: String, _ labels: [String: String]) -> UInt32 {
-        if let id = setIDs[text] {
-            sets[Int(id)]!.users += 1
-            return id
-        }
-        let set = LabelSet(text: text, labels: labels, users: 1)
+    private func insertLocked(_ name: String, revision: Int64, labelText: String, labels: [String: String], isNew: Bool = false) {
+        if !isNew { removeLocked(name) }
         let id: UInt32
-        if let free = freeSetIDs.popLast() {
-            id = free
-            sets[Int(id)] = set
+        if let known = setIDs[labelText] {
+            id = known
+            sets[Int(id)]!.names.insert(name)
         } else {
-            id = UInt32(sets.count)
-            sets.append(set)
+            let set = LabelSet(text: labelText, labels: labels, names: [name])
+            if let free = freeSetIDs.popLast() {
+                id = free
+                sets[Int(id)] = set
+            } else {
+                id = UInt32(sets.count)
+                sets.append(set)
+            }
+            setIDs[labelText] = id
         }
-        setIDs[text] = id
-        return id
-    }
-
-    private func release(_ id: UInt32) {
-        guard var set = sets[Int(id)] else { return }
-        set.users -= 1
-        if set.users > 0 {
-            sets[Int(id)] = set
-        } else {
-            sets[Int(id)] = nil
-            setIDs[set.text] = nil
-            freeSetIDs.append(id)
-        }
-    }
-
-    private func insertLocked(_ name: String, revision: Int64, labelText: String, labels: [String: String]) {
-        removeLocked(name)
-        let id = intern(labelText, labels)
         objects[name] = Meta(revision: revision, labelSet: id)
-        for (k, v) in labels { byPair[Pair(key: k, value: v), default: []].insert(name) }
     }
 
     private func removeLocked(_ name: String) {
-        guard let old = objects.removeValue(forKey: name) else { return }
-        if let set = sets[Int(old.labelSet)] {
-            for (k, v) in set.labels {
-                let p = Pair(key: k, value: v)
-                byPair[p]?.remove(name)
-                if byPair[p]?.isEmpty == true { byPair[p] = nil }
-            }
+        guard let old = objects.removeValue(forKey: name), var set = sets[Int(old.labelSet)] else { return }
+        sets[Int(old.labelSet)] = nil  // uniquely referenced while it changes
+        set.names.remove(name)
+        if set.names.isEmpty {
+            setIDs[set.text] = nil
+            freeSetIDs.append(old.labelSet)
+        } else {
+            sets[Int(old.labelSet)] = set
         }
-        release(old.labelSet)
     }
 
     // MARK: Loading and changes
@@ -114,7 +93,7 @@ final class ObjectIndex: @unchecked Sendable {
 
     /// One row read at open.
     func load(_ name: String, revision: Int64, labelText: String, labels: [String: String]) {
-        locked { insertLocked(name, revision: revision, labelText: labelText, labels: labels) }
+        locked { insertLocked(name, revision: revision, labelText: labelText, labels: labels, isNew: objects[name] == nil) }
     }
 
     /// Rows that could not be read at open, and the revision the file is at.
@@ -147,7 +126,6 @@ final class ObjectIndex: @unchecked Sendable {
         locked {
             closed = error
             objects = [:]
-            byPair = [:]
             sets = []
             setIDs = [:]
             freeSetIDs = []
@@ -172,26 +150,28 @@ final class ObjectIndex: @unchecked Sendable {
         return LabelText.decode(text)
     }
 
-    /// For a selector with `key=value` requirements: the names matching it, after `after`, sorted,
-    /// and the revision they are current at (nil: the selector has no equality to look up, or its
-    /// smallest one matches more than `maxCandidates` names; the caller walks the names instead).
+    /// The names matching `selector` after `after`, sorted, and the revision they are current at:
+    /// the selector is matched once per distinct label set. Nil when more than `maxCandidates`
+    /// names match (the caller walks the names in order instead of sorting that many per page).
     func candidates(_ selector: LabelSelector, after: String?, maxCandidates: Int) -> (names: [String], revision: Int64)? {
-        let pairs = selector.equalities.map { Pair(key: $0.key, value: $0.value) }
-        guard !pairs.isEmpty else { return nil }
-        let picked: (Set<String>, Int64)? = locked {
-            var smallest: Set<String>?
-            for p in pairs {
-                let s = byPair[p] ?? []
-                if smallest == nil || s.count < smallest!.count { smallest = s }
+        let picked: ([String], Int64)? = locked {
+            var total = 0
+            var matching: [Int] = []
+            for (i, set) in sets.enumerated() {
+                guard let set, selector.matches(set.labels) else { continue }
+                total += set.names.count
+                if total > maxCandidates { return nil }
+                matching.append(i)
             }
-            guard let smallest, smallest.count <= maxCandidates else { return nil }
-            var matching = Set<String>()
-            for name in smallest {
-                if let after, !nameOrder(after, name) { continue }
-                guard let meta = objects[name], let set = sets[Int(meta.labelSet)] else { continue }
-                if selector.matches(set.labels) { matching.insert(name) }
+            var names: [String] = []
+            names.reserveCapacity(total)
+            for i in matching {
+                for name in sets[i]!.names {
+                    if let after, !nameOrder(after, name) { continue }
+                    names.append(name)
+                }
             }
-            return (matching, current)
+            return (names, current)
         }
         guard let (names, revision) = picked else { return nil }
         return (names.sorted(by: nameOrder), revision)

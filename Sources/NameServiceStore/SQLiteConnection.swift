@@ -26,7 +26,7 @@ final class SQLiteConnection {
         // for rather than failing the write at once.
         sqlite3_busy_timeout(handle, 5_000)
         sqlite3_extended_result_codes(handle, 1)
-        if readOnly { try exec("PRAGMA query_only = 1") }
+        if readOnly { try exec("PRAGMA query_only = 1; PRAGMA cache_size = -\(SQLiteNameServiceStore.readerCacheKiB)") }
     }
 
     deinit { close() }

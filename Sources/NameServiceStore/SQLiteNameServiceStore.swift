@@ -19,9 +19,9 @@ import GSLB
 ///   older than that.
 /// - Reads never touch the write queue: `get` and lists read the file through read-only
 ///   connections (`ReaderPool`; WAL: a reader's snapshot is not disturbed by commits, and a
-///   commit does not wait for readers); `revision` and label lookups answer from the compact
-///   in-memory `ObjectIndex` (per name: revision and an interned label set; a `key=value → names`
-///   index); watches pull from the in-memory, bounded event history (`WatchRegistry`).
+///   commit does not wait for readers); `revision` and label selectors answer from the compact
+///   in-memory `ObjectIndex` (per name: revision and an interned label set; per label set its
+///   names); watches pull from the in-memory, bounded event history (`WatchRegistry`).
 /// - Paged lists (`listPage`) are consistent at the first page's revision: names changed since are
 ///   served as they were then, from the events table (410-style `.expired` once it no longer
 ///   reaches back that far).
@@ -48,10 +48,15 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     public static let defaultWriteTimeout: Duration = .seconds(5)
     /// Writes committed in one transaction at most, unless told otherwise (`store.sqlite.maxBatch`).
     public static let defaultMaxBatch = 1_000
-    /// An equality selector whose label index entry holds more names than this walks the names
-    /// in order instead of sorting the candidates for every page.
-    static let maxIndexCandidates = 100_000
+    /// A selector matching more names than this (in the label index) walks the names in order,
+    /// checking the labels column, instead of sorting that many candidates for every page.
+    package static let defaultMaxIndexCandidates = 100_000
+    /// `defaultMaxIndexCandidates` but in tests of the name walk.
+    package nonisolated let maxIndexCandidates: Int
     static let schemaVersion: Int64 = 2
+    /// Page cache of the writer connection and of each reader connection, in KiB.
+    static let writerCacheKiB = 32_768
+    static let readerCacheKiB = 8_192
 
     /// Called for each stored object that cannot be served: its name (or the part of the table
     /// that cannot be read) and what is wrong.
@@ -97,6 +102,15 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                 writeTimeout: Duration = SQLiteNameServiceStore.defaultWriteTimeout,
                 maxBatch: Int = SQLiteNameServiceStore.defaultMaxBatch,
                 onDamage: DamageReport? = nil) throws(StoreError) {
+        try self.init(path: path, history: history, writeTimeout: writeTimeout, maxBatch: maxBatch, onDamage: onDamage,
+                      maxIndexCandidates: Self.defaultMaxIndexCandidates)
+    }
+
+    package init(path: String, history: EventHistoryLimits = EventHistoryLimits(),
+                 writeTimeout: Duration = SQLiteNameServiceStore.defaultWriteTimeout,
+                 maxBatch: Int = SQLiteNameServiceStore.defaultMaxBatch,
+                 onDamage: DamageReport? = nil, maxIndexCandidates: Int) throws(StoreError) {
+        self.maxIndexCandidates = maxIndexCandidates
         if let problem = history.problem { throw StoreError(.invalid, problem) }
         guard writeTimeout > .zero else { throw StoreError(.invalid, "the write timeout must be positive, not \(writeTimeout)") }
         guard maxBatch >= 1 else { throw StoreError(.invalid, "a write batch must hold at least 1 write, not \(maxBatch)") }
@@ -132,6 +146,9 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             throw StoreError(.unavailable, "\(db.path): SQLite refused WAL mode (journal_mode is \(mode ?? "unknown")); is the file system local?")
         }
         try db.exec("PRAGMA synchronous=FULL")
+        // The writer's page cache (SQLite's default is 2 MB): at a million rows a write touches
+        // pages of the name index, the table and the events all over the file.
+        try db.exec("PRAGMA cache_size = -\(writerCacheKiB)")
         let sync = try db.integer("PRAGMA synchronous")
         guard sync == 2 else {  // FULL
             throw StoreError(.unavailable, "\(db.path): SQLite did not accept synchronous=FULL (it is \(sync.map(String.init) ?? "unknown"))")
@@ -155,6 +172,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                 CREATE TABLE IF NOT EXISTS events(revision INTEGER PRIMARY KEY NOT NULL, kind TEXT NOT NULL,
                                                   name TEXT NOT NULL, json TEXT NOT NULL, prev TEXT, prev_revision INTEGER);
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                CREATE INDEX IF NOT EXISTS objects_meta ON objects(name, revision, labels);
                 INSERT OR IGNORE INTO meta(key, value) VALUES('revision', 0);
                 PRAGMA user_version = \(schemaVersion);
                 """)
@@ -194,6 +212,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             let revision = row.integer(1)
             var text = row.text(2)
             if text == nil {
+                // Only from `columns` (the first pass hands such rows over by name).
                 // A row written without its labels column (by hand): read them from the document.
                 guard let json = row.utf8(3), let doc = try? JSONDecoder().decode(LabelsOnly.self, from: Data(json)) else {
                     damaged[name] = "object \(name) in \(path) does not decode"
@@ -215,10 +234,19 @@ public actor SQLiteNameServiceStore: NameServiceStore {
             }
             index.load(name, revision: revision, labelText: text, labels: labels)
         }
+        // The first pass reads only the covering index `objects_meta` (about 60 bytes a row), never
+        // the table's pages with the documents: a million rows load in a few seconds. A row whose
+        // labels column is NULL (written by hand) is read again with its document.
         let columns = "SELECT name, revision, labels, CASE WHEN labels IS NULL THEN json END FROM objects"
         if let count = try? db.integer("SELECT COUNT(*) FROM objects") { index.reserve(Int(count)) }
         do {
-            try db.query(columns) { row throws(StoreError) in take(row) }
+            var unlabelled: [String] = []
+            try db.query("SELECT name, revision, labels FROM objects INDEXED BY objects_meta") { row throws(StoreError) in
+                if row.isNull(2) { unlabelled.append(row.text(0) ?? "") } else { take(row) }
+            }
+            for name in unlabelled {
+                try db.query(columns + " WHERE name = ?", [.text(name)]) { row throws(StoreError) in take(row) }
+            }
             return damaged
         } catch {
             damaged = [:]
@@ -348,8 +376,9 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         return (page.items, page.revision)
     }
 
-    /// A page of the list, consistent at the first page's revision (see `page`).
-    public nonisolated func listPage(_ options: ListOptions) throws(StoreError) -> ListPage {
+    /// A page of the list, consistent at the first page's revision (see `page`). `async` like the
+    /// protocol's default, so a call on this type never resolves to that default instead.
+    public nonisolated func listPage(_ options: ListOptions) async throws(StoreError) -> ListPage {
         try index.checkOpen()
         if let limit = options.limit, limit < 0 { throw StoreError(.invalid, "limit must not be negative, not \(limit)") }
         var pinned: Int64?
@@ -397,13 +426,29 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     /// R: absent when their first change since was their creation, else the document that change
     /// replaced (`events.prev`); `.expired` when the events table no longer reaches back to R. The
     /// other names are served from `objects`. Names come in order either from the label index (an
-    /// equality selector: its candidates, taken before the snapshot, at a revision <= S) or from
+    /// selector matching at most `maxIndexCandidates` names: its candidates, taken before the
+    /// snapshot, at a revision <= S) or from
     /// a walk of the primary-key index in chunks; either way a page holds only its own objects.
     private nonisolated func page(selector: LabelSelector?, limit: Int?, pinned: Int64?, after: String?) throws(StoreError) -> ListPage {
+        // A first page pinned at the label index's revision can find the history already past it
+        // (a burst of writes between taking the candidates and the snapshot, with a tiny history):
+        // it is not the caller's token that expired, so take the candidates again.
+        var attempt = 0
+        while true {
+            do throws(StoreError) {
+                return try pageOnce(selector: selector, limit: limit, pinned: pinned, after: after)
+            } catch {
+                attempt += 1
+                guard pinned == nil, error.code == .expired, attempt < 5 else { throw error }
+            }
+        }
+    }
+
+    private nonisolated func pageOnce(selector: LabelSelector?, limit: Int?, pinned: Int64?, after: String?) throws(StoreError) -> ListPage {
         try index.checkOpen()
         var candidates: [String]?
         var revision = pinned
-        if let selector, let c = index.candidates(selector, after: after, maxCandidates: Self.maxIndexCandidates) {
+        if let selector, let c = index.candidates(selector, after: after, maxCandidates: maxIndexCandidates) {
             candidates = c.names
             if revision == nil { revision = c.revision }
         }
@@ -699,7 +744,11 @@ public actor SQLiteNameServiceStore: NameServiceStore {
         let labelText = LabelText.encode(object.metadata.labels)
         switch kind {
         case .added, .modified:
-            try db.run("INSERT OR REPLACE INTO objects(name, labels, revision, generation, json) VALUES(?, ?, ?, ?, ?)",
+            try db.run("""
+                INSERT INTO objects(name, labels, revision, generation, json) VALUES(?, ?, ?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET labels = excluded.labels, revision = excluded.revision,
+                                                generation = excluded.generation, json = excluded.json
+                """,
                        [.text(name), .text(labelText), .integer(revision), .integer(object.metadata.generation), .utf8(json)])
         case .deleted:
             try db.run("DELETE FROM objects WHERE name = ?", [.text(name)])

@@ -61,7 +61,7 @@ public actor InMemoryNameServiceStore: NameServiceStore {
     /// Pages with the SQLite store's semantics: sorted by name, every page at the first page's
     /// revision (names changed since served as they were), `.expired` once the history no longer
     /// reaches back to it, `.invalid` for a token this store did not make.
-    public func listPage(_ options: ListOptions) throws(StoreError) -> ListPage {
+    public func listPage(_ options: ListOptions) async throws(StoreError) -> ListPage {
         if let limit = options.limit, limit < 0 { throw StoreError(.invalid, "limit must not be negative, not \(limit)") }
         var at = currentRevision
         var after: String?

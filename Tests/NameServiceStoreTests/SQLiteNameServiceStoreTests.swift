@@ -81,6 +81,50 @@ struct SQLiteNameServiceStoreTests {
         }
     }
 
+    /// A file written by the previous schema (version 1: documents with their resourceVersion, no
+    /// labels column, events without the replaced document) opens: the labels column is filled
+    /// (selectors work), objects, revisions and history are served, and writes go on.
+    @Test func aVersion1FileIsUpgraded() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = SQLiteNameServiceStore.databasePath(stateDirectory: dir)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            func doc(_ ns: NameService, _ rv: Int) throws -> String {
+                var ns = ns
+                ns.metadata.generation = 1
+                ns.metadata.resourceVersion = String(rv)
+                return String(decoding: try encoder.encode(ns), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
+            }
+            let a = try doc(nameService("a", labels: ["team": "pay"]), 1), b = try doc(nameService("b"), 2)
+            do {
+                let raw = try RawSQLite(path, create: true)
+                try raw.exec("""
+                    PRAGMA journal_mode=WAL;
+                    CREATE TABLE objects(name TEXT PRIMARY KEY NOT NULL, json TEXT NOT NULL, revision INTEGER NOT NULL, generation INTEGER NOT NULL);
+                    CREATE TABLE events(revision INTEGER PRIMARY KEY NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, json TEXT NOT NULL);
+                    CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                    INSERT INTO meta VALUES('revision', 2);
+                    INSERT INTO objects VALUES('a', '\(a)', 1, 1), ('b', '\(b)', 2, 1);
+                    INSERT INTO events VALUES(1, 'ADDED', 'a', '\(a)'), (2, 'ADDED', 'b', '\(b)');
+                    PRAGMA user_version = 1;
+                    """)
+            }
+            let store = try SQLiteNameServiceStore(path: path)
+            #expect(try RawSQLite(path).text("PRAGMA user_version") == "2")
+            #expect(try RawSQLite(path).text("SELECT labels FROM objects WHERE name = 'a'") == "team=pay")
+            #expect(try await store.list(selector: LabelSelector(parsing: "team=pay")).items.map(\.metadata.name) == ["a"])
+            #expect(try await store.get("b")?.metadata.resourceVersion == "2")
+            #expect(try await collect(store.watch(fromRevision: 0), count: 2).map(\.object.metadata.name) == ["a", "b"])
+            let first = try await store.listPage(ListOptions(limit: 1))
+            #expect(first.items.map(\.metadata.name) == ["a"])
+            #expect(try ContinueToken.decode(#require(first.continueToken)).revision == 2, "the store's own paging, not the protocol's default")
+            _ = try await store.put(nameService("b", ttl: 5), ifVersion: "2")
+            let second = try await store.listPage(ListOptions(limit: 1, continueToken: first.continueToken))
+            #expect(second.items.map(\.metadata.resourceVersion) == ["2"], "b as of the first page")
+            await store.close()
+        }
+    }
+
     @Test func fileUsesWALWithTheSchema() async throws {
         try await withTemporaryDirectory { dir in
             let path = SQLiteNameServiceStore.databasePath(stateDirectory: dir)
@@ -153,8 +197,8 @@ struct SQLiteNameServiceStoreTests {
 final class RawSQLite {
     private var db: OpaquePointer?
 
-    init(_ path: String) throws {
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else {
+    init(_ path: String, create: Bool = false) throws {
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nil) == SQLITE_OK else {
             throw StoreError(.unavailable, "cannot open \(path)")
         }
         sqlite3_busy_timeout(db, 5_000)
