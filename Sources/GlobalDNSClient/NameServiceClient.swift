@@ -36,9 +36,56 @@ public struct NameServiceClient: Sendable {
         return try Self.decode(NameServiceList.self, response)
     }
 
+    /// `GET /v1/nameservices?limit=N[&continue=…]` page by page (Kubernetes chunking, as
+    /// `kubectl get --chunk-size`): calls `onPage` with each page as it arrives, so a list of any
+    /// size is held one page at a time. Every page has the first page's `metadata.resourceVersion`.
+    /// A continue token that expired between pages throws the server's 410 `APIError`
+    /// (`isExpired`): list again from the start. `chunkSize` 0 asks for everything in one response.
+    public func listPages(labelSelector: String? = nil, chunkSize: Int = 500,
+                          onPage: (NameServiceList) async throws -> Void) async throws {
+        var token: String?
+        repeat {
+            var query: [(String, String)] = []
+            if let labelSelector, !labelSelector.isEmpty { query.append(("labelSelector", labelSelector)) }
+            if chunkSize > 0 { query.append(("limit", String(chunkSize))) }
+            if let token { query.append(("continue", token)) }
+            let response = try await send(.GET, "/v1/nameservices" + Self.queryString(query))
+            let page = try Self.decode(NameServiceList.self, response)
+            try await onPage(page)
+            token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+    }
+
     /// `PUT /v1/nameservices/{name}` with the object as JSON (its status left out: the server
     /// owns it). Returns the stored object and whether it was created (201) rather than replaced.
     public func put(_ object: NameService) async throws -> (object: NameService, created: Bool) {
+        let (stored, result) = try await put(object, over: nil)
+        return (stored, result == .created)
+    }
+
+    /// As `put(_:)`, on `connection` when given (kept alive for the next request) or a connection
+    /// of its own; says what the write did: `created`, `configured` or `unchanged` (the server's
+    /// `GlobalDNS-Write-Result` header; from the status code when a server does not send it).
+    public func put(_ object: NameService, over connection: HTTPConnection?) async throws -> (object: NameService, result: ApplyAction) {
+        let request = try putRequest(object)
+        let response: HTTPClientResponse
+        if let connection {
+            response = try await connection.execute(request)
+        } else {
+            response = try await http.execute(request)
+        }
+        guard response.isSuccess else { throw APIError(response: response) }
+        let stored = try Self.decode(NameService.self, response)
+        let result: ApplyAction = switch response.headers.first(name: "GlobalDNS-Write-Result") {
+        case "unchanged": .unchanged
+        case "created": .created
+        case "configured": .configured
+        default: response.status == .created ? .created : .configured
+        }
+        return (stored, result)
+    }
+
+    private func putRequest(_ object: NameService) throws -> HTTPClientRequest {
         var body = object
         body.status = nil
         let encoder = JSONEncoder()
@@ -51,9 +98,7 @@ public struct NameServiceClient: Sendable {
         }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        let response = try await send(.PUT, try Self.itemPath(object.metadata.name), headers: headers,
-                                      body: ByteBuffer(bytes: data))
-        return (try Self.decode(NameService.self, response), response.status == .created)
+        return request(.PUT, try Self.itemPath(object.metadata.name), headers: headers, body: ByteBuffer(bytes: data))
     }
 
     /// `DELETE /v1/nameservices/{name}`.
@@ -130,7 +175,7 @@ public struct NameServiceClient: Sendable {
         return response
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, _ response: HTTPClientResponse) throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ response: HTTPClientResponse) throws -> T {
         do {
             return try JSONDecoder().decode(type, from: Data(response.body.readableBytesView))
         } catch {
