@@ -323,3 +323,27 @@ func unlimitedRate() -> APILimits {
         }
     }
 }
+
+/// A PUT says what it did in `GlobalDNS-Write-Result` (globaldnsctl apply needs no GET).
+@Suite struct WriteResultTests {
+    @Test func putSaysCreatedConfiguredOrUnchanged() async throws {
+        let app = makeAPI().makeApplication(address: .hostname("127.0.0.1", port: 0))
+        try await app.test(.live) { client in
+            let field = try #require(HTTPFields.Element.Name(NameServiceAPI.writeResultHeader))
+            var r = try await put(client, "checkout", checkoutJSON())
+            #expect(r.status == .created && r.headers[field] == "created")
+            let version = try decode(NameService.self, r).metadata.resourceVersion
+            r = try await put(client, "checkout", checkoutJSON())
+            #expect(r.status == .ok && r.headers[field] == "unchanged")
+            #expect(try decode(NameService.self, r).metadata.resourceVersion == version)
+            r = try await put(client, "checkout", checkoutJSON(ttl: 90))
+            #expect(r.status == .ok && r.headers[field] == "configured")
+            let current = try decode(NameService.self, r).metadata.resourceVersion
+            // put-if-version with the current version and the same content: unchanged
+            r = try await put(client, "checkout", checkoutJSON(ttl: 90, resourceVersion: current))
+            #expect(r.status == .ok && r.headers[field] == "unchanged")
+            r = try await put(client, "checkout", checkoutJSON(labels: ["team": "web"], ttl: 90, resourceVersion: current))
+            #expect(r.status == .ok && r.headers[field] == "configured")
+        }
+    }
+}
