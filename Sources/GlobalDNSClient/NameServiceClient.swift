@@ -68,12 +68,7 @@ public struct NameServiceClient: Sendable {
     /// `GlobalDNS-Write-Result` header; from the status code when a server does not send it).
     public func put(_ object: NameService, over connection: HTTPConnection?) async throws -> (object: NameService, result: ApplyAction) {
         let request = try putRequest(object)
-        let response: HTTPClientResponse
-        if let connection {
-            response = try await connection.execute(request)
-        } else {
-            response = try await http.execute(request)
-        }
+        let response = try await executeRetryingThrottled(request, over: connection)
         guard response.isSuccess else { throw APIError(response: response) }
         let stored = try Self.decode(NameService.self, response)
         let result: ApplyAction = switch response.headers.first(name: "GlobalDNS-Write-Result") {
@@ -170,9 +165,32 @@ public struct NameServiceClient: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) async throws -> HTTPClientResponse {
-        let response = try await http.execute(request(method, path, headers: headers, body: body))
+        let response = try await executeRetryingThrottled(request(method, path, headers: headers, body: body), over: nil)
         guard response.isSuccess else { throw APIError(response: response) }
         return response
+    }
+
+    /// Retries of a request answered 429 (the server's per-client rate limit, `api.rateLimit`) at
+    /// most: a 429 means the server did nothing with it, so sending it again is safe whatever the
+    /// method. Each retry waits the server's `Retry-After` (1 s when absent, at most 30 s).
+    public static let maxThrottledRetries = 10
+
+    /// Sends `request` (on `connection` when given), waiting out and retrying a 429 as
+    /// `maxThrottledRetries` says; returns the last response.
+    func executeRetryingThrottled(_ request: HTTPClientRequest, over connection: HTTPConnection?) async throws -> HTTPClientResponse {
+        var attempt = 0
+        while true {
+            let response: HTTPClientResponse
+            if let connection, connection.isReusable {
+                response = try await connection.execute(request)
+            } else {
+                response = try await http.execute(request)
+            }
+            guard response.status == .tooManyRequests, attempt < Self.maxThrottledRetries else { return response }
+            attempt += 1
+            let seconds = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 1
+            try await Task.sleep(for: .seconds(min(max(seconds, 1), 30)))
+        }
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ response: HTTPClientResponse) throws -> T {

@@ -14,12 +14,13 @@ import Yams
 
 /// Runs the real API (`APIServer`, every limit but the rate limit, which these bulk tests would
 /// hit) over `store` on 127.0.0.1 and an ephemeral port for the duration of `body`.
-func withRealAPI<T: Sendable>(_ store: any NameServiceStore, maxListLimit: Int = 500,
+func withRealAPI<T: Sendable>(_ store: any NameServiceStore, maxListLimit: Int = 500, rateLimit: (perSecond: Double, burst: Int)? = nil,
                               _ body: @Sendable (_ api: NameServiceAPI, _ port: Int) async throws -> T) async throws -> T {
     var logger = Logger(label: "GlobalDNSClientTests")
     logger.logLevel = .warning
     var limits = APILimits()
-    limits.rateLimitPerSecond = 0
+    limits.rateLimitPerSecond = rateLimit?.perSecond ?? 0
+    limits.rateLimitBurst = rateLimit?.burst ?? 200
     limits.maxListLimit = maxListLimit
     let api = NameServiceAPI(store: store, configuration: APIConfiguration(limits: limits), logger: logger)
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -193,6 +194,19 @@ final class Outcomes: @unchecked Sendable {
             #expect(again.all.count == count - invalid.count)
             #expect(again.all.values.allSatisfy { if case .success(.unchanged) = $0[0] { true } else { false } })
             #expect(try await store.revision() == before)
+        }
+    }
+
+    /// A server's rate limit (429 with Retry-After) is waited out: every object is applied.
+    @Test func applyAllWaitsOutTheRateLimit() async throws {
+        let store = InMemoryNameServiceStore()
+        try await withRealAPI(store, rateLimit: (perSecond: 10, burst: 5)) { _, port in
+            let client = try realClient(port)
+            let outcomes = Outcomes()
+            try await client.applyAll((0..<25).map { object(padded($0)) }, concurrency: 8) { i, r in outcomes.add(i, r) }
+            #expect(outcomes.all.count == 25)
+            #expect(outcomes.all.values.allSatisfy { if case .success(.created) = $0[0] { true } else { false } })
+            #expect(try await store.list(selector: nil).items.count == 25)
         }
     }
 
