@@ -214,7 +214,10 @@ public struct NameServiceAPI: Sendable {
         ])
         // What the write did, for `globaldnsctl apply` (one PUT per object, no GET): the store
         // answers a write that changes nothing with the stored object at its old version.
-        let result = !existed ? "created" : (previousVersion! == stored.metadata.resourceVersion ? "unchanged" : "configured")
+        let result = switch previousVersion {
+        case .none: "created"
+        case .some(let version): version == stored.metadata.resourceVersion ? "unchanged" : "configured"
+        }
         var response = json(stored, status: existed ? .ok : .created)
         if let field = HTTPFields.Element.Name(Self.writeResultHeader) { response.headers[field] = result }
         return response
