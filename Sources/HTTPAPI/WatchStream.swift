@@ -44,7 +44,10 @@ struct WatchStream: Sendable {
         if let fromRevision {
             start = fromRevision
         } else {
-            guard let revision = try await initialList(&matching, &writer) else { return }
+            guard let revision = try await initialList(&matching, &writer) else {
+                try await writer.finish(nil)  // the ERROR line is the last
+                return
+            }
             start = revision
         }
 
@@ -102,7 +105,11 @@ struct WatchStream: Sendable {
                 page = try await store.listPage(options)
             } catch {
                 if chunk.readableBytes > 0 { try await initialListGuard.write(chunk, &writer) }
-                try await writeError(APIStatus.from(error, name: nil), &writer)
+                let status = error.code == .expired
+                    ? APIStatus(code: 410, reason: "Expired",
+                                message: "the initial list expired between its pages (\(error.message)); list and watch again")
+                    : APIStatus.from(error, name: nil)
+                try await writeError(status, &writer)
                 return nil
             }
             if revision == nil { revision = page.revision }

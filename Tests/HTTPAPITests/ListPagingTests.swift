@@ -301,6 +301,29 @@ func unlimitedRate() -> APILimits {
         }
     }
 
+    /// A page of a watch's initial list that expires: the ADDED events so far, then one ERROR
+    /// event with a 410 Expired Status, and the end of the stream (the client lists again).
+    @Test func aWatchWhoseInitialListExpiresEndsWith410() async throws {
+        let store = PagingStore()
+        try await store.fill(30)
+        var limits = unlimitedRate()
+        limits.maxListLimit = 10
+        let api = makeAPI(store, limits: limits)
+        try await withLiveServer(api) { port, _ in
+            store.expire(after: 1)
+            let watcher = try RawHTTPClient(port: port)
+            defer { watcher.hangUp() }
+            try watcher.send("GET /v1/nameservices?watch=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(try await watcher.read(within: 10) { _ in watcher.chunkedBody.complete })
+            let lines = watcher.bodyLines
+            #expect(lines.count == 11)
+            #expect(try watchLines(lines.dropLast().joined(separator: "\n")).allSatisfy { $0.type == "ADDED" })
+            let last = try JSONDecoder().decode(WatchEvent<APIStatus>.self, from: Data((lines.last ?? "").utf8))
+            #expect(last.type == "ERROR" && last.object.code == 410 && last.object.reason == "Expired")
+            #expect(api.watches.openStreams == 0)
+        }
+    }
+
     /// A watcher that stops reading during the initial list is cut off after the write timeout:
     /// the server holds a page and a chunk for it meanwhile, not the list.
     @Test func aWatcherThatStopsReadingTheInitialListIsCutOff() async throws {
