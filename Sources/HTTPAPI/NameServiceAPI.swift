@@ -10,10 +10,12 @@ public import NIOCore
 /// Routes (`NameServiceAPI.routes` is the table; docs/openapi.yaml documents each):
 /// - `PUT /v1/nameservices/{name}`: create (201) or replace (200); JSON or YAML; a
 ///   `metadata.resourceVersion` in the body makes it put-if-version (stale → 409); an invalid spec
-///   → 422 with every problem and its field path, nothing stored.
+///   → 422 with every problem and its field path, nothing stored. The `GlobalDNS-Write-Result`
+///   header says `created`, `configured` or `unchanged`.
 /// - `GET /v1/nameservices/{name}`, `DELETE /v1/nameservices/{name}[?resourceVersion=]`,
 ///   `GET /v1/nameservices/{name}/status`.
-/// - `GET /v1/nameservices[?labelSelector=]`: a `NameServiceList`; with `watch=true` a stream of
+/// - `GET /v1/nameservices[?labelSelector=][&limit=N&continue=TOKEN]`: a `NameServiceList`, paged
+///   the Kubernetes way and always streamed (`ListStream`); with `watch=true` a stream of
 ///   newline-delimited `{"type":…,"object":…}` events (see `WatchStream`).
 /// - `PUT /v1/nameservices/{name}/targets/{target}/drain` (`DrainRequest`: reason, optional
 ///   `until` or `durationSeconds`) and `DELETE` of the same path: an operator takes a target out of
