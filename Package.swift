@@ -169,6 +169,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // globaldnsctl's paging and concurrent apply against the real API (issue 13)
+                "HTTPAPI", "NameServiceStore", "NameServiceStoreTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The NameService HTTP API (Hummingbird): CRUD, list, watch, status, health, bearer-token auth.

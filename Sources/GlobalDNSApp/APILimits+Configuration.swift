@@ -16,6 +16,8 @@ extension GlobalDNSConfiguration.API {
         l.rateLimitBurst = rateLimit.burst
         l.rateLimitMaxClients = rateLimit.maxClients
         l.watchMaxBufferBytes = watch.maxBufferBytes
+        l.maxListLimit = maxListLimit
+        l.writeTimeout = .nanoseconds(Int64(writeTimeoutSeconds * 1e9))
         return l
     }
 }

@@ -62,6 +62,12 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var bodyTimeoutSeconds: Double = 30
         /// Request line plus headers larger than this get 431 and the connection is closed.
         public var maxHeaderBytes: Int = 16 << 10
+        /// Objects per list page at most (a larger `limit` is served as this many, with a continue
+        /// token); also the store page size of unlimited lists and watches from scratch.
+        public var maxListLimit: Int = 500
+        /// A list (or a watch's initial list) write the client does not take within this long
+        /// closes the connection.
+        public var writeTimeoutSeconds: Double = 60
         /// Per client address (IPv6 by /64): a token bucket; past it 429 with Retry-After.
         /// `requestsPerSecond: 0` turns it off. `maxClients` bounds the table of buckets.
         public var rateLimit = RateLimit()
@@ -467,5 +473,9 @@ extension GlobalDNSConfiguration {
                   "must be between 1 and 10000000, not \(rl.maxClients)")
         try check((65536...(1 << 30)).contains(api.watch.maxBufferBytes), "api.watch.maxBufferBytes",
                   "must be between 65536 and 1073741824, not \(api.watch.maxBufferBytes)")
+        try check((1...100_000).contains(api.maxListLimit), "api.maxListLimit",
+                  "must be between 1 and 100000, not \(api.maxListLimit)")
+        try check(api.writeTimeoutSeconds > 0 && api.writeTimeoutSeconds <= 3600, "api.writeTimeoutSeconds",
+                  "must be in (0, 3600] seconds, not \(api.writeTimeoutSeconds)")
     }
 }

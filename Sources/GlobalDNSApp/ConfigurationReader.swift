@@ -22,7 +22,8 @@ public enum ConfigurationReader {
                 "drainTimeoutSeconds", "maxCNAMEChain"],
         "zones": ["directory", "files", "allowDroppingZones"],
         "api": ["listen", "tokens", "maxBodyBytes", "threads", "niceness", "maxConnections", "idleTimeoutSeconds",
-                "headerTimeoutSeconds", "bodyTimeoutSeconds", "maxHeaderBytes", "rateLimit", "watch"],
+                "headerTimeoutSeconds", "bodyTimeoutSeconds", "maxHeaderBytes", "rateLimit", "watch",
+                "maxListLimit", "writeTimeoutSeconds"],
         "api.rateLimit": ["requestsPerSecond", "burst", "maxClients"],
         "api.watch": ["maxBufferBytes"],
         "state": ["directory"],
@@ -191,6 +192,8 @@ public enum ConfigurationReader {
             if let v = m["headerTimeoutSeconds"] { config.api.headerTimeoutSeconds = try r.double(v, path: "api.headerTimeoutSeconds") }
             if let v = m["bodyTimeoutSeconds"] { config.api.bodyTimeoutSeconds = try r.double(v, path: "api.bodyTimeoutSeconds") }
             if let v = m["maxHeaderBytes"] { config.api.maxHeaderBytes = try r.int(v, path: "api.maxHeaderBytes") }
+            if let v = m["maxListLimit"] { config.api.maxListLimit = try r.int(v, path: "api.maxListLimit") }
+            if let v = m["writeTimeoutSeconds"] { config.api.writeTimeoutSeconds = try r.double(v, path: "api.writeTimeoutSeconds") }
             if let v = m["rateLimit"] {
                 let rl = try r.mapping(v, path: "api.rateLimit", keys: keys("api.rateLimit"))
                 if let v = rl["requestsPerSecond"] {

@@ -29,6 +29,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             message: text.isEmpty ? "the server responded with \(response.status.code) \(phrase)" : text))
     }
 
+    /// 410 Expired: a continue token (or watch resourceVersion) the server no longer serves; list
+    /// again from the start.
+    public var isExpired: Bool { httpStatus == 410 }
+
     /// kubectl's shape: `Error from server (Invalid): <message>`, then one indented line per cause.
     public var description: String {
         let reason = status.reason.isEmpty ? "\(httpStatus)" : status.reason

@@ -171,11 +171,30 @@ public struct HTTPClient: Sendable {
         }
     }
 
-    private func send(_ request: HTTPClientRequest, _ outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) async throws {
+    /// Opens one kept-alive connection and runs `body` with it (requests one at a time, each
+    /// bounded by the request timeout); closes it when `body` returns. See `HTTPConnection`.
+    public func withConnection<T>(_ body: (HTTPConnection) async throws -> T) async throws -> T {
+        let connection = try await connect()
+        do {
+            return try await connection.executeThenClose { inbound, outbound in
+                let kept = HTTPConnection(client: self, channel: connection.channel, inbound: inbound.makeAsyncIterator(), outbound: outbound)
+                return try await body(kept)
+            }
+        } catch let error as ClientError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw mapAfterConnect(error, deadline: nil)
+        }
+    }
+
+    func send(_ request: HTTPClientRequest, _ outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>,
+              keepAlive: Bool = false) async throws {
         var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: server.pathPrefix + request.path)
         head.headers.add(name: "Host", value: server.hostHeader)
         head.headers.add(name: "User-Agent", value: "globaldnsctl")
-        head.headers.add(name: "Connection", value: "close")
+        head.headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         head.headers.add(contentsOf: request.headers)
         if let body = request.body {
             head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
@@ -193,7 +212,7 @@ public struct HTTPClient: Sendable {
 
     /// After connecting, an error past the deadline is the deadline's doing (the timer closed the
     /// channel); a ClientError is kept; anything else is a broken connection.
-    private func mapAfterConnect(_ error: any Error, deadline: NIODeadline?) -> any Error {
+    func mapAfterConnect(_ error: any Error, deadline: NIODeadline?) -> any Error {
         if let deadline, NIODeadline.now() >= deadline {
             return ClientError(.timedOut, "The server \(server) did not answer within \(Self.seconds(requestTimeout))")
         }
@@ -201,12 +220,69 @@ public struct HTTPClient: Sendable {
         return ClientError(.connectionClosed, "The connection to the server \(server) failed: \(error)")
     }
 
-    private static func closeAtDeadline(_ channel: any Channel, _ deadline: NIODeadline) -> Scheduled<Void> {
+    static func closeAtDeadline(_ channel: any Channel, _ deadline: NIODeadline) -> Scheduled<Void> {
         channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
     }
 
     private static func seconds(_ t: TimeAmount) -> String {
         let ms = t.nanoseconds / 1_000_000
         return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection (`HTTPClient.withConnection`): requests go one after the
+/// other on it, each bounded by the client's request timeout, so a run of requests (`apply` of
+/// many manifests, the pages of a list) pays for one TCP handshake instead of one per request.
+///
+/// Not for concurrent use: one task sends, waits for the answer, sends the next. Once the server
+/// says `Connection: close`, a request fails or times out, `isReusable` is false and the caller
+/// opens another connection.
+public final class HTTPConnection {
+    private let client: HTTPClient
+    private let channel: any Channel
+    private var inbound: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
+    /// False once the connection cannot carry another request.
+    public private(set) var isReusable = true
+    /// Responses read on this connection.
+    public private(set) var completed = 0
+
+    init(client: HTTPClient, channel: any Channel, inbound: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator,
+         outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) {
+        self.client = client
+        self.channel = channel
+        self.inbound = inbound
+        self.outbound = outbound
+    }
+
+    /// Sends `request` and collects the whole response. A connection the server closed before
+    /// answering (a kept-alive connection it timed out meanwhile) fails with
+    /// `ClientError.connectionClosed`; nothing of the response had arrived, so the caller may send
+    /// the request again on a new connection.
+    public func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        guard isReusable else { throw ClientError(.connectionClosed, "the connection to \(client.server) is closed") }
+        let deadline = NIODeadline.now() + client.requestTimeout
+        let timer = HTTPClient.closeAtDeadline(channel, deadline)
+        defer { timer.cancel() }
+        isReusable = false  // until this response is read whole
+        do {
+            try await client.send(request, outbound, keepAlive: true)
+            var head: HTTPResponseHead?
+            var body = ByteBuffer()
+            while let part = try await inbound.next() {
+                switch part {
+                case .head(let h): head = h
+                case .body(var chunk): body.writeBuffer(&chunk)
+                case .end:
+                    guard let head else { throw ClientError(.invalidResponse, "\(client.server) sent a response without a head") }
+                    completed += 1
+                    isReusable = head.isKeepAlive
+                    return HTTPClientResponse(status: head.status, headers: head.headers, body: body)
+                }
+            }
+            throw ClientError(.connectionClosed, "\(client.server) closed the connection before the response was complete")
+        } catch {
+            throw client.mapAfterConnect(error, deadline: deadline)
+        }
     }
 }

@@ -36,9 +36,51 @@ public struct NameServiceClient: Sendable {
         return try Self.decode(NameServiceList.self, response)
     }
 
+    /// `GET /v1/nameservices?limit=N[&continue=…]` page by page (Kubernetes chunking, as
+    /// `kubectl get --chunk-size`): calls `onPage` with each page as it arrives, so a list of any
+    /// size is held one page at a time. Every page has the first page's `metadata.resourceVersion`.
+    /// A continue token that expired between pages throws the server's 410 `APIError`
+    /// (`isExpired`): list again from the start. `chunkSize` 0 asks for everything in one response.
+    public func listPages(labelSelector: String? = nil, chunkSize: Int = 500,
+                          onPage: (NameServiceList) async throws -> Void) async throws {
+        var token: String?
+        repeat {
+            var query: [(String, String)] = []
+            if let labelSelector, !labelSelector.isEmpty { query.append(("labelSelector", labelSelector)) }
+            if chunkSize > 0 { query.append(("limit", String(chunkSize))) }
+            if let token { query.append(("continue", token)) }
+            let response = try await send(.GET, "/v1/nameservices" + Self.queryString(query))
+            let page = try Self.decode(NameServiceList.self, response)
+            try await onPage(page)
+            token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+    }
+
     /// `PUT /v1/nameservices/{name}` with the object as JSON (its status left out: the server
     /// owns it). Returns the stored object and whether it was created (201) rather than replaced.
     public func put(_ object: NameService) async throws -> (object: NameService, created: Bool) {
+        let (stored, result) = try await put(object, over: nil)
+        return (stored, result == .created)
+    }
+
+    /// As `put(_:)`, on `connection` when given (kept alive for the next request) or a connection
+    /// of its own; says what the write did: `created`, `configured` or `unchanged` (the server's
+    /// `GlobalDNS-Write-Result` header; from the status code when a server does not send it).
+    public func put(_ object: NameService, over connection: HTTPConnection?) async throws -> (object: NameService, result: ApplyAction) {
+        let request = try putRequest(object)
+        let response = try await executeRetryingThrottled(request, over: connection)
+        guard response.isSuccess else { throw APIError(response: response) }
+        let stored = try Self.decode(NameService.self, response)
+        let result: ApplyAction = switch response.headers.first(name: "GlobalDNS-Write-Result") {
+        case "unchanged": .unchanged
+        case "created": .created
+        case "configured": .configured
+        default: response.status == .created ? .created : .configured
+        }
+        return (stored, result)
+    }
+
+    private func putRequest(_ object: NameService) throws -> HTTPClientRequest {
         var body = object
         body.status = nil
         let encoder = JSONEncoder()
@@ -51,9 +93,7 @@ public struct NameServiceClient: Sendable {
         }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        let response = try await send(.PUT, try Self.itemPath(object.metadata.name), headers: headers,
-                                      body: ByteBuffer(bytes: data))
-        return (try Self.decode(NameService.self, response), response.status == .created)
+        return request(.PUT, try Self.itemPath(object.metadata.name), headers: headers, body: ByteBuffer(bytes: data))
     }
 
     /// `DELETE /v1/nameservices/{name}`.
@@ -125,12 +165,35 @@ public struct NameServiceClient: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) async throws -> HTTPClientResponse {
-        let response = try await http.execute(request(method, path, headers: headers, body: body))
+        let response = try await executeRetryingThrottled(request(method, path, headers: headers, body: body), over: nil)
         guard response.isSuccess else { throw APIError(response: response) }
         return response
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, _ response: HTTPClientResponse) throws -> T {
+    /// Retries of a request answered 429 (the server's per-client rate limit, `api.rateLimit`) at
+    /// most: a 429 means the server did nothing with it, so sending it again is safe whatever the
+    /// method. Each retry waits the server's `Retry-After` (1 s when absent, at most 30 s).
+    public static let maxThrottledRetries = 10
+
+    /// Sends `request` (on `connection` when given), waiting out and retrying a 429 as
+    /// `maxThrottledRetries` says; returns the last response.
+    func executeRetryingThrottled(_ request: HTTPClientRequest, over connection: HTTPConnection?) async throws -> HTTPClientResponse {
+        var attempt = 0
+        while true {
+            let response: HTTPClientResponse
+            if let connection, connection.isReusable {
+                response = try await connection.execute(request)
+            } else {
+                response = try await http.execute(request)
+            }
+            guard response.status == .tooManyRequests, attempt < Self.maxThrottledRetries else { return response }
+            attempt += 1
+            let seconds = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 1
+            try await Task.sleep(for: .seconds(min(max(seconds, 1), 30)))
+        }
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ response: HTTPClientResponse) throws -> T {
         do {
             return try JSONDecoder().decode(type, from: Data(response.body.readableBytesView))
         } catch {

@@ -1,10 +1,19 @@
 import GSLB
 
-/// The body of `GET /v1/nameservices`: `{"kind":"NameServiceList","metadata":{"resourceVersion":"N"},"items":[…]}`.
+/// The body of `GET /v1/nameservices`: `{"kind":"NameServiceList","metadata":{"resourceVersion":"N"},"items":[…]}`
+/// (a page of a paged list also has `metadata.continue` and `metadata.remainingItemCount`).
 public struct NameServiceList: Sendable, Hashable, Codable {
     public struct ListMeta: Sendable, Hashable, Codable {
         public var resourceVersion: String?
-        public init(resourceVersion: String? = nil) { self.resourceVersion = resourceVersion }
+        /// The token for the next page of a paged list (`limit`); nil on the last page.
+        public var `continue`: String?
+        /// Objects after this page, when the server knows.
+        public var remainingItemCount: Int?
+        public init(resourceVersion: String? = nil, continue token: String? = nil, remainingItemCount: Int? = nil) {
+            self.resourceVersion = resourceVersion
+            self.continue = token
+            self.remainingItemCount = remainingItemCount
+        }
     }
 
     public var apiVersion: String

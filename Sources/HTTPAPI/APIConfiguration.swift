@@ -100,6 +100,15 @@ public struct APILimits: Sendable, Equatable {
     /// How long a watch from a resourceVersion above the store's waits for the store to reach it
     /// before 504 (Kubernetes waits about 3 s).
     public var futureRevisionWait: Duration = .seconds(3)
+    /// The most objects one list page holds (`api.maxListLimit`): a larger `limit` is served as
+    /// this many with a continue token (Kubernetes lets a server return fewer than asked). Lists
+    /// without `limit` and watches from scratch read the store in pages of this size too, so a
+    /// request holds at most one page of objects whatever the size of the store.
+    public var maxListLimit: Int = 500
+    /// How long one write of a list (or of a watch's initial list) may wait for the client to take
+    /// it (`api.writeTimeoutSeconds`); past it the connection is closed. A client reading slowly
+    /// only slows the list down (back-pressure); one that stops reading is cut off.
+    public var writeTimeout: Duration = .seconds(60)
 
     public init() {}
 }

@@ -105,6 +105,11 @@ public struct APIStatus: Error, Sendable, Hashable, Codable, CustomStringConvert
             return APIStatus(code: 410, reason: "Expired", message: "too old resource version: \(error.message)"
                 + (error.oldestRevision.map { " (oldest available: \($0))" } ?? ""), details: details)
         case .invalid: return APIStatus(code: 400, reason: "BadRequest", message: error.message, details: details)
+        case .expired:
+            // Kubernetes' words for an expired continue token (410 Expired): the client lists again.
+            return APIStatus(code: 410, reason: "Expired",
+                             message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter. (\(error.message))",
+                             details: details)
         case .timedOut: return APIStatus(code: 503, reason: "ServiceUnavailable", message: "the NameService store did not answer in time, retry later: \(error.message)", details: details)
         case .tooLargeResourceVersion:
             return APIStatus(code: 504, reason: "Timeout", message: error.message, details: Details(name: name, kind: name.map { _ in NameService.kindName },

@@ -15,11 +15,14 @@ public final class ConnectionLimiter: @unchecked Sendable {
     private let lock = NSLock()
     private var accepted = 0
     private var admitted = 0
+    private var everAdmitted = 0
 
     public init(maxConnections: Int) { self.maxConnections = maxConnections }
 
     /// Connections admitted and still open.
     public var openConnections: Int { lock.withLock { admitted } }
+    /// Connections admitted since start (kept-alive clients open few).
+    public var admittedTotal: Int { lock.withLock { everAdmitted } }
 
     func listenerAccepted() { lock.withLock { accepted += 1 } }
     func listenerClosed() { lock.withLock { accepted -= 1 } }
@@ -29,6 +32,7 @@ public final class ConnectionLimiter: @unchecked Sendable {
         lock.withLock {
             guard admitted < maxConnections else { return false }
             admitted += 1
+            everAdmitted += 1
             return true
         }
     }

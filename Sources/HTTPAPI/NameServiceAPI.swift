@@ -10,10 +10,12 @@ public import NIOCore
 /// Routes (`NameServiceAPI.routes` is the table; docs/openapi.yaml documents each):
 /// - `PUT /v1/nameservices/{name}`: create (201) or replace (200); JSON or YAML; a
 ///   `metadata.resourceVersion` in the body makes it put-if-version (stale → 409); an invalid spec
-///   → 422 with every problem and its field path, nothing stored.
+///   → 422 with every problem and its field path, nothing stored. The `GlobalDNS-Write-Result`
+///   header says `created`, `configured` or `unchanged`.
 /// - `GET /v1/nameservices/{name}`, `DELETE /v1/nameservices/{name}[?resourceVersion=]`,
 ///   `GET /v1/nameservices/{name}/status`.
-/// - `GET /v1/nameservices[?labelSelector=]`: a `NameServiceList`; with `watch=true` a stream of
+/// - `GET /v1/nameservices[?labelSelector=][&limit=N&continue=TOKEN]`: a `NameServiceList`, paged
+///   the Kubernetes way and always streamed (`ListStream`); with `watch=true` a stream of
 ///   newline-delimited `{"type":…,"object":…}` events (see `WatchStream`).
 /// - `PUT /v1/nameservices/{name}/targets/{target}/drain` (`DrainRequest`: reason, optional
 ///   `until` or `durationSeconds`) and `DELETE` of the same path: an operator takes a target out of
@@ -64,6 +66,8 @@ public struct NameServiceAPI: Sendable {
     public let rateLimiter: ClientRateLimiter?
     /// Open watch streams and their unread output.
     public let watches: WatchStatistics
+    /// Streamed list responses.
+    public let lists: ListStatistics
 
     public init(store: any NameServiceStore, configuration: APIConfiguration = APIConfiguration(), logger: Logger) {
         self.store = store
@@ -76,6 +80,7 @@ public struct NameServiceAPI: Sendable {
                                 maxClients: limits.rateLimitMaxClients)
             : nil
         watches = WatchStatistics()
+        lists = ListStatistics()
     }
 
     /// False when no token is configured: writes are then open, so bind to loopback only.
@@ -182,15 +187,22 @@ public struct NameServiceAPI: Sendable {
 
         let ifVersion = ns.metadata.resourceVersion.flatMap { $0.isEmpty ? nil : $0 }
         ns.status = nil  // written by the server only; the store keeps the stored status
-        let existed: Bool
-        if ifVersion != nil {
-            existed = true  // put-if-version only replaces
+        // The version the object had before this write, when it existed: put-if-version only
+        // replaces (the expected version is it); otherwise one read, which for a new name finds
+        // no row and decodes nothing. A stored row that cannot be read is replaced by this PUT
+        // (the store's repair path): created.
+        let previousVersion: String??
+        if let ifVersion {
+            previousVersion = .some(ifVersion)
         } else {
-            // A stored row that cannot be read is replaced by this PUT (the store's repair path): created.
-            existed = try await call(name, { () async throws(StoreError) -> Bool in
-                do throws(StoreError) { return try await store.get(name) != nil } catch where error.code == .corrupt { return false }
+            previousVersion = try await call(name, { () async throws(StoreError) -> String?? in
+                do throws(StoreError) {
+                    guard let old = try await store.get(name) else { return nil }
+                    return .some(old.metadata.resourceVersion)
+                } catch where error.code == .corrupt { return nil }
             })
         }
+        let existed = previousVersion != nil
         let stored: NameService
         do {
             stored = try await store.put(ns, ifVersion: ifVersion)
@@ -202,8 +214,20 @@ public struct NameServiceAPI: Sendable {
             "resourceVersion": .string(stored.metadata.resourceVersion ?? ""),
             "generation": .stringConvertible(stored.metadata.generation),
         ])
-        return json(stored, status: existed ? .ok : .created)
+        // What the write did, for `globaldnsctl apply` (one PUT per object, no GET): the store
+        // answers a write that changes nothing with the stored object at its old version.
+        let result = switch previousVersion {
+        case .none: "created"
+        case .some(let version): version == stored.metadata.resourceVersion ? "unchanged" : "configured"
+        }
+        var response = json(stored, status: existed ? .ok : .created)
+        if let field = HTTPFields.Element.Name(Self.writeResultHeader) { response.headers[field] = result }
+        return response
     }
+
+    /// The response header of a PUT saying what it did: `created`, `configured` (replaced with a
+    /// change) or `unchanged` (the same spec and labels: no new resourceVersion, no event).
+    public static let writeResultHeader = "GlobalDNS-Write-Result"
 
     private func delete(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
@@ -370,10 +394,7 @@ public struct NameServiceAPI: Sendable {
             selector = nil
         }
         let watch = query["watch"].map { $0 == "true" || $0 == "1" } ?? false
-        guard watch else {
-            let (items, revision) = try await call(nil, { () async throws(StoreError) in try await store.list(selector: selector) })
-            return json(NameServiceList(items: await live(items), resourceVersion: String(revision)))
-        }
+        guard watch else { return try await list(query, selector, context) }
         var from: Int64?
         if let rv = query["resourceVersion"], !rv.isEmpty, rv != "0" {
             guard let n = Int64(rv), n >= 0 else { throw APIStatus.badRequest("resourceVersion \"\(rv)\" is not a store revision") }
@@ -386,12 +407,57 @@ public struct NameServiceAPI: Sendable {
         if let from {
             try await requireReachable(from)
         }
+        let lists = self.lists
         let stream = WatchStream(store: store, selector: selector, fromRevision: from, timeout: timeout,
                                  maxBufferBytes: configuration.limits.watchMaxBufferBytes, statistics: watches,
+                                 pageSize: max(1, configuration.limits.maxListLimit),
+                                 initialListGuard: StalledWriteGuard(channel: context.channel, timeout: configuration.limits.writeTimeout,
+                                                                     onStall: { lists.stall() }),
                                  channel: context.channel, logger: context.logger)
         return Response(status: .ok,
                         headers: [.contentType: "application/json;stream=watch", .cacheControl: "no-cache"],
                         body: ResponseBody { writer in try await stream.run(&writer) })
+    }
+
+    /// A list, Kubernetes style (issue 13): `limit` (at most `api.maxListLimit` objects per page;
+    /// 0 or absent: all of them) and `continue` (a previous page's token: the page after it, at
+    /// that page's revision; expired → 410 Expired, not one of ours → 400). Always streamed
+    /// (`ListStream`): a list of everything is read from the store page by page and written as it
+    /// is encoded.
+    private func list(_ query: Parameters, _ selector: LabelSelector?, _ context: APIRequestContext) async throws -> Response {
+        let limit = try Self.listLimit(query["limit"].map(String.init))
+        let token = query["continue"].flatMap { $0.isEmpty ? nil : String($0) }
+        let maxPage = max(1, configuration.limits.maxListLimit)
+        let pageSize = min(limit ?? maxPage, maxPage)
+        let options = ListOptions(selector: selector, limit: pageSize, continueToken: token)
+        let first: ListPage
+        do {
+            first = try await store.listPage(options)
+        } catch {
+            if error.code == .invalid, token != nil {
+                throw APIStatus(code: 400, reason: "BadRequest", message: "continue: \(error.message); list again without it",
+                                details: .init(causes: [APIStatus.Cause(field: "continue", reason: "FieldValueInvalid", message: error.message)]))
+            }
+            throw APIStatus.from(error, name: nil)
+        }
+        let lists = self.lists
+        let stream = ListStream(store: store, selector: selector, first: first, followPages: limit == nil, pageSize: pageSize,
+                                guardian: StalledWriteGuard(channel: context.channel, timeout: configuration.limits.writeTimeout,
+                                                            onStall: { lists.stall() }),
+                                live: configuration.liveStatus, statistics: lists, logger: context.logger)
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: ResponseBody { writer in try await stream.run(&writer) })
+    }
+
+    /// `limit` of a list: absent, empty or 0 → nil (everything, as Kubernetes); a whole number of
+    /// objects ≥ 1 otherwise; anything else (negative, not a number, too large for an Int) → 400.
+    static func listLimit(_ text: String?) throws(APIStatus) -> Int? {
+        guard let text, !text.isEmpty else { return nil }
+        guard let n = Int(text), n >= 0 else {
+            throw APIStatus(code: 400, reason: "BadRequest", message: "limit \"\(text)\" is not a whole number of objects (0 or more)",
+                            details: .init(causes: [APIStatus.Cause(field: "limit", reason: "FieldValueInvalid", message: "must be a whole number ≥ 0")]))
+        }
+        return n == 0 ? nil : n
     }
 
     /// The longest `timeoutSeconds` a watch may ask for: one day.

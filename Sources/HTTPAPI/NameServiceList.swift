@@ -1,11 +1,20 @@
 import GSLB
 
 /// The body of `GET /v1/nameservices`: a Kubernetes-style list whose `metadata.resourceVersion` is
-/// the store revision the list is consistent with (watch from it to follow on).
+/// the store revision the list is consistent with (watch from it to follow on). A paged list
+/// (`limit`) carries `metadata.continue` (absent on the last page) and, when the store knows it,
+/// `metadata.remainingItemCount`. The server writes this shape itself, item by item
+/// (`ListStream`); the type is for tests and clients.
 public struct NameServiceList: Sendable, Hashable, Codable {
     public struct ListMeta: Sendable, Hashable, Codable {
         public var resourceVersion: String
-        public init(resourceVersion: String) { self.resourceVersion = resourceVersion }
+        public var `continue`: String?
+        public var remainingItemCount: Int?
+        public init(resourceVersion: String, continue token: String? = nil, remainingItemCount: Int? = nil) {
+            self.resourceVersion = resourceVersion
+            self.continue = token
+            self.remainingItemCount = remainingItemCount
+        }
     }
 
     public static let kindName = "NameServiceList"

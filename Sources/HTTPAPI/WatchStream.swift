@@ -28,6 +28,10 @@ struct WatchStream: Sendable {
     let timeout: Duration?
     let maxBufferBytes: Int
     let statistics: WatchStatistics
+    /// Objects per store page of the initial list (`api.maxListLimit`).
+    let pageSize: Int
+    /// The initial list's writes: the client must take each within `api.writeTimeoutSeconds`.
+    let initialListGuard: StalledWriteGuard
     let channel: any Channel
     let logger: Logger
 
@@ -40,18 +44,11 @@ struct WatchStream: Sendable {
         if let fromRevision {
             start = fromRevision
         } else {
-            let listed: (items: [NameService], revision: Int64)
-            do {
-                listed = try await store.list(selector: selector)
-            } catch {
-                try await writeError(APIStatus.from(error, name: nil), &writer)
+            guard let revision = try await initialList(&matching, &writer) else {
+                try await writer.finish(nil)  // the ERROR line is the last
                 return
             }
-            for ns in listed.items {
-                matching.insert(ns.metadata.name)
-                try await writer.write(line(WatchEvent(type: StoreEvent.Kind.added.rawValue, object: ns)))
-            }
-            start = listed.revision
+            start = revision
         }
 
         let buffer = WatchBuffer(limit: maxBufferBytes, statistics: statistics)
@@ -87,6 +84,49 @@ struct WatchStream: Sendable {
         await HangUpDetector.remove(from: channel)
         logger.debug("watch ended", metadata: ["reason": .string(reason)])
         try await writer.finish(nil)
+    }
+
+    /// Sends every current object as ADDED, read from the store in pages of `pageSize` (all at
+    /// the first page's revision) and written in chunks of at most `maxBufferBytes` (32 KiB
+    /// usually) as they are encoded, so the initial list of a watch from scratch holds one page
+    /// and one chunk whatever the size of the store. A client that does not take a chunk within
+    /// the write timeout is disconnected (`StalledWriteGuard`). Returns the revision to follow
+    /// from, or nil when the list failed (its ERROR line written: 410 Expired for a page that
+    /// expired meanwhile, so the client lists again).
+    private func initialList(_ matching: inout Set<String>, _ writer: inout any ResponseBodyWriter) async throws -> Int64? {
+        let chunkLimit = max(1, min(ListStream.chunkBytes, maxBufferBytes))
+        var chunk = ByteBuffer()
+        var encoder = ItemEncoder()
+        var options = ListOptions(selector: selector, limit: pageSize)
+        var revision: Int64?
+        while true {
+            let page: ListPage
+            do {
+                page = try await store.listPage(options)
+            } catch {
+                if chunk.readableBytes > 0 { try await initialListGuard.write(chunk, &writer) }
+                let status = error.code == .expired
+                    ? APIStatus(code: 410, reason: "Expired",
+                                message: "the initial list expired between its pages (\(error.message)); list and watch again")
+                    : APIStatus.from(error, name: nil)
+                try await writeError(status, &writer)
+                return nil
+            }
+            if revision == nil { revision = page.revision }
+            for ns in page.items {
+                if selector != nil { matching.insert(ns.metadata.name) }  // only a selector needs to know what matched
+                encoder.encode(WatchEvent(type: StoreEvent.Kind.added.rawValue, object: ns), into: &chunk)
+                chunk.writeInteger(UInt8(ascii: "\n"))
+                if chunk.readableBytes >= chunkLimit {
+                    try await initialListGuard.write(chunk, &writer)
+                    chunk.clear()
+                }
+            }
+            guard let token = page.continueToken else { break }
+            options.continueToken = token
+        }
+        if chunk.readableBytes > 0 { try await initialListGuard.write(chunk, &writer) }
+        return revision
     }
 
     /// Follows the store from `from`, filters and encodes each event and queues it; stops when the

@@ -9,9 +9,12 @@ struct ApplyCommand: AsyncParsableCommand {
         abstract: "Create or replace NameServices from YAML or JSON manifests.",
         discussion: """
             A file may hold several documents separated by ---, or a NameServiceList. A directory applies \
-            every *.yaml, *.yml and *.json file in it, in name order. - reads standard input. Prints \
-            nameservice/NAME created|configured|unchanged for each object; stops at the first error \
-            unless --continue is given.
+            every *.yaml, *.yml and *.json file in it. - reads standard input. Every manifest is read and \
+            checked before anything is sent. Objects are then applied concurrently (--concurrency requests \
+            in flight, each on a kept-alive connection), one PUT per object; each prints \
+            nameservice/NAME created|configured|unchanged as it completes, or its error on stderr. An \
+            error for one object does not stop the others; with more than one object a summary follows on \
+            stderr, and the exit code is 1 if any failed. Only a server that cannot be reached stops the run.
             """
     )
 
@@ -20,11 +23,15 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(name: [.customShort("f"), .customLong("filename")], help: ArgumentHelp("A file, a directory, or - for stdin.", valueName: "path"))
     var filenames: [String] = []
 
-    @Flag(name: .customLong("continue"), help: "Keep applying after an error; exit 1 at the end if any failed.")
+    @Option(name: .customLong("concurrency"), help: "Requests in flight at most (1 applies in order, one at a time).")
+    var concurrency: Int = 16
+
+    @Flag(name: .customLong("continue"), help: ArgumentHelp("Accepted for compatibility: apply always goes on after an error.", visibility: .hidden))
     var continueOnError = false
 
     func validate() throws {
         guard !filenames.isEmpty else { throw ValidationError("apply needs -f FILE|DIR|-") }
+        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be in 1...1024") }
     }
 
     func run() async throws {
@@ -38,16 +45,40 @@ struct ApplyCommand: AsyncParsableCommand {
             }
         }
         let client = try global.makeClient()
-        var failed = false
-        for manifest in manifests {
-            do {
-                let action = try await client.apply(manifest.object)
-                Terminal.print("nameservice/\(manifest.object.metadata.name) \(action)")
-            } catch let error as APIError where continueOnError {
-                Terminal.error(error.description)
-                failed = true
+        let tally = ApplyTally()
+        let names = manifests.map(\.object.metadata.name)
+        let sources = manifests.map(\.source)
+        try await client.applyAll(manifests.map(\.object), concurrency: concurrency) { index, result in
+            switch result {
+            case .success(let action):
+                tally.count(action)
+                Terminal.print("nameservice/\(names[index]) \(action)")
+            case .failure(let error):
+                tally.fail()
+                let text = (error as? APIError)?.description ?? (error as? ClientError)?.message ?? "\(error)"
+                Terminal.error("nameservice/\(names[index]) (\(sources[index])): \(text)")
             }
         }
-        if failed { throw ExitCode(1) }
+        if manifests.count > 1 { Terminal.error(tally.summary) }
+        if tally.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Counts of what apply did, updated from the result callback.
+final class ApplyTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [ApplyAction: Int] = [:]
+    private var failures = 0
+
+    func count(_ action: ApplyAction) { lock.withLock { counts[action, default: 0] += 1 } }
+    func fail() { lock.withLock { failures += 1 } }
+    var failed: Int { lock.withLock { failures } }
+
+    var summary: String {
+        lock.withLock {
+            let ok = counts.values.reduce(0, +)
+            return "applied \(ok) of \(ok + failures): \(counts[.created] ?? 0) created, \(counts[.configured] ?? 0) configured, "
+                + "\(counts[.unchanged] ?? 0) unchanged, \(failures) failed"
+        }
     }
 }

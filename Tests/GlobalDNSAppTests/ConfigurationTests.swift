@@ -143,6 +143,8 @@ import Testing
         Bad(yaml: "api:\n  niceness: 20\n", keyPath: "api.niceness", line: 2, fragment: "between 0 and 19"),
         Bad(yaml: "api:\n  maxConnections: 0\n", keyPath: "api.maxConnections", line: 2, fragment: "between 1 and 1000000"),
         Bad(yaml: "api:\n  maxHeaderBytes: 100\n", keyPath: "api.maxHeaderBytes", line: 2, fragment: "between 1024 and 1048576"),
+        Bad(yaml: "api:\n  maxListLimit: 0\n", keyPath: "api.maxListLimit", line: 2, fragment: "between 1 and 100000"),
+        Bad(yaml: "api:\n  writeTimeoutSeconds: 0\n", keyPath: "api.writeTimeoutSeconds", line: 2, fragment: "(0, 3600]"),
         Bad(yaml: "api:\n  rateLimit:\n    requestsPerSecond: -1\n", keyPath: "api.rateLimit.requestsPerSecond", line: 3,
             fragment: "0 (off)"),
         Bad(yaml: "api:\n  rateLimit:\n    burst: 0\n", keyPath: "api.rateLimit.burst", line: 3, fragment: "between 1 and 1000000"),
@@ -342,6 +344,8 @@ import Testing
         #expect(l.idleTimeout == .milliseconds(1500) && l.headerTimeout == .seconds(2) && l.bodyTimeout == .seconds(3))
         #expect(l.rateLimitPerSecond == 0 && l.rateLimitBurst == 7 && l.rateLimitMaxClients == 50)
         #expect(l.watchMaxBufferBytes == 65536)
+        let paging = try ConfigurationReader.parse("api:\n  maxListLimit: 2000\n  writeTimeoutSeconds: 2.5\n").api.limits
+        #expect(paging.maxListLimit == 2000 && paging.writeTimeout == .milliseconds(2500))
     }
 
     @Test func listenAddresses() throws {

@@ -116,28 +116,6 @@ import Testing
         try await server.stop()
     }
 
-    @Test func applyReportsCreatedUnchangedConfigured() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let store = TestStore(loop: group.next())
-        let server = try await TestHTTPServer.start(group: group, route: store.route)
-        let client = Self.client(server)
-        try await withTimeout(seconds: 20) {
-            var object = Fixtures.fresh
-            object.metadata = ObjectMeta(name: "api", labels: ["team": "web"])
-            #expect(try await client.apply(object) == .created)
-            #expect(try await client.apply(object) == .unchanged)
-            object.spec.ttl = 60
-            #expect(try await client.apply(object) == .configured)
-            object.metadata.labels["env"] = "prod"
-            #expect(try await client.apply(object) == .configured)
-            #expect(try await client.apply(object) == .unchanged)
-            let stored = try await client.get("api")
-            #expect(stored.spec.ttl == 60)
-            #expect(stored.metadata.generation == 2)
-        }
-        try await server.stop()
-    }
-
     @Test func watchDeliversEventsLineByLineAcrossChunks() async throws {
         func event(_ type: String, _ name: String, ready: String) -> String {
             #"{"type":"\#(type)","object":{"apiVersion":"globaldns.io/v1alpha1","kind":"NameService","metadata":{"name":"\#(name)","resourceVersion":"5"},"spec":{"fqdn":"\#(name).g.example.com","targets":[]},"status":{"conditions":[{"type":"Ready","status":"\#(ready)","reason":"X","lastTransitionTime":"2026-01-31T12:00:00Z"}]}}}"#
@@ -221,39 +199,6 @@ import Testing
             let error = await #expect(throws: ClientError.self) { try await client.list() }
             #expect(error?.code == .connectionRefused)
             #expect(error?.message.hasPrefix("The connection to the server http://127.0.0.1:\(port) was refused") == true)
-        }
-    }
-}
-
-/// The store behind `applyReportsCreatedUnchangedConfigured`, as the API keeps it: get, and put
-/// answering 201/200 and bumping the generation on spec changes. Confined to the test server's
-/// one event loop.
-struct TestStore: Sendable {
-    let objects: NIOLoopBoundBox<[String: NameService]>
-
-    init(loop: any EventLoop) {
-        objects = .makeBoxSendingValue([:], eventLoop: loop)
-    }
-
-    func route(_ request: RecordedRequest) -> TestReply {
-        let name = String(request.path.dropFirst("/v1/nameservices/".count))
-        switch request.method {
-        case .GET:
-            guard let object = objects.value[name] else {
-                return .full(.notFound, HTTPClientLiveTests.status(404, "NotFound", "nameservices \"\(name)\" not found"))
-            }
-            return .full(.ok, HTTPClientLiveTests.json(object))
-        case .PUT:
-            guard var object = try? JSONDecoder().decode(NameService.self, from: Data(request.body.utf8)) else {
-                return .full(.badRequest, HTTPClientLiveTests.status(400, "BadRequest", "body is not a NameService"))
-            }
-            let old = objects.value[name]
-            object.metadata.generation = (old?.metadata.generation ?? 0) + (old?.spec == object.spec ? 0 : 1)
-            object.metadata.resourceVersion = String(Int(old?.metadata.resourceVersion ?? "0")! + 1)
-            objects.value[name] = object
-            return .full(old == nil ? .created : .ok, HTTPClientLiveTests.json(object))
-        default:
-            return .full(.methodNotAllowed, HTTPClientLiveTests.status(405, "MethodNotAllowed", "no"))
         }
     }
 }

@@ -123,6 +123,12 @@ final class RawHTTPClient: @unchecked Sendable {
         }
     }
 
+    /// SO_RCVBUF of the connected socket (a larger one reads a long stream faster).
+    func setReceiveBuffer(_ bytes: Int32) {
+        var size = bytes
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     func hangUp() {
         guard !closed else { return }
         closed = true
