@@ -403,8 +403,10 @@ public final class QueryResponder {
         while true {
             // Global names (NameServices) come first: the compiler guarantees they clash with no
             // static name, and a static CNAME may point at one.
-            let shard = globals.shards[globals.shardIndex(UnsafePointer(name), nameLen)]
-            let global = shard.table.find(UnsafePointer(name), nameLen)
+            // One hash of the name picks the shard and the slot in it.
+            let hash = GlobalNameTable.hash(UnsafePointer(name), nameLen)
+            let shard = globals.shards[globals.shardIndex(hash: hash)]
+            let global = shard.table.find(UnsafePointer(name), nameLen, hash: hash)
             if global >= 0 {
                 let g = shard.table.rendered(global)
                 if !g.isEmptyNonTerminal {

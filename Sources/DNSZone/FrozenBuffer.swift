@@ -85,7 +85,13 @@ struct NameTable: Sendable {
     /// The index of the entry equal to `count` bytes at `p` (already lowercased), or -1.
     @inlinable
     func find(_ p: UnsafePointer<UInt8>, _ count: Int) -> Int {
-        var s = nameHash(p, count) & mask
+        find(p, count, hash: nameHash(p, count))
+    }
+
+    /// The same with the name's `nameHash` already computed (one pass over the name per query).
+    @inlinable
+    func find(_ p: UnsafePointer<UInt8>, _ count: Int, hash: UInt32) -> Int {
+        var s = hash & mask
         let a = arena.pointer
         while true {
             let e = Int(slots[Int(s)])

@@ -157,6 +157,12 @@ public final class GlobalNameTable: Sendable {
         nameHash(p, count)
     }
 
+    /// The same with `hash(p, count)` already computed.
+    @inlinable
+    public func find(_ p: UnsafePointer<UInt8>, _ count: Int, hash: UInt32) -> Int {
+        names.find(p, count, hash: hash)
+    }
+
     /// The entry for exactly these bytes (a lowercased wire name), or -1.
     @inlinable
     public func find(_ p: UnsafePointer<UInt8>, _ count: Int) -> Int {

@@ -88,6 +88,12 @@ public struct GlobalNames: Sendable {
         wire.withUnsafeBufferPointer { shard(of: $0.baseAddress!, $0.count, shift: shift) }
     }
 
+    /// The shard of a name whose `GlobalNameTable.hash` is `hash`.
+    @inlinable
+    public func shardIndex(hash: UInt32) -> Int {
+        shift < 32 ? Int((hash &* 0x9E37_79B1) >> shift) : 0
+    }
+
     /// The shard a lowercased wire name belongs to in this table.
     @inlinable
     public func shardIndex(_ p: UnsafePointer<UInt8>, _ count: Int) -> Int {
