@@ -192,6 +192,15 @@ public struct PlanCompiler: Sendable {
     private var leaving: [DNSName] = []
     private var zonesChanged = false
     public private(set) var globals: GlobalNames = .empty
+    /// Table changes decided and not built yet (`compile(now:buildTable: false)`).
+    private var staged = Staged()
+
+    struct Staged: Sendable {
+        var puts: [DNSName: (GlobalNameTable.Entry, NamePlan)] = [:]
+        var takeOut: Set<DNSName> = []
+        var ents: Set<DNSName> = []
+        var full = false
+    }
 
     public init(zones: ZoneSet, settings: Settings = Settings()) {
         self.zones = zones
@@ -208,6 +217,9 @@ public struct PlanCompiler: Sendable {
     public var hasWork: Bool {
         !dirty.isEmpty || zonesChanged || !leaving.isEmpty || !touchedFQDNs.isEmpty || !pendingHealth.isEmpty || !pendingUpstream.isEmpty
     }
+
+    /// Whether decided table changes wait for a compile that builds the table.
+    public var hasStagedTable: Bool { staged.full || !staged.puts.isEmpty || !staged.takeOut.isEmpty || !staged.ents.isEmpty }
 
     /// Names waiting to be decided.
     public var pendingCount: Int { dirty.count }
@@ -329,7 +341,10 @@ public struct PlanCompiler: Sendable {
 
     /// Decides every name whose outcome can have changed, rebuilds their shards, and says which
     /// statuses, probes and upstream names changed. `now` decides drains and condition times.
-    public mutating func compile(now: WallTime) -> Output {
+    /// With `buildTable` false the table changes are kept for a later compile that builds
+    /// (start-up compiles the list a few pages at a time and builds the shards once at the end,
+    /// instead of rebuilding most shards after every few pages).
+    public mutating func compile(now: WallTime, buildTable: Bool = true) -> Output {
         for (k, r) in pendingHealth { health[k] = r }
         for (k, r) in pendingUpstream { upstream[k] = r }
         pendingHealth = [:]
@@ -413,9 +428,23 @@ public struct PlanCompiler: Sendable {
         }
         out.nextDrainExpiry = drainExpiries.values.min()
 
-        // The shards.
-        if fullRebuild || !puts.isEmpty || !takeOut.isEmpty || !entDelta.isEmpty {
-            let (g, rebuilt) = rebuild(puts: puts, takeOut: takeOut, entTouched: Set(entDelta.keys), full: fullRebuild)
+        // The shards (or, when not building now, the changes staged for the next build).
+        for (n, v) in puts {
+            staged.puts[n] = v
+            staged.takeOut.remove(n)
+        }
+        for n in takeOut {
+            staged.puts[n] = nil
+            staged.takeOut.insert(n)
+        }
+        staged.ents.formUnion(entDelta.keys)
+        if fullRebuild {
+            staged.full = true
+            staged.takeOut = []
+        }
+        if buildTable && (staged.full || !staged.puts.isEmpty || !staged.takeOut.isEmpty || !staged.ents.isEmpty) {
+            let (g, rebuilt) = rebuild(puts: staged.puts, takeOut: staged.takeOut, entTouched: staged.ents, full: staged.full)
+            staged = Staged()
             globals = g
             out.globals = g
             out.globalsChanged = true
@@ -509,7 +538,7 @@ public struct PlanCompiler: Sendable {
     private mutating func rebuild(puts: [DNSName: (GlobalNameTable.Entry, NamePlan)], takeOut: Set<DNSName>,
                                   entTouched: Set<DNSName>, full: Bool) -> (GlobalNames, Int) {
         let old = globals
-        let newCount = full ? puts.count
+        let newCount = full || old.count == 0 ? puts.count
             : max(0, old.count + puts.keys.count(where: { old.lookup($0) == nil }) - takeOut.count(where: { old.lookup($0) != nil }))
         let wanted = GlobalNames.shardCount(forNames: newCount)
         let reshard = full || wanted > old.shards.count

@@ -271,10 +271,10 @@ public actor Reconciler {
 
     private func flush(publish: Bool) async {
         let mustPublish = publish && !servedFirstPlan
-        guard compiler.hasWork || mustPublish else { return }
+        guard compiler.hasWork || mustPublish || (publish && compiler.hasStagedTable) else { return }
         let started = ContinuousClock.now
         let unprobedBefore = compiler.unprobedCount
-        let out = compiler.compile(now: configuration.now())
+        let out = compiler.compile(now: configuration.now(), buildTable: publish)
         if unprobedBefore == 0 && compiler.unprobedCount > 0 {
             logger.warning("healthCheck.maxProbedAddresses reached: addresses past it are not probed and count as healthy",
                            metadata: ["maxProbedAddresses": "\(configuration.maxProbedAddresses ?? 0)"])
