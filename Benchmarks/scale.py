@@ -5,7 +5,7 @@ For each size N (release build, `--threads 1`, a fresh state directory, the exam
 rate limit off for the loader), on 127.0.0.1 only:
 
 - load: N NameServices created through the HTTP API at concurrency 32 (4 processes x 8 keep-alive
-  connections), 4 targets each, half Locality and half RoundRobin, no healthCheck; time and rate;
+  connections; `api.threads: 2`), 4 targets each, half Locality and half RoundRobin, no healthCheck; time and rate;
 - memory after the load settles: RSS and VmHWM of the server, the SQLite file's size;
 - apply -> answer: from the 2xx of a PUT changing one name's address to the first UDP answer
   showing it, p50/p99 over SAMPLES changes, idle and while 100 updates/s stream in;
@@ -83,6 +83,7 @@ zones:
 api:
   listen: 127.0.0.1:{self.api_port}
   rateLimit: {{requestsPerSecond: 0}}
+  threads: 2
 state:
   directory: {state}
 log:
@@ -310,13 +311,18 @@ def watch_from_scratch(server, n):
 
 
 def ctl_get(server, binary_dir):
+    # /usr/bin/time reports the client's own peak RSS (RUSAGE_CHILDREN would include the loaders).
     t = time.monotonic()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    p = subprocess.run([os.path.join(binary_dir, "globaldnsctl"), "get", "--server", f"http://127.0.0.1:{server.api_port}"],
+    p = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", os.path.join(binary_dir, "globaldnsctl"), "get",
+                        "--server", f"http://127.0.0.1:{server.api_port}"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.monotonic() - t
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return elapsed, maxrss, p.returncode, p.stderr.decode()[-300:]
+    err = p.stderr.decode()
+    maxrss = 0
+    for line in err.splitlines():
+        if line.startswith("maxrss_kb="):
+            maxrss = int(line.split("=")[1]) * 1024
+    return elapsed, maxrss, p.returncode, err[-300:]
 
 
 def dnsperf(server, names, seconds=10):
@@ -332,7 +338,7 @@ def dnsperf(server, names, seconds=10):
     return 0.0
 
 
-def measure(binary, binary_dir, n, samples, skip_lists, base_qps):
+def measure(binary, binary_dir, n, samples, skip_lists, base_qps, skip_restart=False):
     work = tempfile.mkdtemp(prefix=f"globaldns-scale-{n}-")
     state = os.path.join(work, "state")
     os.makedirs(state)
@@ -366,6 +372,8 @@ def measure(binary, binary_dir, n, samples, skip_lists, base_qps):
                 row["ctl_get_error"] = err
         row["qps"] = dnsperf(server, n)
         row["qps_ratio"] = round(row["qps"] / base_qps, 2) if base_qps else None
+        if skip_restart:
+            return row
         # Restart.
         rev_before = server.revision()
         row["sigterm_s"] = round(server.stop(), 2)
@@ -414,6 +422,7 @@ def main():
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--skip-lists", action="store_true")
+    ap.add_argument("--skip-restart", action="store_true")
     args = ap.parse_args()
     binary_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=REPO, text=True).strip()
     binary = os.path.join(binary_dir, "globaldns")
@@ -421,7 +430,7 @@ def main():
     print(f"baseline: 100 names, {base:,.0f} QPS", flush=True)
     rows = []
     for n in [int(s) for s in args.sizes.split(",")]:
-        row = measure(binary, binary_dir, n, args.samples, args.skip_lists, base)
+        row = measure(binary, binary_dir, n, args.samples, args.skip_lists, base, args.skip_restart)
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
@@ -441,10 +450,11 @@ def main():
         line("paged list (limit 500)", lambda r: f"{r['list_paged_s']} s")
         line("watch from scratch (all ADDED)", lambda r: f"{r['watch_scratch_s']} s")
         line("`globaldnsctl get` (time, client max RSS)", lambda r: f"{r['ctl_get_s']} s, {mb(r['ctl_get_rss'])}")
-    line("restart: start → ready (last name answered)", lambda r: f"{r['restart_ready_s']} s")
-    line("restart: start → settled, store writes", lambda r: f"{r['restart_settled_s']} s, {r['restart_writes']}")
-    line("RSS settled after restart", lambda r: mb(r["settled_rss"]))
-    line("SIGTERM → exit", lambda r: f"{r['sigterm_s']} s")
+    if not args.skip_restart:
+        line("restart: start → ready (last name answered)", lambda r: f"{r['restart_ready_s']} s")
+        line("restart: start → settled, store writes", lambda r: f"{r['restart_settled_s']} s, {r['restart_writes']}")
+        line("RSS settled after restart", lambda r: mb(r["settled_rss"]))
+        line("SIGTERM → exit", lambda r: f"{r['sigterm_s']} s")
     line("DNS QPS (dnsperf, 1 thread) ÷ 100-name server", lambda r: f"{r['qps_ratio']} ({r['qps']:,.0f})")
 
 

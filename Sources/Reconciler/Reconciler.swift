@@ -1,5 +1,6 @@
 import Atomics
 import DNSWire
+import Foundation
 import DNSZone
 import GSLB
 import Logging
@@ -77,6 +78,10 @@ public actor Reconciler {
     private let timerSignal: AsyncStream<Void>.Continuation
     /// Store events applied since the last flush (for the publication record).
     private var changedSinceFlush = 0
+    /// Watch events read off the stream and not applied yet: the watch is read apart from the
+    /// actor, so a long compile never leaves it unread (the store would expire it, 410, and a
+    /// relist of a million names would follow).
+    private nonisolated let inbox = EventInbox()
 
     public init(store: any NameServiceStore, holder: ServingStateHolder, zones: ZoneSet, logger: Logger,
                 configuration: Configuration = .init(), clients: ClientMapping = .empty,
@@ -157,7 +162,8 @@ public actor Reconciler {
                 watching = true
                 await flush(publish: true)
                 statusSignal.yield()
-                for try await event in events { apply(event) }
+                try await read(events)
+                applyInbox()
                 watching = false
                 // The stream ended without error: the store is shutting down.
                 return
@@ -181,6 +187,8 @@ public actor Reconciler {
     /// by the caller once the list is whole); names no longer listed are removed. Returns the
     /// list's revision.
     private func relist() async throws -> Int64 {
+        // Events read before a watch failed are older than this list: apply them first.
+        applyInbox()
         var token: String?
         var listRevision: Int64 = 0
         var seen = Set<String>()
@@ -201,6 +209,18 @@ public actor Reconciler {
         revision = max(revision, listRevision)
         loaded = true
         return listRevision
+    }
+
+    /// Reads the watch off the actor into the inbox and wakes the flush loop (which applies it).
+    private nonisolated func read(_ events: AsyncThrowingStream<StoreEvent, any Error>) async throws {
+        for try await event in events {
+            inbox.append(event)
+            flushSignal.yield()
+        }
+    }
+
+    private func applyInbox() {
+        for event in inbox.takeAll() { apply(event) }
     }
 
     private func apply(_ event: StoreEvent) {
@@ -270,6 +290,7 @@ public actor Reconciler {
     }
 
     private func flush(publish: Bool) async {
+        applyInbox()
         let mustPublish = publish && !servedFirstPlan
         guard compiler.hasWork || mustPublish || (publish && compiler.hasStagedTable) else { return }
         let started = ContinuousClock.now
@@ -400,5 +421,26 @@ public actor Reconciler {
                 return
             }
         }
+    }
+}
+
+/// Watch events between the reader and the actor (a lock and an array: appended by the reading
+/// task, taken whole by the actor).
+final class EventInbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [StoreEvent] = []
+
+    func append(_ event: StoreEvent) {
+        lock.lock()
+        events.append(event)
+        lock.unlock()
+    }
+
+    func takeAll() -> [StoreEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = events
+        events = []
+        return taken
     }
 }

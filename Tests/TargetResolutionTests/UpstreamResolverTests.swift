@@ -126,7 +126,8 @@ import Testing
             let start = clock.now
             let fellBack = try await resolver([closed, knot.address], timeout: .seconds(10)).resolve("www.up.test.").get()
             #expect(fellBack.addresses.count == 4)
-            #expect(clock.now - start < .seconds(3), "the refused server was waited on, not skipped")
+            // Well under the 10 s timeout (generous: the suite shares two cores).
+            #expect(clock.now - start < .seconds(5), "the refused server was waited on, not skipped")
 
             let alone = await resolver([closed], timeout: .seconds(10)).resolve("www.up.test.")
             #expect(alone.failure?.code == .unreachable)
