@@ -89,7 +89,10 @@ import TargetResolution
 
                 // Retried after a second, still NXDOMAIN: nothing new.
                 let asked = relay.queries(for: later)
-                try await Task.sleep(for: .milliseconds(1500))
+                let deadline = ContinuousClock.now + .seconds(6)  // generous: two shared cores
+                while relay.queries(for: later) <= asked && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
                 #expect(relay.queries(for: later) > asked)
                 #expect(await log.updates.count == 1)
 
