@@ -130,11 +130,11 @@ import Testing
 
     @Test func aChangeToOneOfManyNamesRebuildsOneShardAndDecidesOneName() throws {
         var c = try Self.compiler()
-        for i in 0..<2500 { c.upsert(Self.ns("n\(i)", fqdn: "n\(i).g.example.com", addresses: ["10.1.\(i / 256).\(i % 256)"]), revision: Int64(i + 1)) }
+        for i in 0..<2100 { c.upsert(Self.ns("n\(i)", fqdn: "n\(i).g.example.com", addresses: ["10.1.\(i / 256).\(i % 256)"]), revision: Int64(i + 1)) }
         let first = Self.compile(&c, now: Self.t0)
-        #expect(first.globals.count == 2500)
-        #expect(first.compiled == 2500, "decided on every core (over parallelDecideThreshold)")
-        #expect(first.globals.shards.count == GlobalNames.shardCount(forNames: 2500))
+        #expect(first.globals.count == 2100)
+        #expect(first.compiled == 2100, "decided on every core (over parallelDecideThreshold)")
+        #expect(first.globals.shards.count == GlobalNames.shardCount(forNames: 2100))
         c.upsert(Self.ns("n42", fqdn: "n42.g.example.com", addresses: ["10.9.9.9"], generation: 2), revision: 6000)
         let second = Self.compile(&c, now: Self.t0)
         #expect(second.compiled == 1)
@@ -144,7 +144,7 @@ import Testing
         #expect(changed == 1, "every other shard is shared with the previous plan")
         #expect(second.statuses.map(\.name) == ["n42"])
         // Every name still answers.
-        for i in stride(from: 0, to: 2500, by: 97) where i != 42 {
+        for i in stride(from: 0, to: 2100, by: 97) where i != 42 {
             #expect(Self.served(second, try DNSName("n\(i).g.example.com.")) == ["10.1.\(i / 256).\(i % 256)"])
         }
     }
@@ -153,11 +153,11 @@ import Testing
         var c = try Self.compiler()
         c.upsert(Self.ns("n0", fqdn: "n0.g.example.com"), revision: 1)
         #expect(Self.compile(&c, now: Self.t0).globals.shards.count == 1)
-        for i in 1..<1500 { c.upsert(Self.ns("n\(i)", fqdn: "n\(i).g.example.com"), revision: Int64(i + 1)) }
+        for i in 1..<800 { c.upsert(Self.ns("n\(i)", fqdn: "n\(i).g.example.com"), revision: Int64(i + 1)) }
         let out = Self.compile(&c, now: Self.t0)
-        #expect(out.globals.shards.count == GlobalNames.shardCount(forNames: 1500))
-        #expect(out.globals.count == 1500)
-        for i in 0..<1500 { #expect(Self.served(out, try DNSName("n\(i).g.example.com.")) != nil) }
+        #expect(out.globals.shards.count == GlobalNames.shardCount(forNames: 800))
+        #expect(out.globals.count == 800)
+        for i in 0..<800 { #expect(Self.served(out, try DNSName("n\(i).g.example.com.")) != nil) }
     }
 
     @Test func startUpCompilesPageByPageAndBuildsTheTableOnce() throws {
