@@ -80,8 +80,13 @@ public struct GlobalNames: Sendable {
     /// of the FNV-1a hash itself, so names of one shard still spread over its slots).
     @inlinable
     public static func shard(of p: UnsafePointer<UInt8>, _ count: Int, shift: UInt32) -> Int {
-        guard shift < 32 else { return 0 }
-        return Int((GlobalNameTable.hash(p, count) &* 0x9E37_79B1) >> shift)
+        shard(hash: GlobalNameTable.hash(p, count), shift: shift)
+    }
+
+    /// The same from the name's `GlobalNameTable.hash`.
+    @inlinable
+    public static func shard(hash: UInt32, shift: UInt32) -> Int {
+        shift < 32 ? Int((hash &* 0x9E37_79B1) >> shift) : 0
     }
 
     public static func shard(ofWire wire: [UInt8], shift: UInt32) -> Int {
@@ -91,7 +96,7 @@ public struct GlobalNames: Sendable {
     /// The shard of a name whose `GlobalNameTable.hash` is `hash`.
     @inlinable
     public func shardIndex(hash: UInt32) -> Int {
-        shift < 32 ? Int((hash &* 0x9E37_79B1) >> shift) : 0
+        Self.shard(hash: hash, shift: shift)
     }
 
     /// The shard a lowercased wire name belongs to in this table.

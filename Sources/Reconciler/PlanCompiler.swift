@@ -273,13 +273,6 @@ public struct PlanCompiler: Sendable {
         drainExpiries[name] = nil
     }
 
-    /// Every NameService, as a fresh list (after a compacted watch): names not in it are removed.
-    public mutating func replaceAll(with items: [NameService], revision: Int64) {
-        let keep = Set(items.map(\.metadata.name))
-        for gone in names.keys where !keep.contains(gone) { remove(gone) }
-        for item in items { upsert(item, revision: Int64(item.metadata.resourceVersion ?? "") ?? revision) }
-    }
-
     /// The names known (for a relist in pages: those not seen again are removed).
     var knownNames: Dictionary<String, Name>.Keys { names.keys }
 
@@ -309,11 +302,6 @@ public struct PlanCompiler: Sendable {
         guard let users = referrers[key.description], !users.isEmpty else { return false }
         dirty.formUnion(users)
         return true
-    }
-
-    /// Compile these names again (a drain expired, a status write must be retried).
-    public mutating func recompile(_ some: some Sequence<String>) {
-        for n in some where names[n] != nil { dirty.insert(n) }
     }
 
     /// Marks the names whose first drain expiry is at or before `now` for compiling again (the
