@@ -49,7 +49,7 @@ public struct PolicyDecision: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The group of candidates an answer came from. A struct wrapping a private enum (STYLE item 10):
+/// The group of candidates an answer came from. A struct wrapping a private enum:
 /// new policies add tiers without breaking switches elsewhere.
 public struct DecisionTier: Sendable, Hashable, CustomStringConvertible {
     private enum Base: Sendable, Hashable {
