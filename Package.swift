@@ -34,12 +34,12 @@ let package = Package(
             providers: [.apt(["libldns-dev"])]
         ),
         // Names, types, header, RDATA codec, EDNS options. Pure Swift, no dependencies.
-        .target(name: "DNSWire"),
+        .target(name: "DNSWire", exclude: ["README.md"]),
         // Immutable, pre-rendered zone tree and the zone set; the lookup algorithm.
-        .target(name: "DNSZone", dependencies: ["DNSWire"]),
+        .target(name: "DNSZone", dependencies: ["DNSWire"], exclude: ["README.md"]),
         .target(name: "GSLB", dependencies: ["DNSWire"], exclude: ["README.md"]),
         // The only module that touches ldns: zone file -> records.
-        .target(name: "ZoneFile", dependencies: ["CLDNS", "DNSWire", "DNSZone"]),
+        .target(name: "ZoneFile", dependencies: ["CLDNS", "DNSWire", "DNSZone"], exclude: ["README.md"]),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -57,10 +57,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         // An in-memory NameServiceStore with the same semantics, for unit tests only.
-        .target(name: "NameServiceStoreTesting", dependencies: ["NameServiceStore", "GSLB"]),
+        .target(name: "NameServiceStoreTesting", dependencies: ["NameServiceStore", "GSLB"], exclude: ["README.md"]),
         // NameService target FQDNs through upstream resolvers: resolve, re-resolve at the TTL, report changes.
         .target(
             name: "TargetResolution",
@@ -73,7 +74,7 @@ let package = Package(
             exclude: ["README.md"]
         ),
         // epoll, eventfd and thread names, which Swift's Glibc module leaves out, for HealthCheck's prober threads.
-        .target(name: "CHealthCheck"),
+        .target(name: "CHealthCheck", exclude: ["README.md"]),
         // TCP connect probes of target addresses with hysteresis (drains are the reconciler's), on
         // prober threads of their own (raw non-blocking sockets, epoll), apart from the DNS event loops.
         .target(
@@ -92,7 +93,8 @@ let package = Package(
                 "DNSWire", "DNSZone", "GSLB",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         // The plan compiler (a pure value: specs, zones, verdicts in; shards, decisions and
         // conditions out) and the reconciler's loop around it (watch, publish, status writes).
@@ -102,7 +104,8 @@ let package = Package(
                 "GSLB", "NameServiceStore", "DNSZone", "Plan", "DNSWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         // QueryResponder (NIO-free, callable from tests and the fuzzer) and the UDP/TCP listeners.
         .target(
@@ -115,7 +118,8 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         // Configuration, zone loading and wiring of the server; testable apart from main. The only
         // module (with HTTPAPI) that may import Metrics/Prometheus: the query path keeps plain
@@ -135,14 +139,16 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .executableTarget(
             name: "globaldns",
             dependencies: [
                 "GlobalDNSApp", "NameServiceStore", "NameServiceStoreEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         // globaldnsctl's API client, manifest loading and rendering; a library so it is testable.
         .target(
@@ -153,14 +159,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .executableTarget(
             name: "globaldnsctl",
             dependencies: [
                 "GlobalDNSClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .testTarget(
             name: "GlobalDNSClientTests",
@@ -189,7 +197,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .testTarget(
             name: "HTTPAPITests",

@@ -15,7 +15,7 @@ public enum Transport: Sendable {
 /// One responder per event loop: it owns scratch memory reused by every query, so it is not
 /// `Sendable` and must only be used from one thread. It never allocates on the answering path.
 ///
-/// Stages (Knot's query plan, ARCHITECTURE.md "The answering algorithm"):
+/// Stages (Knot's query plan; the starting design in docs/design.md):
 /// 1. **begin** — header sanity (drop unreadable packets and responses), opcode, QDCOUNT, the
 ///    question (lowercased copy + label offsets in scratch), the remaining sections (structure only;
 ///    trailing garbage is FORMERR), OPT (one, at the root; version; Client Subnet validation; NSID).

@@ -1,6 +1,6 @@
 /// A wire-format problem: what went wrong and at which byte offset of the message.
 ///
-/// Compared on `code` (STYLE item 10): the offset is context for logs and tests.
+/// Compared on `code` (an error is a struct with a code): the offset is context for logs and tests.
 public struct DNSWireError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {

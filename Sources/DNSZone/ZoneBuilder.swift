@@ -14,7 +14,7 @@ public struct ZoneBuildError: Error, Sendable, CustomStringConvertible, Equatabl
     public var description: String { message }
 }
 
-/// Collects records, checks them as a zone, and compiles the immutable `Zone` (STYLE item 1).
+/// Collects records, checks them as a zone, and compiles the immutable `Zone`.
 public struct ZoneBuilder {
     public let origin: DNSName
     private var records: [ResourceRecord] = []

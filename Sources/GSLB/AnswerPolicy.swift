@@ -1,5 +1,5 @@
 /// A way of choosing answers for one NameService: a pure value compiled into the plan, called once
-/// per query (STYLE item 11).
+/// per query (a narrow protocol whose result carries its reason, as swift-certificates' policies).
 ///
 /// Contract for implementations:
 /// - pick only among `candidates` targets for which `isActive(_:)` holds, and only addresses in

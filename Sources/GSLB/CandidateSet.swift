@@ -75,7 +75,7 @@ public struct CandidateSet: Sendable {
         family == .ipv4 ? 2048 : 1536
     }
 
-    // Compiled for the policies, once per compile (STYLE item 1: compile, then serve), so that a
+    // Compiled for the policies, once per compile (compile, then serve), so that a
     // pick costs O(answers), plus O(log targets) per weighted draw, whatever the spec's size.
     /// The active addresses (`activeAddresses(i)` of every active target), in target order: what
     /// RoundRobin and Locality's all-targets tiers rotate over.

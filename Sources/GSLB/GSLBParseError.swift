@@ -1,4 +1,4 @@
-/// Why a locality or CIDR string did not parse. Compared on `code` (STYLE item 10); `message` is the
+/// Why a locality or CIDR string did not parse. Compared on `code`; `message` is the
 /// sentence validation shows after the field path.
 public struct GSLBParseError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {

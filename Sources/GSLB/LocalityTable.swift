@@ -2,7 +2,7 @@ import DNSWire
 
 /// Maps client addresses to localities by longest-prefix match over IPv4 and IPv6 CIDRs.
 ///
-/// Built once from the configuration's `localities` list (compile, then serve: STYLE item 1) into
+/// Built once from the configuration's `localities` list (compile, then serve) into
 /// two binary tries stored in flat arrays; `lookup` walks at most 32 or 128 nodes and never
 /// allocates. Besides the match, a lookup computes the ECS scope: the widest prefix around the
 /// address inside which every address gets the same lookup result (see `Match.scopePrefixLength`).

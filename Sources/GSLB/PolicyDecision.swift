@@ -36,7 +36,7 @@ public struct PolicyDecision: Sendable, Hashable, CustomStringConvertible {
         "policy=\(policy) tier=\(tier) healthy=\(healthyTargets)/\(totalTargets) mode=\(mode) scope=\(ecsScopePrefixLength) answers=\(answerCount)"
     }
 
-    /// The explain text for `dig -c CH … TXT`: the decision plus the client and the chosen
+    /// The explain text for `dig … CH TXT`: the decision plus the client and the chosen
     /// addresses. Allocates; for the explain path only.
     public func explanation(client: ClientContext, candidates: CandidateSet,
                             chosen: UnsafeBufferPointer<Int32>) -> String {
@@ -49,7 +49,7 @@ public struct PolicyDecision: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The group of candidates an answer came from. A struct wrapping a private enum (STYLE item 10):
+/// The group of candidates an answer came from. A struct wrapping a private enum:
 /// new policies add tiers without breaking switches elsewhere.
 public struct DecisionTier: Sendable, Hashable, CustomStringConvertible {
     private enum Base: Sendable, Hashable {

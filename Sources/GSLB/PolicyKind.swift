@@ -1,6 +1,6 @@
 /// The answering policy a NameService names in `spec.policy`: `RoundRobin`, `Ratio` or `Locality`.
 ///
-/// A struct wrapping a private enum (STYLE item 10) so new policies can be added without breaking
+/// A struct wrapping a private enum so new policies can be added without breaking
 /// callers that switch on it. Coded as its string. A word this server does not know decodes as an
 /// unrecognised kind (so validation can report it with its field path) instead of failing the whole
 /// document.

@@ -3,7 +3,7 @@ import GSLB
 import Logging
 import NIOCore
 
-/// The whole server configuration: the one place it is read (ARCHITECTURE.md). Every key is
+/// The whole server configuration: the one place it is read (docs/design.md). Every key is
 /// documented, with its default, in `config/globaldns.yaml`.
 public struct GlobalDNSConfiguration: Sendable, Equatable {
     public struct DNS: Sendable, Equatable {

@@ -81,7 +81,7 @@ actor ProbeRegistry: TargetProber {
 }
 
 /// Runs the health checker and hands every verdict change to the reconciler, which re-compiles
-/// the names using that probe (probing stays apart from answering: STYLE item 12).
+/// the names using that probe (probing stays apart from answering, as in gdnsd).
 struct HealthService: Service {
     let checker: HealthChecker
     let registry: ProbeRegistry

@@ -1,7 +1,7 @@
 import Foundation
 import GSLB
 
-/// How the NameService API is set up; built once by `globaldns` and passed down (ARCHITECTURE.md).
+/// How the NameService API is set up; built once by `globaldns` and passed down (docs/design.md).
 public struct APIConfiguration: Sendable {
     /// The default request-body limit: 1 MiB.
     public static let defaultMaxBodyBytes = 1 << 20

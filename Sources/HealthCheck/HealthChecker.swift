@@ -11,13 +11,13 @@ import Logging
 /// Probes run on prober threads of the checker's own (`HealthCheckerConfiguration.threads`, one by
 /// default), apart from the DNS event loops: raw non-blocking sockets on epoll, no task per probe
 /// (see `ProbeLoop`); each thread hands its outcomes over in batches. The checker — one actor —
-/// owns every `TargetHealth`, so hysteresis is decided in one place (STYLE item 12). Nothing is
+/// owns every `TargetHealth`, so hysteresis is decided in one place (as gdnsd's monitor). Nothing is
 /// probed until `run()` runs; the threads live from its start to its end.
 ///
 /// `transitions` yields one `HealthTransition` per verdict change (including unknown → up). One
 /// consumer; unbounded buffer; finished when `run()` returns.
 public actor HealthChecker {
-    /// STYLE item 8: the loop runs once.
+    /// A lifecycle with an explicit state (as Hummingbird's `Server`): the loop runs once.
     private enum State { case idle, running, finished }
 
     private struct Entry {

@@ -9,7 +9,7 @@ import Darwin
 /// Why a connect probe failed, in words fit for a target's `lastError`: `connection refused`,
 /// `timed out after 3s`, `no route to host`.
 ///
-/// Compared and hashed on `code` (STYLE item 10, as `ResolutionError`): the message is context.
+/// Compared and hashed on `code` (as `ResolutionError`): the message is context.
 public struct ProbeError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable { case refused, timeout, unreachable, other }

@@ -10,7 +10,7 @@ import Musl
 #endif
 
 /// The probes of one `ProbeThread`, and nothing else: probe times, connects, timeouts and a batch
-/// of outcomes. It decides no verdict (STYLE item 12: probes return up/down, `HealthChecker` owns
+/// of outcomes. It decides no verdict (as in gdnsd, probes return up/down, `HealthChecker` owns
 /// the hysteresis). Confined to its thread once `run()` starts; no tasks, no NIO.
 ///
 /// A probe is `socket(SOCK_NONBLOCK)`, `SO_LINGER {1, 0}` (the close sends an RST: no TIME_WAIT on

@@ -1,6 +1,6 @@
 import GSLB
 
-/// The one persistence seam (ARCHITECTURE.md), shaped like etcd so the embedded SQLite store and an
+/// The one persistence seam (docs/design.md), shaped like etcd so the embedded SQLite store and an
 /// etcd store are interchangeable:
 ///
 /// - Every write that changes something gets the next value of one store-wide **revision** (a
@@ -170,7 +170,7 @@ public struct StoreEvent: Sendable, Hashable {
     }
 }
 
-/// Why a store operation failed. Compared on `code` (STYLE item 10).
+/// Why a store operation failed. Compared on `code` (an error is a struct with a code).
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {

@@ -116,7 +116,7 @@ public struct GlobalNames: Sendable {
     }
 }
 
-/// Everything the query path reads, as one immutable snapshot (ARCHITECTURE.md: "the control plane
+/// Everything the query path reads, as one immutable snapshot (docs/design.md: "the control plane
 /// compiles, the query path only reads"). A reload builds a new one and swaps it in whole.
 public final class ServingState: Sendable, AtomicReference {
     public let zones: ZoneSet

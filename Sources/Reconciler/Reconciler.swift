@@ -11,7 +11,7 @@ import Plan
 /// compiles into the DNS path and writes the statuses it reports. Nothing is decided here.
 ///
 /// - Follows the store with a paged list, then a watch from the list's revision; on a compacted
-///   watch it lists again (etcd's contract, ARCHITECTURE.md "one persistence seam"). The first
+///   watch it lists again (etcd's contract: the store is the one persistence seam). The first
 ///   plan is published once the whole list is compiled (a name is never NXDOMAIN because the
 ///   start-up had not reached it yet); each page is compiled as it arrives, so start-up work is
 ///   spread and cancellation is honoured between pages.

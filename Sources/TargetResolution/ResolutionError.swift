@@ -3,7 +3,7 @@ import DNSWire
 /// Why a name could not be resolved, with a message that names the server that said so
 /// (`NXDOMAIN from 127.0.0.1:5353`): it goes into a NameService's status as it is.
 ///
-/// Compared and hashed on `code` (STYLE item 10, as `DNSWireError`): the message is context.
+/// Compared and hashed on `code` (as `DNSWireError`): the message is context.
 /// `ResolutionTracker` reports a change of message too, so a status never names a stale server.
 public struct ResolutionError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {

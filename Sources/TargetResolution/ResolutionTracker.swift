@@ -17,7 +17,7 @@ import Logging
 /// first. `run()` is the refresh loop, with every resolution a child task of it; it returns when
 /// its task is cancelled, and then finishes `updates`.
 public actor ResolutionTracker {
-    /// STYLE item 8: the loop runs once.
+    /// A lifecycle with an explicit state (as Hummingbird's `Server`): the loop runs once.
     private enum State { case idle, running, finished }
 
     private struct Entry {

@@ -2,7 +2,7 @@
 ///
 /// `line` is the line where the failing entry *starts* (for a multi-line `( … )` record, the line
 /// of its owner), or 0 when the problem is not tied to a line (a missing file, a duplicate zone).
-/// Compared on `code`, `file` and `line` (STYLE item 10); `message` is for people.
+/// Compared on `code`, `file` and `line`; `message` is for people.
 public struct ZoneFileError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {

@@ -5,7 +5,7 @@ import Testing
 
 @testable import DNSServer
 
-/// The UDP and TCP handlers on `EmbeddedChannel` (STYLE item 7): no sockets, virtual time.
+/// The UDP and TCP handlers on `EmbeddedChannel` (as SwiftNIO tests): no sockets, virtual time.
 @Suite("Handlers")
 struct HandlerTests {
     static let client = try! SocketAddress(ipAddress: "192.0.2.10", port: 5353)

@@ -2,7 +2,7 @@ import DNSWire
 import Testing
 
 /// Runs `body` and checks that it throws a `DNSWireError` with `code` (errors compare on the code,
-/// STYLE item 10; the offset is context).
+/// the offset is context).
 func expectWireError(_ code: DNSWireError.Code, _ what: String = "",
                      sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
     do {

@@ -2,7 +2,7 @@ import DNSServer
 import DNSWire
 import DNSZone
 
-/// Minimal presentation-format reader for inline test zones (STYLE item 13): one record per line,
+/// Minimal presentation-format reader for inline test zones (as CoreDNS's table tests): one record per line,
 /// `owner TTL [IN] TYPE rdata…`, names relative to `origin` unless they end with a dot. The real
 /// zone-file parser (libldns) is tested in ZoneFileTests.
 func records(_ text: String, origin: DNSName) throws -> [ResourceRecord] {

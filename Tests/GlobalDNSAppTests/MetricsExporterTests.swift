@@ -196,7 +196,7 @@ import Testing
         #expect(PrometheusText.seconds(.microseconds(500)) == "0.0005" && PrometheusText.seconds(.seconds(10)) == "10.0")
     }
 
-    /// Prometheus conventions, and the README's "Operations → Metrics" table lists every family a
+    /// Prometheus conventions, and the "Metrics" table of docs/operations.md lists every family a
     /// scrape shows (and nothing that does not exist).
     @Test func everyFamilyFollowsTheConventionsAndIsDocumented() async throws {
         let world = World()
@@ -212,16 +212,16 @@ import Testing
             #expect((type == "counter") == family.hasSuffix("_total"), "\(family) is a \(type)")
             #expect(m.text.contains("# HELP \(family) "), "\(family) has no HELP")
         }
-        let readme = try String(contentsOfFile: repositoryRoot() + "/README.md", encoding: .utf8)
+        let readme = try String(contentsOfFile: repositoryRoot() + "/docs/operations.md", encoding: .utf8)
         let after = try #require(readme.components(separatedBy: "\n### Metrics\n").dropFirst().first)
         let section = after.components(separatedBy: "\n#").first ?? after
         let documented = Set(section.split(separator: "\n").filter { $0.hasPrefix("| `globaldns_") }.map {
             String($0.dropFirst(3).prefix { $0 != "`" })
         })
-        #expect(documented == Set(m.types.keys), "README lists \(documented.subtracting(m.types.keys).sorted()) that no scrape shows; misses \(Set(m.types.keys).subtracting(documented).sorted())")
+        #expect(documented == Set(m.types.keys), "docs/operations.md lists \(documented.subtracting(m.types.keys).sorted()) that no scrape shows; misses \(Set(m.types.keys).subtracting(documented).sorted())")
         for line in section.split(separator: "\n") where line.hasPrefix("| `globaldns_") {
             let family = String(line.dropFirst(3).prefix { $0 != "`" })
-            if let type = m.types[family] { #expect(line.contains("| \(type) |"), "README gives \(family) another type than \(type)") }
+            if let type = m.types[family] { #expect(line.contains("| \(type) |"), "docs/operations.md gives \(family) another type than \(type)") }
         }
     }
 }

@@ -43,8 +43,8 @@ public struct MetricsSources: Sendable {
 /// asked) is ignored until it catches up. Control-plane events — plan compiles, store calls —
 /// are recorded into the registry's histograms when they happen (they are rare). Histograms
 /// whose buckets were counted elsewhere (reply sizes, probe latency) are written by
-/// `PrometheusText` after the registry's families. Every name is listed in the README,
-/// "Operations → Metrics".
+/// `PrometheusText` after the registry's families. Every name is listed in
+/// docs/operations.md, "Metrics".
 public actor MetricsExporter {
     public nonisolated let registry: PrometheusCollectorRegistry
     private let sources: MetricsSources
