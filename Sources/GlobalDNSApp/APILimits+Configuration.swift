@@ -8,6 +8,9 @@ extension GlobalDNSConfiguration.API {
         l.threads = threads
         l.niceness = niceness
         l.maxConnections = maxConnections
+        l.maxConnectionsPerClient = maxConnectionsPerClient
+        l.maxRequestsInFlightPerClient = maxRequestsInFlightPerClient
+        l.watchMaxPerClient = watch.maxPerClient
         l.idleTimeout = .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
         l.headerTimeout = .nanoseconds(Int64(headerTimeoutSeconds * 1e9))
         l.bodyTimeout = .nanoseconds(Int64(bodyTimeoutSeconds * 1e9))

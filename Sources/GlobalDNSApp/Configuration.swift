@@ -53,6 +53,12 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         /// Open API connections at most; past it the listener stops accepting (clients wait in the
         /// backlog) and any connection accepted over it is answered 503 and closed.
         public var maxConnections: Int = 512
+        /// Open connections per client address (IPv6 by /64) at most, 0 for none of its own; past
+        /// it 503 and closed, so one client cannot hold every connection.
+        public var maxConnectionsPerClient: Int = 128
+        /// Requests in flight per client address (watches aside), 0 for no cap; past it 429: a
+        /// client looping expensive lists holds at most this share of the API's threads.
+        public var maxRequestsInFlightPerClient: Int = 16
         /// A keep-alive connection with no request in flight is closed after this.
         public var idleTimeoutSeconds: Double = 60
         /// A request whose head (request line and headers) is not complete this long after its first
@@ -83,6 +89,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
             /// Output a watcher has not read yet, at most; past it the stream ends with an ERROR
             /// 410 Expired event (or is closed) and the client relists.
             public var maxBufferBytes: Int = 4 << 20
+            /// Open watches per client address at most, 0 for no cap; past it 429.
+            public var maxPerClient: Int = 32
         }
     }
 
@@ -458,6 +466,12 @@ extension GlobalDNSConfiguration {
         try check((0...19).contains(api.niceness), "api.niceness", "must be between 0 and 19, not \(api.niceness)")
         try check((1...1_000_000).contains(api.maxConnections), "api.maxConnections",
                   "must be between 1 and 1000000, not \(api.maxConnections)")
+        try check((0...1_000_000).contains(api.maxConnectionsPerClient), "api.maxConnectionsPerClient",
+                  "must be between 0 (no cap) and 1000000, not \(api.maxConnectionsPerClient)")
+        try check((0...1_000_000).contains(api.maxRequestsInFlightPerClient), "api.maxRequestsInFlightPerClient",
+                  "must be between 0 (no cap) and 1000000, not \(api.maxRequestsInFlightPerClient)")
+        try check((0...1_000_000).contains(api.watch.maxPerClient), "api.watch.maxPerClient",
+                  "must be between 0 (no cap) and 1000000, not \(api.watch.maxPerClient)")
         for (key, value, max) in [("api.idleTimeoutSeconds", api.idleTimeoutSeconds, 86400.0),
                                   ("api.headerTimeoutSeconds", api.headerTimeoutSeconds, 3600),
                                   ("api.bodyTimeoutSeconds", api.bodyTimeoutSeconds, 3600)] {

@@ -23,9 +23,9 @@ public enum ConfigurationReader {
         "zones": ["directory", "files", "allowDroppingZones"],
         "api": ["listen", "tokens", "maxBodyBytes", "threads", "niceness", "maxConnections", "idleTimeoutSeconds",
                 "headerTimeoutSeconds", "bodyTimeoutSeconds", "maxHeaderBytes", "rateLimit", "watch",
-                "maxListLimit", "writeTimeoutSeconds"],
+                "maxListLimit", "writeTimeoutSeconds", "maxConnectionsPerClient", "maxRequestsInFlightPerClient"],
         "api.rateLimit": ["requestsPerSecond", "burst", "maxClients"],
-        "api.watch": ["maxBufferBytes"],
+        "api.watch": ["maxBufferBytes", "maxPerClient"],
         "state": ["directory"],
         "store": ["type", "sqlite", "etcd", "history", "writeTimeoutSeconds"],
         "store.history": ["maxEvents", "maxBytes", "maxAgeSeconds"],
@@ -192,6 +192,12 @@ public enum ConfigurationReader {
             if let v = m["headerTimeoutSeconds"] { config.api.headerTimeoutSeconds = try r.double(v, path: "api.headerTimeoutSeconds") }
             if let v = m["bodyTimeoutSeconds"] { config.api.bodyTimeoutSeconds = try r.double(v, path: "api.bodyTimeoutSeconds") }
             if let v = m["maxHeaderBytes"] { config.api.maxHeaderBytes = try r.int(v, path: "api.maxHeaderBytes") }
+            if let v = m["maxConnectionsPerClient"] {
+                config.api.maxConnectionsPerClient = try r.int(v, path: "api.maxConnectionsPerClient")
+            }
+            if let v = m["maxRequestsInFlightPerClient"] {
+                config.api.maxRequestsInFlightPerClient = try r.int(v, path: "api.maxRequestsInFlightPerClient")
+            }
             if let v = m["maxListLimit"] { config.api.maxListLimit = try r.int(v, path: "api.maxListLimit") }
             if let v = m["writeTimeoutSeconds"] { config.api.writeTimeoutSeconds = try r.double(v, path: "api.writeTimeoutSeconds") }
             if let v = m["rateLimit"] {
@@ -205,6 +211,7 @@ public enum ConfigurationReader {
             if let v = m["watch"] {
                 let w = try r.mapping(v, path: "api.watch", keys: keys("api.watch"))
                 if let v = w["maxBufferBytes"] { config.api.watch.maxBufferBytes = try r.int(v, path: "api.watch.maxBufferBytes") }
+                if let v = w["maxPerClient"] { config.api.watch.maxPerClient = try r.int(v, path: "api.watch.maxPerClient") }
             }
             if let v = m["tokens"] {
                 guard case .mapping(let tokens) = v else {

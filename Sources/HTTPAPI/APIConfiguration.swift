@@ -79,6 +79,14 @@ public struct APILimits: Sendable, Equatable {
     public var niceness: Int = 10
     /// Open connections at most (`api.maxConnections`).
     public var maxConnections: Int = 512
+    /// Open connections per client address at most (`api.maxConnectionsPerClient`, IPv6 by /64;
+    /// 0: none of its own); past it 503 and closed, so one client cannot take every connection.
+    public var maxConnectionsPerClient: Int = 128
+    /// Requests in flight per client address, from head to the last byte of the response, watches
+    /// aside (`api.maxRequestsInFlightPerClient`; 0: no cap); past it 429 with Retry-After.
+    public var maxRequestsInFlightPerClient: Int = 16
+    /// Open watches per client address (`api.watch.maxPerClient`; 0: no cap); past it 429.
+    public var watchMaxPerClient: Int = 32
     /// A connection with no request in flight is closed after this (`api.idleTimeoutSeconds`).
     public var idleTimeout: Duration = .seconds(60)
     /// A request head not complete this long after its first byte: closed (`api.headerTimeoutSeconds`).

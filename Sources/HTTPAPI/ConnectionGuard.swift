@@ -12,12 +12,17 @@ import NIOHTTP1
 /// connection's guard, is the strict one: a connection past it is answered 503 and closed at once.
 public final class ConnectionLimiter: @unchecked Sendable {
     public let maxConnections: Int
+    /// Connections per client address (`api.maxConnectionsPerClient`; 0: no cap of its own).
+    public let perClient: ClientSlots
     private let lock = NSLock()
     private var accepted = 0
     private var admitted = 0
     private var everAdmitted = 0
 
-    public init(maxConnections: Int) { self.maxConnections = maxConnections }
+    public init(maxConnections: Int, maxPerClient: Int = 0) {
+        self.maxConnections = maxConnections
+        perClient = ClientSlots(maxPerClient: maxPerClient)
+    }
 
     /// Connections admitted and still open.
     public var openConnections: Int { lock.withLock { admitted } }
@@ -92,6 +97,8 @@ final class RawBytesWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private let limiter: ConnectionLimiter
     private var admitted = false
     private var decided = false
+    /// The client's key while it holds a per-client slot.
+    private var clientSlot: ClientRateLimiter.Key?
     private var context: ChannelHandlerContext?
     var guardHandler: HTTPConnectionGuard?
 
@@ -128,6 +135,16 @@ final class RawBytesWatcher: ChannelDuplexHandler, RemovableChannelHandler {
                             phrase: "Service Unavailable")
             return
         }
+        let key = ClientRateLimiter.key(context.channel.remoteAddress)
+        guard limiter.perClient.take(key) else {
+            limiter.release()
+            respondAndClose(APIStatus(code: 503, reason: "ServiceUnavailable",
+                                      message: "this client has \(limiter.perClient.maxPerClient) connections open (api.maxConnectionsPerClient); reuse them or retry later",
+                                      details: .init(retryAfterSeconds: 1)),
+                            phrase: "Service Unavailable")
+            return
+        }
+        clientSlot = key
         admitted = true
         guardHandler?.connectionAdmitted()
     }
@@ -136,6 +153,8 @@ final class RawBytesWatcher: ChannelDuplexHandler, RemovableChannelHandler {
         if admitted {
             admitted = false
             limiter.release()
+            limiter.perClient.release(clientSlot)
+            clientSlot = nil
         }
     }
 

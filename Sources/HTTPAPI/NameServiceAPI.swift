@@ -62,6 +62,9 @@ public struct NameServiceAPI: Sendable {
     public let logger: Logger
     /// The open connections against `limits.maxConnections`.
     public let connections: ConnectionLimiter
+    /// Requests in flight (watches aside) and open watches, per client address.
+    public let requestsInFlight: ClientSlots
+    public let watchesPerClient: ClientSlots
     /// The per-client rate limiter; nil when `limits.rateLimitPerSecond` is 0.
     public let rateLimiter: ClientRateLimiter?
     /// Open watch streams and their unread output.
@@ -74,7 +77,9 @@ public struct NameServiceAPI: Sendable {
         self.configuration = configuration
         self.logger = logger
         let limits = configuration.limits
-        connections = ConnectionLimiter(maxConnections: limits.maxConnections)
+        connections = ConnectionLimiter(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
+        requestsInFlight = ClientSlots(maxPerClient: limits.maxRequestsInFlightPerClient)
+        watchesPerClient = ClientSlots(maxPerClient: limits.watchMaxPerClient)
         rateLimiter = limits.rateLimitPerSecond > 0
             ? ClientRateLimiter(requestsPerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst,
                                 maxClients: limits.rateLimitMaxClients)
@@ -91,6 +96,7 @@ public struct NameServiceAPI: Sendable {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: StatusErrorMiddleware<APIRequestContext>())
         if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
+        router.add(middleware: ClientConcurrencyMiddleware(requests: requestsInFlight, watches: watchesPerClient))
         for route in NameServiceAPI.routes {
             router.on(RouterPath(route.path), method: route.method) { request, context in
                 try await self.respond(route, request, context)

@@ -471,6 +471,130 @@ import Testing
     }
 }
 
+/// One client cannot take what every other client needs (issue 12): its connections, its requests in
+/// flight and its watches are capped per client address, while another address is served.
+@Suite struct PerClientCapTests {
+    @Test func connectionsPerClientAreCapped() async throws {
+        var limits = APILimits()
+        limits.maxConnectionsPerClient = 3
+        let api = makeAPI(limits: limits)
+        try await withLiveServer(api) { port, _ in
+            var held: [RawHTTPClient] = []
+            for _ in 0..<3 {
+                let c = try RawHTTPClient(port: port)
+                #expect(try await c.get("/healthz") == 200)
+                held.append(c)
+            }
+            let over = try RawHTTPClient(port: port)
+            defer { over.hangUp() }
+            #expect(try await over.waitForClose(within: 5))
+            #expect(over.statusCode == 503)
+            #expect(String(decoding: over.received, as: UTF8.self).contains("api.maxConnectionsPerClient"))
+            let other = try RawHTTPClient(port: port, source: "127.0.0.2")
+            defer { other.hangUp() }
+            #expect(try await other.get("/healthz") == 200)
+            #expect(api.connections.perClient.clients == 2)
+            // a connection that closes gives its slot back
+            held.removeFirst().hangUp()
+            #expect(try await eventually(within: 10) {
+                guard let c = try? RawHTTPClient(port: port) else { return false }
+                defer { c.hangUp() }
+                return try await c.get("/healthz", within: 1) == 200
+            })
+            for c in held { c.hangUp() }
+            other.hangUp()
+            #expect(try await eventually { api.connections.perClient.total == 0 })
+        }
+    }
+
+    @Test func requestsInFlightPerClientAreCapped() async throws {
+        var limits = APILimits()
+        limits.maxRequestsInFlightPerClient = 2
+        limits.rateLimitPerSecond = 0
+        let gate = Gate()
+        let api = makeAPI(metrics: {
+            while !gate.isOpen { try? await Task.sleep(for: .milliseconds(10)) }
+            return "# nothing\n"
+        }, limits: limits)
+        try await withLiveServer(api) { port, _ in
+            var slow: [RawHTTPClient] = []
+            for _ in 0..<2 {
+                let c = try RawHTTPClient(port: port)
+                try c.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                slow.append(c)
+            }
+            #expect(try await eventually { api.requestsInFlight.total == 2 })
+            let third = try RawHTTPClient(port: port)
+            defer { third.hangUp() }
+            #expect(try await third.get("/v1/nameservices") == 429)
+            let text = String(decoding: third.received, as: UTF8.self)
+            #expect(text.lowercased().contains("retry-after: 1\r") && text.contains("api.maxRequestsInFlightPerClient"), "\(text)")
+            // another client is answered meanwhile, and so is a watch of this one
+            let other = try RawHTTPClient(port: port, source: "127.0.0.2")
+            defer { other.hangUp() }
+            #expect(try await other.get("/v1/nameservices") == 200)
+            gate.open()
+            for c in slow {
+                #expect(try await c.read(within: 5) { _ in c.statusCode != nil })
+                #expect(c.statusCode == 200)
+                c.hangUp()
+            }
+            #expect(try await eventually { api.requestsInFlight.total == 0 })
+            #expect(try await third.get("/v1/nameservices") == 200)
+        }
+    }
+
+    @Test func watchesPerClientAreCapped() async throws {
+        var limits = APILimits()
+        limits.watchMaxPerClient = 2
+        let api = makeAPI(limits: limits)
+        try await withLiveServer(api) { port, _ in
+            var watchers: [RawHTTPClient] = []
+            for _ in 0..<2 {
+                let c = try RawHTTPClient(port: port)
+                try c.send("GET /v1/nameservices?watch=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                #expect(try await c.read(within: 5) { _ in c.headText != nil })
+                #expect(c.statusCode == 200)
+                watchers.append(c)
+            }
+            let third = try RawHTTPClient(port: port)
+            defer { third.hangUp() }
+            #expect(try await third.get("/v1/nameservices?watch=1") == 429)
+            #expect(String(decoding: third.received, as: UTF8.self).contains("api.watch.maxPerClient"))
+            // plain requests of the same client are not watches
+            #expect(try await third.get("/v1/nameservices") == 200)
+            let other = try RawHTTPClient(port: port, source: "127.0.0.2")
+            defer { other.hangUp() }
+            try other.send("GET /v1/nameservices?watch=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(try await other.read(within: 5) { _ in other.headText != nil })
+            #expect(other.statusCode == 200)
+            // a watch that ends gives its slot back
+            watchers.removeFirst().hangUp()
+            #expect(try await eventually(within: 10) { api.watchesPerClient.total == 2 })
+            let again = try RawHTTPClient(port: port)
+            defer { again.hangUp() }
+            try again.send("GET /v1/nameservices?watch=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(try await again.read(within: 5) { _ in again.headText != nil })
+            #expect(again.statusCode == 200)
+            for c in watchers { c.hangUp() }
+        }
+    }
+
+    @Test(arguments: [("watch=true", true), ("watch=1", true), ("a=b&watch=true", true), ("watch=false", false),
+                      ("watchx=true", false), (nil, false), ("limit=5", false)] as [(String?, Bool)])
+    func watchQueries(_ query: String?, _ isWatch: Bool) {
+        #expect(ClientConcurrencyMiddleware.isWatch(query) == isWatch)
+    }
+}
+
+/// A flag a test opens once.
+final class Gate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var opened = false
+    var isOpen: Bool { lock.withLock { opened } }
+    func open() { lock.withLock { opened = true } }
+}
+
 #if os(Linux)
 /// Server-side sockets of `port` that the process has accepted (they have an inode; connections
 /// still in the listen backlog do not), from /proc/self/net/tcp.
