@@ -165,7 +165,7 @@ let package = Package(
         .executableTarget(
             name: "globaldnsctl",
             dependencies: [
-                "GlobalDNSClient",
+                "GlobalDNSClient", "GSLB",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]

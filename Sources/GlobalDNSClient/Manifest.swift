@@ -7,10 +7,28 @@ public struct Manifest: Sendable, Hashable {
     public var object: NameService
     /// `checkout.yaml`, `checkout.yaml (document 2)` or `<stdin>`.
     public var source: String
+    /// Fields of the document that a NameService does not have (typos such as `polcy`): the
+    /// decoder drops them, so `apply` refuses (or, asked to, warns about) them before sending.
+    public var unknownFields: [UnknownField]
 
-    public init(object: NameService, source: String) {
+    public init(object: NameService, source: String, unknownFields: [UnknownField] = []) {
         self.object = object
         self.source = source
+        self.unknownFields = unknownFields
+    }
+
+    /// `checkout.yaml:7: unknown field "spec.polcy" (did you mean "policy"?)`, one per field.
+    public var unknownFieldMessages: [String] {
+        unknownFields.map { u in
+            guard let line = u.line else { return "\(source): \(u)" }
+            let within = source == fileName ? "" : " " + source.dropFirst(fileName.count + 1)
+            return "\(fileName):\(line): \(u)\(within)"
+        }
+    }
+
+    /// The file part of `source` (without ` (document 2)` or ` items[3]`).
+    var fileName: String {
+        String(source.split(separator: " ", maxSplits: 1).first ?? Substring(source))
     }
 }
 
@@ -92,6 +110,7 @@ public enum ManifestLoader {
 
     private static func decodeOne(_ node: Node, source: String) throws -> Manifest {
         let object: NameService
+        let unknown = FieldSchema.nameService.unknownFields(in: documentNode(node))
         do {
             object = try YAMLDecoder().decode(NameService.self, from: node)
         } catch {
@@ -104,7 +123,21 @@ public enum ManifestLoader {
         guard !object.metadata.name.isEmpty else {
             throw ClientError(.invalidManifest, "error parsing \(source): metadata.name is required")
         }
-        return Manifest(object: object, source: source)
+        return Manifest(object: object, source: source, unknownFields: unknown)
+    }
+
+    /// A Yams node as the schema's tree, with the (1-based) line of every key.
+    static func documentNode(_ node: Node) -> DocumentNode {
+        switch node {
+        case .mapping(let mapping):
+            return .object(mapping.map { key, value in
+                DocumentNode.Member(key: key.string ?? "?", value: documentNode(value), line: key.mark.map { $0.line })
+            })
+        case .sequence(let sequence):
+            return .array(sequence.map(documentNode))
+        default:
+            return .scalar
+        }
     }
 
     private static func isEmpty(_ node: Node) -> Bool {

@@ -88,6 +88,7 @@ public struct APIStatus: Error, Sendable, Hashable, Codable, CustomStringConvert
 
     /// The Kubernetes cause type for a validation message.
     static func causeReason(_ message: String) -> String {
+        if message.hasPrefix("unknown field") { return "FieldValueUnknown" }
         if message.hasPrefix("is required") || message.hasPrefix("at least one") { return "FieldValueRequired" }
         if message.contains("duplicates") || message.contains("repeats") { return "FieldValueDuplicate" }
         return "FieldValueInvalid"

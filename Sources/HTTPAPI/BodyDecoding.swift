@@ -1,5 +1,7 @@
 import Foundation
 import GSLB
+import HTTPTypes
+import Hummingbird
 import Yams
 
 /// Turns a request body into a `NameService`: JSON or YAML by `Content-Type`, sniffed when the
@@ -25,19 +27,24 @@ enum BodyDecoding {
         return first == UInt8(ascii: "{") ? .json : .yaml
     }
 
+    /// Decodes `body` as `T`; with a `schema`, also returns the fields the schema does not know
+    /// (strict field validation: the caller reports them as it is asked to).
     static func decode<T: Decodable>(_ body: [UInt8], as format: Format, _ type: T.Type = NameService.self,
-                                     what: String = "a NameService") throws(APIStatus) -> T {
+                                     what: String = "a NameService",
+                                     schema: FieldSchema? = nil) throws(APIStatus) -> (value: T, unknown: [UnknownField]) {
         guard !body.isEmpty else { throw APIStatus.badRequest("request body is empty; send \(what) as JSON or YAML") }
-        try BodyLimits.check(body, as: format)  // duplicates, aliases, depth: before any tree is built
+        // duplicates, aliases, depth: before the decoder builds its own tree
+        let tree = try BodyLimits.check(body, as: format)
+        let unknown = schema.flatMap { s in tree.map { s.unknownFields(in: $0) } } ?? []
         do {
             switch format {
             case .json:
-                return try JSONDecoder().decode(T.self, from: Data(body))
+                return (try JSONDecoder().decode(T.self, from: Data(body)), unknown)
             case .yaml:
                 guard let text = String(validating: body, as: UTF8.self) else {
                     throw APIStatus.badRequest("malformed YAML: the body is not UTF-8")
                 }
-                return try YAMLDecoder().decode(T.self, from: text)
+                return (try YAMLDecoder().decode(T.self, from: text), unknown)
             }
         } catch let status as APIStatus {
             throw status
@@ -48,6 +55,36 @@ enum BodyDecoding {
             throw APIStatus.badRequest("malformed \(format.rawValue): \(describe(error))")
         } catch {
             throw APIStatus.badRequest("malformed \(format.rawValue): \(error)")
+        }
+    }
+
+    /// `?fieldValidation=` (Kubernetes' spelling: Strict, Warn, Ignore; any case): Strict when absent.
+    static func fieldValidation(_ query: Substring?) throws(APIStatus) -> FieldValidation {
+        guard let query, !query.isEmpty else { return .strict }
+        guard let v = FieldValidation.allCases.first(where: { $0.rawValue.lowercased() == query.lowercased() }) else {
+            throw APIStatus(code: 400, reason: "BadRequest", message: "fieldValidation must be Strict, Warn or Ignore, not \"\(query)\"",
+                            details: .init(causes: [APIStatus.Cause(field: "fieldValidation", reason: "FieldValueNotSupported",
+                                                                    message: "must be Strict, Warn or Ignore")]))
+        }
+        return v
+    }
+
+    /// Unknown fields as validation problems (Strict), or nothing (Warn, Ignore: the caller adds
+    /// warnings for Warn).
+    static func problems(_ unknown: [UnknownField], _ validation: FieldValidation) -> [ValidationProblem] {
+        guard validation == .strict else { return [] }
+        return unknown.map { u in
+            ValidationProblem(field: u.path, message: "unknown field" + (u.suggestion.map { " (did you mean \"\($0)\"?)" } ?? "")
+                + "; ?fieldValidation=Warn accepts it with a warning")
+        }
+    }
+
+    /// Kubernetes' `Warning: 299 - "unknown field \"spec.polcy\""` headers, one per field (Warn).
+    static func warnings(_ unknown: [UnknownField], _ validation: FieldValidation, into response: inout Response) {
+        guard validation == .warn, let name = HTTPField.Name("Warning") else { return }
+        for u in unknown {
+            let text = u.description.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            response.headers.append(HTTPField(name: name, value: "299 - \"\(text)\""))
         }
     }
 

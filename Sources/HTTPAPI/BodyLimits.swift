@@ -1,4 +1,5 @@
 import CYaml
+import GSLB
 
 /// Checks a request body's shape before any decoder builds a tree from it (issue 12):
 ///
@@ -15,7 +16,10 @@ enum BodyLimits {
     /// Deepest nesting of objects/arrays (mappings/sequences) accepted: a NameService is 6 deep.
     static let maxDepth = 64
 
-    static func check(_ body: [UInt8], as format: BodyDecoding.Format) throws(APIStatus) {
+    /// Checks `body` and returns its tree (for strict field validation), or nil when it is
+    /// malformed (the decoder then says where).
+    @discardableResult
+    static func check(_ body: [UInt8], as format: BodyDecoding.Format) throws(APIStatus) -> DocumentNode? {
         switch format {
         case .json: try checkJSON(body)
         case .yaml: try checkYAML(body)
@@ -24,14 +28,14 @@ enum BodyLimits {
 
     // MARK: JSON
 
-    static func checkJSON(_ body: [UInt8]) throws(APIStatus) {
+    static func checkJSON(_ body: [UInt8]) throws(APIStatus) -> DocumentNode? {
         var scanner = JSONShapeScanner(bytes: body)
         do {
-            try scanner.scanDocument()
+            return try scanner.scanDocument()
         } catch {
             switch error {
             case .malformed:
-                return  // JSONDecoder reports the syntax error with its position
+                return nil  // JSONDecoder reports the syntax error with its position
             case .duplicate(let path):
                 throw APIStatus.badRequest("malformed JSON: member \(path) appears more than once (RFC 8259 §4: member names must be unique)")
             case .tooDeep(let path):
@@ -42,13 +46,15 @@ enum BodyLimits {
 
     // MARK: YAML
 
-    static func checkYAML(_ body: [UInt8]) throws(APIStatus) {
+    static func checkYAML(_ body: [UInt8]) throws(APIStatus) -> DocumentNode? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             throw APIStatus(code: 500, reason: "InternalError", message: "the YAML parser could not be initialised")
         }
         defer { yaml_parser_delete(&parser) }
         var problem: APIStatus?
+        var tree = YAMLTreeBuilder()
+        var complete = false
         body.withUnsafeBufferPointer { bytes in
             guard let base = bytes.baseAddress else { return }
             yaml_parser_set_input_string(&parser, base, bytes.count)
@@ -61,19 +67,25 @@ enum BodyLimits {
                 var anchored = false
                 switch event.type {
                 case YAML_STREAM_END_EVENT:
+                    complete = true
                     return
                 case YAML_ALIAS_EVENT:
                     problem = APIStatus.badRequest("malformed YAML: aliases (*name) are not accepted in request bodies (line \(line), column \(column)); write the value out")
                 case YAML_SCALAR_EVENT:
                     anchored = event.data.scalar.anchor != nil
+                    let text = event.data.scalar.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: event.data.scalar.length), as: UTF8.self) } ?? ""
+                    tree.scalar(text, line: line)
                 case YAML_SEQUENCE_START_EVENT:
                     anchored = event.data.sequence_start.anchor != nil
                     depth += 1
+                    tree.start(object: false, line: line)
                 case YAML_MAPPING_START_EVENT:
                     anchored = event.data.mapping_start.anchor != nil
                     depth += 1
+                    tree.start(object: true, line: line)
                 case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                     depth -= 1
+                    tree.end()
                 default:
                     break
                 }
@@ -85,6 +97,51 @@ enum BodyLimits {
             }
         }
         if let problem { throw problem }
+        return complete ? tree.root : nil
+    }
+}
+
+/// Builds a `DocumentNode` from libyaml's events (the first document; keys with their lines).
+struct YAMLTreeBuilder {
+    private enum Open {
+        case object([DocumentNode.Member], pendingKey: (String, Int)?)
+        case array([DocumentNode])
+    }
+    private var stack: [Open] = []
+    private(set) var root: DocumentNode?
+
+    mutating func start(object: Bool, line: Int) {
+        stack.append(object ? .object([], pendingKey: nil) : .array([]))
+    }
+
+    mutating func end() {
+        guard let top = stack.popLast() else { return }
+        switch top {
+        case .object(let members, _): add(.object(members), text: nil, line: 0)
+        case .array(let items): add(.array(items), text: nil, line: 0)
+        }
+    }
+
+    mutating func scalar(_ text: String, line: Int) { add(.scalar, text: text, line: line) }
+
+    private mutating func add(_ node: DocumentNode, text: String?, line: Int) {
+        guard let top = stack.popLast() else {
+            if root == nil { root = node }
+            return
+        }
+        switch top {
+        case .object(var members, let pending):
+            if let (key, keyLine) = pending {
+                members.append(DocumentNode.Member(key: key, value: node, line: keyLine))
+                stack.append(.object(members, pendingKey: nil))
+            } else {
+                // a key: a scalar's text (a complex key has no name and no schema: "?")
+                stack.append(.object(members, pendingKey: (text ?? "?", line)))
+            }
+        case .array(var items):
+            items.append(node)
+            stack.append(.array(items))
+        }
     }
 }
 
@@ -102,11 +159,12 @@ struct JSONShapeScanner {
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    mutating func scanDocument() throws(Failure) {
+    mutating func scanDocument() throws(Failure) -> DocumentNode {
         skipSpace()
-        try value(depth: 0)
+        let root = try value(depth: 0)
         skipSpace()
         guard i == bytes.count else { throw .malformed }
+        return root
     }
 
     var pathText: String {
@@ -124,15 +182,16 @@ struct JSONShapeScanner {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
     }
 
-    mutating func value(depth: Int) throws(Failure) {
+    mutating func value(depth: Int) throws(Failure) -> DocumentNode {
         guard i < bytes.count else { throw .malformed }
         switch bytes[i] {
         case UInt8(ascii: "{"):
             guard depth < BodyLimits.maxDepth else { throw .tooDeep(pathText) }
             i += 1
             var names = Set<String>()
+            var members: [DocumentNode.Member] = []
             skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object([]) }
             while true {
                 skipSpace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw .malformed }
@@ -143,34 +202,36 @@ struct JSONShapeScanner {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw .malformed }
                 i += 1
                 skipSpace()
-                try value(depth: depth + 1)
+                members.append(DocumentNode.Member(key: name, value: try value(depth: depth + 1)))
                 path.removeLast()
                 skipSpace()
                 guard i < bytes.count else { throw .malformed }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; return }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
                 throw .malformed
             }
         case UInt8(ascii: "["):
             guard depth < BodyLimits.maxDepth else { throw .tooDeep(pathText) }
             i += 1
             skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array([]) }
             var index = 0
+            var items: [DocumentNode] = []
             while true {
                 skipSpace()
                 path.append(.index(index))
-                try value(depth: depth + 1)
+                items.append(try value(depth: depth + 1))
                 path.removeLast()
                 index += 1
                 skipSpace()
                 guard i < bytes.count else { throw .malformed }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; return }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
                 throw .malformed
             }
         case UInt8(ascii: "\""):
             _ = try string()
+            return .scalar
         default:
             // a number, true, false or null: its exact form is the decoder's business
             let start = i
@@ -181,6 +242,7 @@ struct JSONShapeScanner {
                 i += 1
             }
             guard i > start else { throw .malformed }
+            return .scalar
         }
     }
 

@@ -183,9 +183,10 @@ public struct NameServiceAPI: Sendable {
         let token = try authorize(request)
         let body = try await readBody(request)
         let format = try bodyFormat(request, body)
-        var ns = try BodyDecoding.decode(body, as: format)
+        let validation = try BodyDecoding.fieldValidation(request.uri.queryParameters["fieldValidation"])
+        var (ns, unknown) = try BodyDecoding.decode(body, as: format, schema: .nameService)
         if ns.metadata.name.isEmpty { ns.metadata.name = name }
-        var problems: [ValidationProblem] = []
+        var problems = BodyDecoding.problems(unknown, validation)
         if ns.metadata.name != name {
             problems.append(ValidationProblem(field: "metadata.name",
                                               message: "\"\(ns.metadata.name)\" does not match the name in the URL path \"\(name)\""))
@@ -230,6 +231,7 @@ public struct NameServiceAPI: Sendable {
         }
         var response = json(stored, status: existed ? .ok : .created)
         if let field = HTTPFields.Element.Name(Self.writeResultHeader) { response.headers[field] = result }
+        BodyDecoding.warnings(unknown, validation, into: &response)
         return response
     }
 
@@ -263,9 +265,13 @@ public struct NameServiceAPI: Sendable {
         let token = try authorize(request)
         let body = try await readBody(request)
         let format = try bodyFormat(request, body)
-        let asked = try BodyDecoding.decode(body, as: format, DrainRequest.self, what: "a drain ({\"reason\": \"...\", \"until\": \"...\"})")
-        let (made, problems) = asked.drain(target: target, by: token, now: WallTime.now)
-        guard let drain = made else {
+        let validation = try BodyDecoding.fieldValidation(request.uri.queryParameters["fieldValidation"])
+        let (asked, unknown) = try BodyDecoding.decode(body, as: format, DrainRequest.self,
+                                                       what: "a drain ({\"reason\": \"...\", \"until\": \"...\"})",
+                                                       schema: .drainRequest)
+        var (made, problems) = asked.drain(target: target, by: token, now: WallTime.now)
+        problems = BodyDecoding.problems(unknown, validation) + problems
+        guard let drain = made, problems.isEmpty else {
             throw APIStatus.invalid(name, problems, what: "the drain of target \"\(target)\" of NameService \"\(name)\"")
         }
         let stored = try await changeDrains(name, target: target) { drains in
@@ -276,7 +282,9 @@ public struct NameServiceAPI: Sendable {
             "nameservice": .string(name), "target": .string(target), "token": .string(token),
             "reason": .string(drain.reason), "until": .string(drain.until?.rfc3339 ?? "undrained"),
         ])
-        return json(stored)
+        var response = json(stored)
+        BodyDecoding.warnings(unknown, validation, into: &response)
+        return response
     }
 
     private func undrain(_ request: Request, _ context: APIRequestContext) async throws -> Response {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GlobalDNSClient
+import GSLB
 
 /// `apply -f FILE|DIR|-`: create or replace every NameService in the given manifests.
 struct ApplyCommand: AsyncParsableCommand {
@@ -26,12 +27,22 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(name: .customLong("concurrency"), help: "Requests in flight at most (1 applies in order, one at a time).")
     var concurrency: Int = 16
 
+    @Option(name: .customLong("field-validation"),
+            help: ArgumentHelp("Fields a NameService does not have (typos): Strict refuses the run before anything is sent, Warn prints them and applies, Ignore drops them.",
+                               valueName: "Strict|Warn|Ignore"))
+    var fieldValidation: String = "Strict"
+
     @Flag(name: .customLong("continue"), help: ArgumentHelp("Accepted for compatibility: apply always goes on after an error.", visibility: .hidden))
     var continueOnError = false
 
     func validate() throws {
         guard !filenames.isEmpty else { throw ValidationError("apply needs -f FILE|DIR|-") }
         guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be in 1...1024") }
+        guard validation != nil else { throw ValidationError("--field-validation must be Strict, Warn or Ignore, not \"\(fieldValidation)\"") }
+    }
+
+    var validation: FieldValidation? {
+        FieldValidation.allCases.first { $0.rawValue.lowercased() == fieldValidation.lowercased() }
     }
 
     func run() async throws {
@@ -43,6 +54,17 @@ struct ApplyCommand: AsyncParsableCommand {
             } else {
                 manifests += try ManifestLoader.load(path: path)
             }
+        }
+        let messages = manifests.flatMap(\.unknownFieldMessages)
+        switch validation ?? .strict {
+        case .strict where !messages.isEmpty:
+            for m in messages { Terminal.error("error: \(m)") }
+            Terminal.error("nothing applied: fix the fields above (or --field-validation=Warn to apply without them)")
+            throw ExitCode(1)
+        case .warn:
+            for m in messages { Terminal.error("Warning: \(m)") }
+        default:
+            break
         }
         let client = try global.makeClient()
         let tally = ApplyTally()

@@ -28,6 +28,34 @@ import Testing
         ...
         """
 
+    /// Issue 14: fields a NameService does not have are found with their file, line and path
+    /// (the decoder would drop them), in every document and list item.
+    @Test func unknownFieldsAreFoundWithFileAndLine() throws {
+        let text = """
+            apiVersion: globaldns.io/v1alpha1
+            kind: NameService
+            metadata: {name: a}
+            spec:
+              fqdn: a.g.example.com
+              polcy: Ratio
+              targets: [{name: t, addresses: [192.0.2.1]}]
+            ---
+            apiVersion: globaldns.io/v1alpha1
+            kind: NameService
+            metadata: {name: b}
+            spec:
+              fqdn: b.g.example.com
+              healthcheck: {port: 443}
+              targets: [{name: t, addresses: [192.0.2.1]}]
+            """
+        let manifests = try ManifestLoader.parse(text, source: "typos.yaml")
+        #expect(manifests.map(\.unknownFieldMessages) == [
+            [#"typos.yaml:6: unknown field "spec.polcy" (did you mean "policy"?) (document 1)"#],
+            [#"typos.yaml:14: unknown field "spec.healthcheck" (did you mean "healthCheck"?) (document 2)"#],
+        ])
+        #expect(try ManifestLoader.parse(Self.two, source: "two.yaml").allSatisfy { $0.unknownFields.isEmpty })
+    }
+
     @Test func severalDocumentsInOneFileSkippingEmptyOnes() throws {
         let manifests = try ManifestLoader.parse(Self.two, source: "ns.yaml")
         #expect(manifests.map(\.object.metadata.name) == ["checkout", "api"])

@@ -18,5 +18,39 @@ extension IntegrationSuite {
                 #expect(r.stderr.contains("not a duration"), "\(r.stderr)")
             }
         }
+
+        /// Issue 14: `apply` refuses a manifest with a field a NameService does not have (a typo
+        /// would silently turn health checks off) and applies nothing; `--field-validation=Warn`
+        /// applies it with a warning naming file, line and field.
+        @Test("apply refuses unknown fields with file:line and applies nothing; --field-validation=Warn applies with a warning")
+        func applyRefusesUnknownFields() async throws {
+            try await withGlobalDNS { server in
+                let file = server.scratch.appendingPathComponent("typo.yaml")
+                try """
+                    apiVersion: globaldns.io/v1alpha1
+                    kind: NameService
+                    metadata: {name: good}
+                    spec: {fqdn: good.g.example.com, targets: [{name: t, addresses: [192.0.2.1]}]}
+                    ---
+                    apiVersion: globaldns.io/v1alpha1
+                    kind: NameService
+                    metadata: {name: typo}
+                    spec:
+                      fqdn: typo.g.example.com
+                      healthcheck: {port: 443}
+                      targets: [{name: t, addresses: [192.0.2.1]}]
+
+                    """.write(to: file, atomically: true, encoding: .utf8)
+                let strict = try await ctl(server, ["apply", "-f", file.path])
+                #expect(strict.exitCode == 1, "\(strict.stdout)\(strict.stderr)")
+                #expect(strict.stderr.contains(#"typo.yaml:11: unknown field "spec.healthcheck" (did you mean "healthCheck"?)"#), "\(strict.stderr)")
+                #expect(try httpCall(port: server.apiPort, method: "GET", path: "/v1/nameservices/good").status == 404)
+
+                let warned = try await ctl(server, ["apply", "-f", file.path, "--field-validation", "Warn"])
+                #expect(warned.exitCode == 0, "\(warned.stdout)\(warned.stderr)")
+                #expect(warned.stderr.contains(#"Warning: "#) && warned.stderr.contains("spec.healthcheck"), "\(warned.stderr)")
+                #expect(warned.stdout.contains("nameservice/typo created"))
+            }
+        }
     }
 }
