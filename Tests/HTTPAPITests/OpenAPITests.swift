@@ -69,7 +69,8 @@ import Yams
         status.targets = [TargetStatus(name: "t", address: "10.0.0.1", healthy: true, lastTransitionTime: "2025-01-01T00:00:00Z", lastError: "x",
                                        drain: drain, lastProbeTime: "2025-01-01T00:00:00Z", lastProbeLatencyMilliseconds: 1)]
         let ns = NameService(
-            metadata: ObjectMeta(name: "n", labels: ["a": "b"], generation: 1, resourceVersion: "1"),
+            metadata: ObjectMeta(name: "n", labels: ["a": "b"], generation: 1, resourceVersion: "1", creationRevision: 1,
+                                 creationTimestamp: "2025-01-01T00:00:00Z"),
             spec: NameServiceSpec(fqdn: "n.example.com", maxAnswers: 2, failover: [FailoverRule(from: "a", to: "b")],
                                   healthCheck: HealthCheckSpec(port: 443, intervalSeconds: 4, timeoutSeconds: 3, failureThreshold: 3,
                                                               successThreshold: 1, initialDelaySeconds: 0),
