@@ -121,10 +121,11 @@ extension NameService {
         if !(hc.intervalSeconds >= minInterval && hc.intervalSeconds <= 3600) {
             report("\(p).intervalSeconds", "\(shown(hc.intervalSeconds, spec.intervalSeconds)) must be between \(minInterval.secondsText) and 3600")
         }
-        if !(hc.timeoutSeconds >= minTimeout) {
-            report("\(p).timeoutSeconds", "\(shown(hc.timeoutSeconds, spec.timeoutSeconds)) must be at least \(minTimeout.secondsText)")
-        } else if hc.intervalSeconds >= minInterval && hc.timeoutSeconds >= hc.intervalSeconds {
-            report("\(p).timeoutSeconds", "\(shown(hc.timeoutSeconds, spec.timeoutSeconds)) must be less than intervalSeconds (\(shown(hc.intervalSeconds, spec.intervalSeconds))) so probes of one address never overlap")
+        // A timeout at or above the interval is accepted, as Kubernetes and Istio accept it: the
+        // prober starts no probe of an address while its previous one is in flight (that probe
+        // time is skipped), so probes of one address never overlap either way.
+        if !(hc.timeoutSeconds >= minTimeout && hc.timeoutSeconds <= 3600) {
+            report("\(p).timeoutSeconds", "\(shown(hc.timeoutSeconds, spec.timeoutSeconds)) must be between \(minTimeout.secondsText) and 3600")
         }
         if hc.failureThreshold < 1 { report("\(p).failureThreshold", "\(shown(hc.failureThreshold, spec.failureThreshold)) must be at least 1") }
         if hc.successThreshold < 1 { report("\(p).successThreshold", "\(shown(hc.successThreshold, spec.successThreshold)) must be at least 1") }
@@ -147,11 +148,73 @@ extension NameService {
                 report("metadata.labels", "a label key must not be empty")
             } else if key.utf8.count > limits.maxLabelKeyBytes {
                 report(path(key), "the key is \(key.utf8.count) bytes; at most \(limits.maxLabelKeyBytes) are accepted (limits.maxLabelKeyBytes)")
+            } else if let problem = NameService.labelKeyProblem(key) {
+                report(path(key), problem)
             }
             if value.utf8.count > limits.maxLabelValueBytes {
                 report(path(key), "the value is \(value.utf8.count) bytes; at most \(limits.maxLabelValueBytes) are accepted (limits.maxLabelValueBytes)")
+            } else if let problem = NameService.labelValueProblem(value) {
+                report(path(key), problem)
             }
         }
+    }
+
+    /// Why an address cannot be a target (issue 14): the unspecified addresses, multicast and the
+    /// IPv4 limited broadcast. Loopback stays allowed (local demos and tests use it).
+    public static func unservableAddress(_ address: IPAddress) -> String? {
+        switch address {
+        case .v4(let a):
+            if a.value == 0 { return "the unspecified address" }
+            if a.value >> 28 == 0xE { return "a multicast address (224.0.0.0/4)" }
+            if a.value == 0xFFFF_FFFF { return "the broadcast address" }
+        case .v6(let a):
+            if a.high == 0 && a.low == 0 { return "the unspecified address" }
+            if a.high >> 56 == 0xFF { return "a multicast address (ff00::/8)" }
+            if a.high == 0 && a.low == 0x0000_FFFF_0000_0000 { return "the unspecified address (IPv4-mapped)" }
+        }
+        return nil
+    }
+
+    /// A label key as Kubernetes validates it: an optional DNS-subdomain prefix (at most 253
+    /// characters) and `/`, then a name of 1-63 characters, alphanumeric at both ends with `-`, `_`
+    /// and `.` between.
+    public static func labelKeyProblem(_ key: String) -> String? {
+        let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let name = parts.count == 2 ? parts[1] : parts[0]
+        if parts.count == 2 {
+            let prefix = parts[0]
+            if prefix.isEmpty || prefix.utf8.count > 253 {
+                return "the key's prefix \"\(prefix)\" must be a DNS subdomain of 1-253 characters"
+            }
+            for label in prefix.split(separator: ".", omittingEmptySubsequences: false) {
+                let ok = !label.isEmpty && label.utf8.count <= 63
+                    && label.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+                    && label.utf8.first != 0x2D && label.utf8.last != 0x2D
+                if !ok {
+                    return "the key's prefix \"\(prefix)\" must be a DNS subdomain (lower-case letters, digits, '-' and '.', each part alphanumeric at both ends)"
+                }
+            }
+        }
+        if name.isEmpty { return "the key \"\(key)\" needs a name after its prefix" }
+        if let problem = labelNameProblem(name, what: "the key's name") { return problem }
+        return nil
+    }
+
+    /// A label value as Kubernetes validates it: empty, or 1-63 characters alphanumeric at both ends
+    /// with `-`, `_` and `.` between.
+    public static func labelValueProblem(_ value: String) -> String? {
+        value.isEmpty ? nil : labelNameProblem(Substring(value), what: "the value")
+    }
+
+    private static func labelNameProblem(_ text: Substring, what: String) -> String? {
+        func alnum(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) }
+        let bytes = text.utf8
+        if bytes.count > 63 { return "\(what) \"\(text)\" is longer than 63 characters" }
+        guard let first = bytes.first, let last = bytes.last, alnum(first), alnum(last),
+              bytes.allSatisfy({ alnum($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) else {
+            return "\(what) \"\(text)\" must be 63 characters or fewer, begin and end with a letter or digit, and hold only letters, digits, '-', '_' and '.' (as Kubernetes labels)"
+        }
+        return nil
     }
 
     private func validateTargets(_ spec: NameServiceSpec, _ limits: SpecLimits, _ report: (String, String) -> Void) {
@@ -188,7 +251,9 @@ extension NameService {
                     report("\(path).addresses[\(j)]", "\"\(text)\" is not an IPv4 or IPv6 address")
                     continue
                 }
-                if let k = seen[a] {
+                if let why = NameService.unservableAddress(a) {
+                    report("\(path).addresses[\(j)]", "\"\(text)\" is \(why): not an address a client can connect to")
+                } else if let k = seen[a] {
                     report("\(path).addresses[\(j)]", "\"\(text)\" repeats \(path).addresses[\(k)]")
                 } else {
                     seen[a] = j

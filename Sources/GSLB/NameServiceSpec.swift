@@ -80,7 +80,8 @@ public struct FailoverRule: Sendable, Hashable, Codable {
 public struct HealthCheckSpec: Sendable, Hashable, Codable {
     public var port: Int
     public var intervalSeconds: Double?
-    /// Must be below `intervalSeconds` so probes of one address never overlap.
+    /// May be at or above `intervalSeconds` (as Kubernetes accepts it): a probe time that finds the
+    /// previous probe of the address still in flight starts nothing.
     public var timeoutSeconds: Double?
     /// Consecutive failures that mark an address down.
     public var failureThreshold: Int?

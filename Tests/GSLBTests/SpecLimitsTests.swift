@@ -30,9 +30,13 @@ struct SpecLimitsTests {
             ns.spec.targets[i].fqdn = "t\(i).example.net"
         }
         #expect(ns.spec.targets.reduce(0) { $0 + $1.addresses.count } == 1024)
+        // keys as long as Kubernetes allows: a 253-character DNS-subdomain prefix, '/', a 63-character name
+        let prefix = (0..<4).map { _ in String(repeating: "p", count: 62) }.joined(separator: ".") + ".p"
         ns.metadata.labels = Dictionary(uniqueKeysWithValues: (0..<64).map {
-            (String(repeating: "k", count: 300) + "\($0)", String(repeating: "v", count: 63))
+            let name = String(repeating: "k", count: 61) + String(format: "%02d", $0)
+            return (prefix + "/" + name, String(repeating: "v", count: 63))
         })
+        #expect(ns.metadata.labels.keys.allSatisfy { $0.utf8.count == 317 })
         #expect(ns.validate() == [])
     }
 

@@ -76,25 +76,47 @@ struct ValidationTests {
         Case("port 0", ["spec.healthCheck.port: 0 is not a TCP port (1...65535)"]) { $0.spec.healthCheck?.port = 0 },
         Case("port 65536", ["spec.healthCheck.port: 65536 is not a TCP port (1...65535)"]) { $0.spec.healthCheck?.port = 65_536 },
         Case("interval 0", ["spec.healthCheck.intervalSeconds: 0 must be between 0.5 and 3600"]) { $0.spec.healthCheck?.intervalSeconds = 0 },
-        Case("timeout 0", ["spec.healthCheck.timeoutSeconds: 0 must be at least 0.05"]) { $0.spec.healthCheck?.timeoutSeconds = 0 },
-        Case("timeout equals the default interval", ["spec.healthCheck.timeoutSeconds: 4 must be less than intervalSeconds (4 (the server's default)) so probes of one address never overlap"]) {
-            $0.spec.healthCheck?.timeoutSeconds = 4
-        },
-        Case("timeout equals interval", ["spec.healthCheck.timeoutSeconds: 5 must be less than intervalSeconds (5) so probes of one address never overlap"]) {
-            $0.spec.healthCheck?.timeoutSeconds = 5
+        Case("timeout 0", ["spec.healthCheck.timeoutSeconds: 0 must be between 0.05 and 3600"]) { $0.spec.healthCheck?.timeoutSeconds = 0 },
+        // Kubernetes and Istio accept a timeout at or above the period; the prober skips a probe
+        // time while the previous probe is in flight (issue 14).
+        Case("timeout equals the default interval is accepted", []) { $0.spec.healthCheck?.timeoutSeconds = 4 },
+        Case("timeout above interval is accepted", []) {
+            $0.spec.healthCheck?.timeoutSeconds = 10
             $0.spec.healthCheck?.intervalSeconds = 5
+        },
+        Case("timeout above an hour", ["spec.healthCheck.timeoutSeconds: 3601 must be between 0.05 and 3600"]) {
+            $0.spec.healthCheck?.timeoutSeconds = 3601
         },
         Case("sub-second timing is fine", []) {
             $0.spec.healthCheck?.intervalSeconds = 1
             $0.spec.healthCheck?.timeoutSeconds = 0.5
         },
-        Case("interval below the default timeout", ["spec.healthCheck.timeoutSeconds: 3 (the server's default) must be less than intervalSeconds (2) so probes of one address never overlap"]) {
-            $0.spec.healthCheck?.intervalSeconds = 2
-        },
+        Case("interval below the default timeout is accepted", []) { $0.spec.healthCheck?.intervalSeconds = 2 },
         Case("failureThreshold 0", ["spec.healthCheck.failureThreshold: 0 must be at least 1"]) { $0.spec.healthCheck?.failureThreshold = 0 },
         Case("successThreshold 0", ["spec.healthCheck.successThreshold: 0 must be at least 1"]) { $0.spec.healthCheck?.successThreshold = 0 },
         Case("initialDelay negative", ["spec.healthCheck.initialDelaySeconds: -1 must be between 0 and 3600"]) { $0.spec.healthCheck?.initialDelaySeconds = -1 },
         Case("no health check is allowed", []) { $0.spec.healthCheck = nil },
+        // Issue 14: addresses no client can connect to are refused; loopback stays allowed.
+        Case("unspecified, multicast and broadcast addresses", [
+            "spec.targets[0].addresses[0]: \"0.0.0.0\" is the unspecified address: not an address a client can connect to",
+            "spec.targets[0].addresses[1]: \"::\" is the unspecified address: not an address a client can connect to",
+            "spec.targets[0].addresses[2]: \"224.0.0.1\" is a multicast address (224.0.0.0/4): not an address a client can connect to",
+            "spec.targets[0].addresses[3]: \"ff02::1\" is a multicast address (ff00::/8): not an address a client can connect to",
+            "spec.targets[0].addresses[4]: \"255.255.255.255\" is the broadcast address: not an address a client can connect to",
+        ]) { $0.spec.targets[0].addresses = ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255", "127.0.0.1", "::1"] },
+        // Issue 14: labels as Kubernetes validates them.
+        Case("label keys and values as Kubernetes has them", []) {
+            $0.metadata.labels = ["team": "payments", "example.com/tier": "canary", "app.kubernetes.io/name": "checkout-v2", "empty": ""]
+        },
+        Case("label keys with ',' or '=' and values with spaces", [
+            "metadata.labels[\"a,b\"]: the key's name \"a,b\" must be 63 characters or fewer, begin and end with a letter or digit, and hold only letters, digits, '-', '_' and '.' (as Kubernetes labels)",
+            "metadata.labels[\"a=b\"]: the key's name \"a=b\" must be 63 characters or fewer, begin and end with a letter or digit, and hold only letters, digits, '-', '_' and '.' (as Kubernetes labels)",
+            "metadata.labels[\"team\"]: the value \"pay ments\" must be 63 characters or fewer, begin and end with a letter or digit, and hold only letters, digits, '-', '_' and '.' (as Kubernetes labels)",
+        ]) { $0.metadata.labels = ["a,b": "x", "a=b": "y", "team": "pay ments"] },
+        Case("label key prefixes are DNS subdomains", [
+            "metadata.labels[\"Example.com/x\"]: the key's prefix \"Example.com\" must be a DNS subdomain (lower-case letters, digits, '-' and '.', each part alphanumeric at both ends)",
+            "metadata.labels[\"a/\"]: the key \"a/\" needs a name after its prefix",
+        ]) { $0.metadata.labels = ["Example.com/x": "1", "a/": "2"] },
         Case("no targets", ["spec.targets: at least one target is required"]) { $0.spec.targets = [] },
         Case("target name bad", ["spec.targets[1].name: \"East\" \(label)"]) { $0.spec.targets[1].name = "East" },
         Case("target name missing", ["spec.targets[1].name: is required"]) { $0.spec.targets[1].name = "" },
@@ -147,7 +169,7 @@ struct ValidationTests {
         ns.spec.fqdn = "*.x"
         ns.spec.ttl = 100_000
         ns.spec.maxAnswers = -3
-        ns.spec.healthCheck = HealthCheckSpec(port: 0, intervalSeconds: 2, timeoutSeconds: 5, failureThreshold: 0)
+        ns.spec.healthCheck = HealthCheckSpec(port: 0, intervalSeconds: 2, timeoutSeconds: 5000, failureThreshold: 0)
         ns.spec.targets[0].addresses = ["10.0.0.999", "fe80::1", "fe80::1"]
         ns.spec.targets[1].locality = ""
         ns.spec.targets[2] = Target(name: "west")

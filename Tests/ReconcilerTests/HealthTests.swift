@@ -73,11 +73,15 @@ import Testing
                                                successThreshold: 2, initialDelaySeconds: 1)
             try await h.eventually("probes") { await prober.targets.count == 3 }
             #expect(await prober.targets.allSatisfy { $0.check == expected })
-            // A timeout at or above the configured interval is refused as the API would refuse it.
+            // A timeout at or above the configured interval is probed as Kubernetes would (issue 14);
+            // one above an hour is refused as the API would refuse it.
             ns.spec.healthCheck = HealthCheckSpec(port: 8080, timeoutSeconds: 10)
             _ = try await h.store.put(ns, ifVersion: nil)
+            try await h.eventually("probed with the long timeout") { await prober.targets.allSatisfy { $0.check.timeoutSeconds == 10 } }
+            ns.spec.healthCheck = HealthCheckSpec(port: 8080, timeoutSeconds: 4000)
+            _ = try await h.store.put(ns, ifVersion: nil)
             try await h.eventually("refused") { try await h.condition("svc", .accepted)?.status == .false }
-            #expect(try await h.condition("svc", .accepted)?.message.contains("must be less than intervalSeconds (10 (the server's default))") == true)
+            #expect(try await h.condition("svc", .accepted)?.message.contains("must be between 0.05 and 3600") == true)
         }
     }
 
