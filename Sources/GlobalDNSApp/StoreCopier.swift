@@ -94,7 +94,9 @@ public struct StoreCopier: Sendable {
 
     /// `sqlite:PATH` (the database file, or a state directory holding `nameservices.db`) or
     /// `etcd:URL[,URL…]` (with `etcd` giving prefix, user, TLS).
-    public static func openStore(_ text: String, etcd: EtcdConfiguration) throws(StoreError) -> any NameServiceStore {
+    /// `mustExist`: the source of a copy: a SQLite file that is not there is an error (exit 2),
+    /// never an empty database created at the source path.
+    public static func openStore(_ text: String, etcd: EtcdConfiguration, mustExist: Bool = false) throws(StoreError) -> any NameServiceStore {
         if text.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))
             var isDirectory = false
@@ -103,6 +105,9 @@ public struct StoreCopier: Sendable {
                 isDirectory = true
             }
             if isDirectory { path += "/" + SQLiteNameServiceStore.fileName }
+            if mustExist && access(path, F_OK) != 0 {
+                throw StoreError(.invalid, "\(path) does not exist: the source of a copy must be an existing SQLite store (its nameservices.db file or the state directory holding it); nothing was created")
+            }
             return try SQLiteNameServiceStore(path: path)
         }
         if text.hasPrefix("etcd:") {

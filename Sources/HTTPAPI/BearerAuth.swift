@@ -7,7 +7,8 @@ enum BearerAuth {
         guard let authorization else { return nil }
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let presented = Array(parts[1].utf8)
+        // RFC 6750 §2.1: "Bearer" 1*SP b64token: any number of spaces before the token.
+        let presented = Array(parts[1].drop { $0 == " " }.utf8)
         var match: String?
         for (name, secret) in tokens.sorted(by: { $0.key < $1.key }) {
             if constantTimeEquals(presented, Array(secret.utf8)) && match == nil && !secret.isEmpty {

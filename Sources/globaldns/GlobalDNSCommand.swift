@@ -21,6 +21,12 @@ struct GlobalDNSCommand: AsyncParsableCommand {
             SIGHUP reloads the zones and the configuration keys that can change live (log level and
             format, zones, localities, defaultLocality, explain.allow); flags keep overriding the file.
             SIGTERM stops accepting, drains TCP connections and exits 0.
+            Exit codes: 0 after a graceful stop, 1 when zones, a listener or the store cannot be
+            opened, 2 for a configuration or usage error, 3 when a component failed under
+            lifecycle.onComponentFailure: exit.
+
+            Store tools: globaldns store copy --from STORE --to STORE moves NameServices between
+            stores (sqlite:PATH, etcd:URL[,URL...]); see globaldns store copy --help.
             """)
 
     @Option(name: .long, help: "Configuration file (YAML); see config/globaldns.yaml.")

@@ -43,7 +43,7 @@ struct StoreCommand: AsyncParsableCommand {
             let password = getenv(GlobalDNSConfiguration.etcdPasswordVariable).map { String(cString: $0) }
             let etcd = EtcdConfiguration(endpoints: [], prefix: prefix, username: etcdUser, password: password, tls: tls)
             do {
-                let source = try StoreCopier.openStore(from, etcd: etcd)
+                let source = try StoreCopier.openStore(from, etcd: etcd, mustExist: true)
                 let destination = try StoreCopier.openStore(to, etcd: etcd)
                 let report = try await StoreCopier(overwrite: overwrite).copy(from: source, to: destination) { name, outcome in
                     print("nameservice/\(name) \(outcome == .differs ? "differs at the destination, not copied" : outcome.rawValue)")
@@ -59,14 +59,44 @@ struct StoreCommand: AsyncParsableCommand {
 }
 
 /// `globaldns store …` runs the store tools; anything else is the server (`GlobalDNSCommand`).
+/// A usage error exits 2, as the README says (ArgumentParser's own default is 64, EX_USAGE).
 @main
 enum GlobalDNSMain {
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "store" {
-            await StoreCommand.main(Array(arguments.dropFirst()))
+            await run(StoreCommand.self, Array(arguments.dropFirst()))
         } else {
-            await GlobalDNSCommand.main()
+            await run(GlobalDNSCommand.self, arguments)
         }
+    }
+
+    static func run<Root: ParsableCommand>(_ root: Root.Type, _ arguments: [String]) async {
+        let command: any ParsableCommand
+        do {
+            command = try Root.parseAsRoot(arguments)
+        } catch {
+            if Root.exitCode(for: error) == .success { Root.exit(withError: error) }  // --help, --version
+            writeToStderr(Root.fullMessage(for: error) + "\n")
+            exit(2)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+        } catch {
+            switch Root.exitCode(for: error) {
+            case .success: Root.exit(withError: error)
+            case .validationFailure:
+                writeToStderr(Root.fullMessage(for: error) + "\n")
+                exit(2)
+            default:
+                Root.exit(withError: error)
+            }
+        }
+        exit(0)
     }
 }

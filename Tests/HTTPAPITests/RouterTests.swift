@@ -139,6 +139,9 @@ import Testing
             #expect(ok.status == .created)
             #expect(try await client.execute(uri: "/v1/nameservices/checkout", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/v1/nameservices", method: .get).status == .ok)
+            // RFC 6750 §2.1: "Bearer" 1*SP token, so several spaces are fine (issue 14)
+            let spaced = try await put(client, "checkout", checkoutJSON(ttl: 61), headers: [.authorization: "Bearer    another-secret"])
+            #expect(spaced.status == .ok)
         }
     }
 

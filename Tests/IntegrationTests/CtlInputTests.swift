@@ -19,6 +19,21 @@ extension IntegrationSuite {
             }
         }
 
+        /// Issue 14: usage errors exit 2, as the README says (not ArgumentParser's 64), and the
+        /// help names the store tools.
+        @Test("globaldns: usage errors exit 2; --help names the store subcommand")
+        func globaldnsUsageErrorsExit2() async throws {
+            let globaldns = try TestEnvironment.globalDNSExecutable()
+            let scratch = try TestEnvironment.makeScratchDirectory("usage")
+            defer { TestEnvironment.removeScratch(scratch) }
+            for arguments in [["--bogus"], ["--threads", "many"], ["store", "copy", "--from", "sqlite:x"], ["store", "nope"]] {
+                let r = try await runCommand(globaldns, arguments, scratch: scratch)
+                #expect(r.exitCode == 2, "\(arguments): exit \(r.exitCode) \(r.stderr)")
+            }
+            let help = try await runCommand(globaldns, ["--help"], scratch: scratch)
+            #expect(help.exitCode == 0 && help.stdout.contains("globaldns store copy"), "\(help.stdout)")
+        }
+
         /// Issue 14: `apply` refuses a manifest with a field a NameService does not have (a typo
         /// would silently turn health checks off) and applies nothing; `--field-validation=Warn`
         /// applies it with a warning naming file, line and field.

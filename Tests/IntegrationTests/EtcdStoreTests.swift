@@ -263,7 +263,14 @@ extension IntegrationSuite {
             defer { cluster.shutdown() }
             let globaldns = try TestEnvironment.globalDNSExecutable()
             let to = "etcd:" + cluster.endpoints.joined(separator: ",")
-            var r = try await runCommand(globaldns, ["store", "copy", "--from", "sqlite:\(state.path)", "--to", to, "--prefix", "/it/"],
+            // A source that does not exist is an error (exit 2) and is not created (issue 14).
+            let missing = state.appendingPathComponent("no-such.db").path
+            var r = try await runCommand(globaldns, ["store", "copy", "--from", "sqlite:\(missing)", "--to", to, "--prefix", "/it/"],
+                                         scratch: state)
+            #expect(r.exitCode == 2, "\(r.stdout)\(r.stderr)")
+            #expect(r.stderr.contains("does not exist"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: missing))
+            r = try await runCommand(globaldns, ["store", "copy", "--from", "sqlite:\(state.path)", "--to", to, "--prefix", "/it/"],
                                          scratch: state)
             #expect(r.exitCode == 0, "\(r.stdout)\(r.stderr)")
             #expect(r.stdout.contains("3 NameService(s): 3 created, 0 replaced, 0 unchanged"), "\(r.stdout)")
