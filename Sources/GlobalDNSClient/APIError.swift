@@ -36,8 +36,18 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     /// kubectl's shape: `Error from server (Invalid): <message>`, then one indented line per cause.
     public var description: String {
         let reason = status.reason.isEmpty ? "\(httpStatus)" : status.reason
-        var lines = ["Error from server (\(reason)): \(status.message)"]
-        for cause in status.details?.causes ?? [] {
+        let causes = status.details?.causes ?? []
+        // The server's message lists every cause too (for curl users); the lines below show them,
+        // so the message is cut where the first cause starts rather than printed twice.
+        var message = status.message
+        if let first = causes.first {
+            let text = (first.field.map { $0.isEmpty ? "" : "\($0): " } ?? "") + first.message
+            if let range = message.range(of: text), range.lowerBound > message.startIndex {
+                message = String(message[..<range.lowerBound]).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        var lines = ["Error from server (\(reason)): \(message)"]
+        for cause in causes {
             if let field = cause.field, !field.isEmpty {
                 lines.append("  \(field): \(cause.message)")
             } else {

@@ -15,7 +15,8 @@ public enum NameServiceRendering {
     /// number of spec targets when the server has written no target status yet.
     public static func targetsColumn(_ ns: NameService) -> String {
         guard let targets = ns.status?.targets, !targets.isEmpty else { return "-/\(ns.spec.targets.count)" }
-        return "\(targets.filter(\.healthy).count)/\(targets.count)"
+        // A drained target is out of the answers whatever its probes say, as describe shows it.
+        return "\(targets.filter { $0.healthy && $0.drain == nil }.count)/\(targets.count)"
     }
 
     /// The Ready condition's status, `Unknown` when there is none.
@@ -74,24 +75,24 @@ public enum NameServiceRendering {
         let stale = status.observedGeneration != ns.metadata.generation
         field("Observed Generation", "\(status.observedGeneration)" + (stale ? " (spec generation \(ns.metadata.generation) not reconciled yet)" : ""), indent: "  ")
         if status.conditions.isEmpty {
-            out.append("Conditions:         <none>")
+            out.append("  Conditions:       <none>")
         } else {
-            out.append("Conditions:")
+            out.append("  Conditions:")
             out.append(TextTable(header: ["TYPE", "STATUS", "REASON", "MESSAGE", "LAST-TRANSITION"], rows: status.conditions.map { c in
                 [c.type.rawValue, c.status.rawValue, c.reason.rawValue.isEmpty ? "-" : c.reason.rawValue,
                  c.message.isEmpty ? "-" : c.message, c.lastTransitionTime.isEmpty ? "-" : c.lastTransitionTime]
-            }, indent: "  ").render())
+            }, indent: "    ").render())
         }
         if status.targets.isEmpty {
-            out.append("Target Health:      <none>")
+            out.append("  Target Health:    <none>")
         } else {
-            out.append("Target Health:")
+            out.append("  Target Health:")
             out.append(TextTable(header: ["TARGET", "ADDRESS", "HEALTHY", "LAST-TRANSITION", "LAST-PROBE", "LATENCY", "LAST-ERROR"],
                                  rows: status.targets.map { t in
                 [t.name, t.address.isEmpty ? "-" : t.address, t.drain != nil ? "Drained" : (t.healthy ? "True" : "False"),
                  t.lastTransitionTime ?? "-", t.lastProbeTime ?? "-", t.lastProbeLatencyMilliseconds.map { "\($0)ms" } ?? "-",
                  t.lastError ?? "-"]
-            }, indent: "  ").render())
+            }, indent: "    ").render())
         }
         if !ns.drains.isEmpty {
             out.append("Drains:")
@@ -107,6 +108,16 @@ public enum NameServiceRendering {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// A watch event as `watch -o yaml` prints it: one YAML document per event, its type and the
+    /// object (`kubectl get -w -o yaml` prints the objects; the type says which were deleted).
+    public static func watchYAML(_ event: WatchEvent) throws -> String {
+        struct Document: Encodable {
+            var type: String
+            var object: NameService?
+        }
+        return "---\n" + (try yaml(Document(type: event.type, object: event.object)))
     }
 
     /// YAML in the field order of the types (apiVersion, kind, metadata, spec, status).

@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-/// `watch [-l SELECTOR] [--resource-version N] [-o json]`: one line per event until the server ends
+/// `watch [-l SELECTOR] [--resource-version N] [-o json|yaml]`: one line per event until the server ends
 /// the stream (exit 0), Ctrl-C or SIGTERM (exit 0), or an error (exit 1).
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,25 +25,26 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("resource-version"), help: ArgumentHelp("Resume after this resourceVersion.", valueName: "N"))
     var resourceVersion: String?
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "table (one summary line per event) or json (the raw event line).")
+    @Option(name: [.customShort("o"), .customLong("output")],
+            help: "table (one summary line per event), json (the raw event line) or yaml (one document per event: type and object).")
     var output: OutputFormat = .table
-
-    func validate() throws {
-        if output == .yaml { throw ValidationError("watch prints table or json lines, not yaml") }
-    }
 
     func run() async throws {
         let client = try global.makeClient()
         let selector = self.selector
         let resourceVersion = self.resourceVersion
-        let json = output == .json
+        let output = self.output
         let watching = Task {
             try await client.watch(labelSelector: selector, resourceVersion: resourceVersion) { event in
                 if let status = event.error {
                     // The stream carries its own error (a resourceVersion too old to resume from…).
                     throw APIError(httpStatus: status.code, status: status)
                 }
-                Terminal.print(json ? event.line : event.summary)
+                switch output {
+                case .json: Terminal.print(event.line)
+                case .yaml: Terminal.print(try NameServiceRendering.watchYAML(event))
+                default: Terminal.print(event.summary)
+                }
             }
         }
         // Ctrl-C and SIGTERM end the stream; the task sees cancellation and returns cleanly.
@@ -65,3 +66,4 @@ struct WatchCommand: AsyncParsableCommand {
         }
     }
 }
+

@@ -24,6 +24,23 @@ import Testing
             """)
     }
 
+    /// The server's 422 message repeats every cause (for curl users); globaldnsctl shows each once
+    /// (issue 14).
+    @Test func causesRepeatedInTheMessageArePrintedOnce() {
+        let body = #"""
+            {"kind":"Status","apiVersion":"v1","status":"Failure","code":422,"reason":"Invalid",
+             "message":"NameService \"checkout\" is invalid: spec.ttl: -1 is outside 0...86400 seconds; spec.polcy: unknown field",
+             "details":{"causes":[{"field":"spec.ttl","message":"-1 is outside 0...86400 seconds"},
+                                  {"field":"spec.polcy","message":"unknown field"}]}}
+            """#
+        let error = APIError(response: HTTPClientResponse(status: .unprocessableEntity, body: ByteBuffer(string: body)))
+        #expect(error.description == """
+            Error from server (Invalid): NameService "checkout" is invalid:
+              spec.ttl: -1 is outside 0...86400 seconds
+              spec.polcy: unknown field
+            """)
+    }
+
     @Test func notFoundAndConflictHaveNoCauses() {
         let body = #"{"kind":"Status","status":"Failure","code":409,"reason":"Conflict","message":"resourceVersion 3 is stale; current is 5"}"#
         let error = APIError(response: HTTPClientResponse(status: .conflict, body: ByteBuffer(string: body)))

@@ -12,6 +12,16 @@ import Testing
             """)
     }
 
+    /// A drained target is not counted healthy in TARGETS, whatever its probes say, as describe
+    /// shows it Drained (issue 14).
+    @Test func tableCountsADrainedTargetAsNotHealthy() {
+        var ns = Fixtures.checkout
+        for i in ns.status!.targets.indices where ns.status!.targets[i].drain != nil { ns.status!.targets[i].healthy = true }
+        #expect(NameServiceRendering.targetsColumn(ns) == "2/3")
+        for i in ns.status!.targets.indices { ns.status!.targets[i].drain = nil }
+        #expect(NameServiceRendering.targetsColumn(ns) == "3/3")
+    }
+
     @Test func describeShowsMetadataSpecConditionsAndTargetHealth() {
         let text = NameServiceRendering.describe(Fixtures.checkout)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -27,18 +37,21 @@ import Testing
         #expect(lines.contains("      FQDN:         checkout.gw.us-west-1a.example.net"))
         #expect(lines.contains("      Locality:     us-west/us-west-1a"))
         #expect(lines.contains("      Ratio:        99"))
+        // Conditions and target health are parts of the status, as kubectl describe nests them (issue 14)
         #expect(text.contains("""
-            Conditions:
-              TYPE         STATUS   REASON        MESSAGE                                                    LAST-TRANSITION
-              Accepted     True     Valid         -                                                          2026-01-31T12:00:00Z
-              Programmed   True     Served        answering from plan 57                                     2026-01-31T12:00:01Z
-              Healthy      False    TargetsDown   1 of 3 targets down: lvs-us-east-1b (connection refused)   2026-01-31T12:05:00Z
-              Ready        False    Degraded      -                                                          2026-01-31T12:05:00Z
-            Target Health:
-              TARGET           ADDRESS       HEALTHY   LAST-TRANSITION        LAST-PROBE             LATENCY   LAST-ERROR
-              lvs-us-west-1a   10.10.1.7     True      2026-01-31T12:00:02Z   2026-01-31T12:06:00Z   0.412ms   -
-              lvs-us-west-1a   2001:db8::7   True      2026-01-31T12:00:02Z   -                      -         -
-              lvs-us-east-1b   10.20.1.7     Drained   2026-01-31T12:05:00Z   -                      -         connection refused
+            Status:
+              Observed Generation: 3
+              Conditions:
+                TYPE         STATUS   REASON        MESSAGE                                                    LAST-TRANSITION
+                Accepted     True     Valid         -                                                          2026-01-31T12:00:00Z
+                Programmed   True     Served        answering from plan 57                                     2026-01-31T12:00:01Z
+                Healthy      False    TargetsDown   1 of 3 targets down: lvs-us-east-1b (connection refused)   2026-01-31T12:05:00Z
+                Ready        False    Degraded      -                                                          2026-01-31T12:05:00Z
+              Target Health:
+                TARGET           ADDRESS       HEALTHY   LAST-TRANSITION        LAST-PROBE             LATENCY   LAST-ERROR
+                lvs-us-west-1a   10.10.1.7     True      2026-01-31T12:00:02Z   2026-01-31T12:06:00Z   0.412ms   -
+                lvs-us-west-1a   2001:db8::7   True      2026-01-31T12:00:02Z   -                      -         -
+                lvs-us-east-1b   10.20.1.7     Drained   2026-01-31T12:05:00Z   -                      -         connection refused
             Drains:
               TARGET           REASON      BY       SINCE                  UNTIL
               lvs-us-east-1b   rack move   oncall   2026-01-31T12:04:00Z   2026-01-31T18:00:00Z
@@ -75,6 +88,14 @@ import Testing
         #expect(error.error?.code == 410)
         #expect(error.summary == "ERROR Error from server (Expired): resourceVersion 5 is too old")
         #expect(throws: ClientError.self) { try WatchEvent(line: "not json") }
+    }
+
+    /// `watch -o yaml` (advertised, refused before issue 14): a YAML document per event.
+    @Test func watchEventsAsYAMLDocuments() throws {
+        let added = try WatchEvent(line: #"{"type":"ADDED","object":{"apiVersion":"globaldns.io/v1alpha1","kind":"NameService","metadata":{"name":"checkout"},"spec":{"fqdn":"checkout.g.example.com","targets":[]}}}"#)
+        let text = try NameServiceRendering.watchYAML(added)
+        #expect(text.hasPrefix("---\ntype: ADDED\nobject:\n  apiVersion: globaldns.io/v1alpha1\n  kind: NameService\n  metadata:\n"), "\(text)")
+        #expect(text.contains("    name: checkout") && text.contains("    fqdn: checkout.g.example.com"))
     }
 
     @Test func textTableDoesNotPadTheLastColumnAndFlattensNewlines() {
