@@ -61,19 +61,61 @@ public struct LineLogHandler: LogHandler {
 
     public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
                     source: String, file: String, function: String, line: UInt) {
+        writeToStderr(render(level: level, message: message, metadata: explicit))
+    }
+
+    /// One log line, with its newline.
+    func render(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?) -> String {
         var all = metadata
         if let explicit { all.merge(explicit) { $1 } }
         var fields: [(String, String)] = [("ts", timestamp()), ("level", level.rawValue), ("msg", message.description)]
-        for (k, v) in all.sorted(by: { $0.key < $1.key }) { fields.append((k, "\(v)")) }
+        var numeric: Set<String> = []
+        for (k, v) in all.sorted(by: { $0.key < $1.key }) {
+            let text = "\(v)"
+            fields.append((k, text))
+            if Self.isNumber(k, v, text) { numeric.insert(k) }
+        }
         var out = ""
         switch settings.format {
         case .logfmt:
             out = fields.map { k, v in "\(k)=\(logfmtValue(v))" }.joined(separator: " ")
         case .json:
-            out = "{" + fields.map { k, v in "\(jsonString(k)):\(jsonString(v))" }.joined(separator: ",") + "}"
+            // Numbers as JSON numbers (issue 14), so a log pipeline can compare and sum them.
+            out = "{" + fields.map { k, v in "\(jsonString(k)):\(numeric.contains(k) ? v : jsonString(v))" }.joined(separator: ",") + "}"
         }
         out += "\n"
-        writeToStderr(out)
+        return out
+    }
+
+    /// Keys whose values are names even when they are all digits (a NameService called `123`).
+    static let textKeys: Set<String> = ["nameservice", "name", "target", "token", "replica", "zone", "identity", "path", "file", "key"]
+
+    /// A metadata value written as a JSON number: an integer, float or boolean value, or a string
+    /// that is a plain decimal number (`42`, `-3`, `0.25`; not `007`, `1e5` or `inf`), as most call
+    /// sites format numbers into strings; never under a key that names things.
+    static func isNumber(_ key: String, _ value: Logger.Metadata.Value, _ text: String) -> Bool {
+        guard !textKeys.contains(key) else { return false }
+        switch value {
+        case .stringConvertible(let v):
+            if v is Bool { return false }
+            return (v is any BinaryInteger || v is any BinaryFloatingPoint) && isPlainDecimal(text)
+        case .string:
+            return isPlainDecimal(text)
+        default:
+            return false
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, at most 18 integer digits (so it is exact in any parser).
+    static func isPlainDecimal(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        let digits = bytes.prefix { $0 >= 0x30 && $0 <= 0x39 }
+        guard !digits.isEmpty, digits.count <= 18, digits.count == 1 || digits.first != 0x30 else { return false }
+        let rest = bytes.dropFirst(digits.count)
+        if rest.isEmpty { return true }
+        guard rest.first == UInt8(ascii: "."), rest.count > 1 else { return false }
+        return rest.dropFirst().allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 
     private func timestamp() -> String {
