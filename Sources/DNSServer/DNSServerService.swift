@@ -180,7 +180,12 @@ public final class DNSServerService: Service, Sendable {
             }
             var bindAddress = address
             bindAddress.port = port
-            let channel = try await bootstrap.bind(to: bindAddress).get()
+            let channel: any Channel
+            do {
+                channel = try await bootstrap.bind(to: bindAddress).get()
+            } catch {
+                throw ListenError(protocolName: "UDP", address: bindAddress, underlying: error)
+            }
             state.withLockedValue { $0.udp.append(channel) }
             if port == 0 { port = channel.localAddress?.port ?? 0 }
         }
@@ -247,7 +252,12 @@ public final class DNSServerService: Service, Sendable {
                     onEvict: { evicted.wrappingIncrement(ordering: .relaxed) }))
             }
         }
-        let channel = try await bootstrap.bind(to: address).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(to: address).get()
+        } catch {
+            throw ListenError(protocolName: "TCP", address: address, underlying: error)
+        }
         state.withLockedValue { $0.tcp.append(channel) }
     }
 
@@ -289,5 +299,33 @@ public final class DNSServerService: Service, Sendable {
             total += s
         }
         return total
+    }
+}
+
+/// A listener that could not be opened, naming what and where (issue 14: NIO's own message,
+/// `bind(descriptor:ptr:bytes:): Address already in use (errno: 98)`, says neither).
+public struct ListenError: Error, CustomStringConvertible {
+    public let protocolName: String
+    public let address: SocketAddress
+    public let underlying: any Error
+
+    public init(protocolName: String, address: SocketAddress, underlying: any Error) {
+        self.protocolName = protocolName
+        self.address = address
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        let host = address.ipAddress.map { address.protocol == .inet6 ? "[\($0)]" : $0 } ?? "\(address)"
+        let place = "\(host):\(address.port ?? 0)"
+        guard let io = underlying as? IOError else { return "cannot listen on \(protocolName) \(place): \(underlying)" }
+        let reason = String(cString: strerror(io.errnoCode))
+        let hint = switch io.errnoCode {
+        case EADDRINUSE: "; another process holds it (ss -lntup shows which)"
+        case EACCES: "; ports below 1024 need root or CAP_NET_BIND_SERVICE"
+        case EADDRNOTAVAIL: "; no interface of this host has that address"
+        default: ""
+        }
+        return "cannot listen on \(protocolName) \(place): \(reason) (errno \(io.errnoCode))\(hint)"
     }
 }

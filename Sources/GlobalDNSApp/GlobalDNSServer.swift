@@ -354,6 +354,7 @@ public final class GlobalDNSServer: Sendable {
         }
         let logger = self.logger
         let app = APIServer(api: api, address: .hostname(apiAddress.ipAddress ?? "127.0.0.1", port: apiAddress.port ?? 8080),
+                            listen: configuration.api.listen,
                             onServerRunning: { channel in
             logger.info("api listening", metadata: ["address": "\(channel.localAddress.map(describe) ?? "?")",
                                                     "auth": "\(tokens.isEmpty ? "none (loopback only)" : "bearer tokens: \(tokens.keys.sorted().joined(separator: ","))")"])

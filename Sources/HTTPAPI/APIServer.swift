@@ -23,12 +23,15 @@ public struct APIServer: Service {
     public let api: NameServiceAPI
     public let address: BindAddress
     public let serverName: String?
+    /// The listen address as the configuration wrote it, for error messages.
+    public let listen: String?
     let onServerRunning: @Sendable (any Channel) async -> Void
 
-    public init(api: NameServiceAPI, address: BindAddress, serverName: String? = "globaldns",
+    public init(api: NameServiceAPI, address: BindAddress, serverName: String? = "globaldns", listen: String? = nil,
                 onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) {
         self.api = api
         self.address = address
+        self.listen = listen
         self.serverName = serverName
         self.onServerRunning = onServerRunning
     }
@@ -47,6 +50,10 @@ public struct APIServer: Service {
             } else {
                 try await app.run()
             }
+        } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
+            try? await group.shutdownGracefully()
+            // NIO says `bind(descriptor:ptr:bytes:): Address already in use`, not where (issue 14).
+            throw APIListenError(listen: listen ?? "\(address)", errno: error.errnoCode)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -88,5 +95,21 @@ final class EventLoopGroupTaskExecutor: TaskExecutor, @unchecked Sendable {
         loop.execute {
             job.runSynchronously(on: self.asUnownedTaskExecutor())
         }
+    }
+}
+
+/// The API listener could not be opened: where, and why in words.
+public struct APIListenError: Error, CustomStringConvertible {
+    /// The address as configured (`api.listen`).
+    public let listen: String
+    public let errno: Int32
+
+    public var description: String {
+        let hint = switch errno {
+        case EADDRINUSE: "; another process holds it (ss -lntp shows which)"
+        case EACCES: "; ports below 1024 need root or CAP_NET_BIND_SERVICE"
+        default: "; no interface of this host has that address"
+        }
+        return "cannot listen on the API address \(listen) (api.listen): \(String(cString: strerror(errno))) (errno \(errno))\(hint)"
     }
 }

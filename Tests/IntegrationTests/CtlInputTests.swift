@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// globaldnsctl's own parsing of outside input never traps (issue 12).
@@ -32,6 +35,34 @@ extension IntegrationSuite {
             }
             let help = try await runCommand(globaldns, ["--help"], scratch: scratch)
             #expect(help.exitCode == 0 && help.stdout.contains("globaldns store copy"), "\(help.stdout)")
+        }
+
+        /// Issue 14: a listener that cannot be opened is named (NIO's message said only
+        /// `bind(descriptor:ptr:bytes:): Address already in use`).
+        @Test("a DNS port already taken: exit 1 naming the protocol, address and port")
+        func takenDNSPortIsNamed() async throws {
+            let globaldns = try TestEnvironment.globalDNSExecutable()
+            let scratch = try TestEnvironment.makeScratchDirectory("bind")
+            defer { TestEnvironment.removeScratch(scratch) }
+            let holder = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            defer { close(holder) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(bound == 0)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) }
+            }
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            let r = try await runCommand(globaldns, ["--dns-listen", "127.0.0.1:\(port)", "--api-listen", "127.0.0.1:0",
+                                                     "--zones", TestEnvironment.fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("zones").path,
+                                                     "--state", scratch.path], scratch: scratch)
+            #expect(r.exitCode == 1, "\(r.stderr.suffix(500))")
+            #expect(r.stderr.contains("cannot listen on UDP 127.0.0.1:\(port): Address already in use"), "\(r.stderr.suffix(500))")
         }
 
         /// Issue 14: `apply` refuses a manifest with a field a NameService does not have (a typo
