@@ -63,15 +63,28 @@ public struct ObjectMeta: Sendable, Hashable, Codable {
     public var generation: Int64
     /// Set by the server: an opaque version for optimistic concurrency (put-if-version).
     public var resourceVersion: String?
+    /// Set by the server when the object is created and never changed after (as etcd's
+    /// `create_revision`): the store revision of its creation. It orders claims on an FQDN (the
+    /// oldest claim keeps it), the same way on every replica and after every restart. Ignored on
+    /// writes; deleting and creating the name again gives a new one.
+    public var creationRevision: Int64?
+    /// Set by the server when the object is created (RFC 3339, UTC), as Kubernetes'
+    /// `creationTimestamp`. Ignored on writes.
+    public var creationTimestamp: String?
 
-    public init(name: String, labels: [String: String] = [:], generation: Int64 = 0, resourceVersion: String? = nil) {
+    public init(name: String, labels: [String: String] = [:], generation: Int64 = 0, resourceVersion: String? = nil,
+                creationRevision: Int64? = nil, creationTimestamp: String? = nil) {
         self.name = name
         self.labels = labels
         self.generation = generation
         self.resourceVersion = resourceVersion
+        self.creationRevision = creationRevision
+        self.creationTimestamp = creationTimestamp
     }
 
-    private enum CodingKeys: String, CodingKey { case name, labels, generation, resourceVersion }
+    private enum CodingKeys: String, CodingKey {
+        case name, labels, generation, resourceVersion, creationRevision, creationTimestamp
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -79,5 +92,7 @@ public struct ObjectMeta: Sendable, Hashable, Codable {
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         generation = try c.decodeIfPresent(Int64.self, forKey: .generation) ?? 0
         resourceVersion = try c.decodeIfPresent(String.self, forKey: .resourceVersion)
+        creationRevision = try c.decodeIfPresent(Int64.self, forKey: .creationRevision)
+        creationTimestamp = try c.decodeIfPresent(String.self, forKey: .creationTimestamp)
     }
 }

@@ -10,6 +10,7 @@ extension GlobalDNSConfiguration.API {
         l.maxConnections = maxConnections
         l.maxConnectionsPerClient = maxConnectionsPerClient
         l.maxRequestsInFlightPerClient = maxRequestsInFlightPerClient
+        l.maxListsInFlightPerClient = maxListsInFlightPerClient
         l.watchMaxPerClient = watch.maxPerClient
         l.idleTimeout = .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
         l.headerTimeout = .nanoseconds(Int64(headerTimeoutSeconds * 1e9))

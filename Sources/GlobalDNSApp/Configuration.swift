@@ -59,6 +59,8 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         /// Requests in flight per client address (watches aside), 0 for no cap; past it 429: a
         /// client looping expensive lists holds at most this share of the API's threads.
         public var maxRequestsInFlightPerClient: Int = 16
+        /// Lists in flight per client address (a list costs a hundred gets), 0 for no cap; past it 429.
+        public var maxListsInFlightPerClient: Int = 2
         /// A keep-alive connection with no request in flight is closed after this.
         public var idleTimeoutSeconds: Double = 60
         /// A request whose head (request line and headers) is not complete this long after its first
@@ -470,6 +472,8 @@ extension GlobalDNSConfiguration {
                   "must be between 0 (no cap) and 1000000, not \(api.maxConnectionsPerClient)")
         try check((0...1_000_000).contains(api.maxRequestsInFlightPerClient), "api.maxRequestsInFlightPerClient",
                   "must be between 0 (no cap) and 1000000, not \(api.maxRequestsInFlightPerClient)")
+        try check((0...1_000_000).contains(api.maxListsInFlightPerClient), "api.maxListsInFlightPerClient",
+                  "must be between 0 (no cap) and 1000000, not \(api.maxListsInFlightPerClient)")
         try check((0...1_000_000).contains(api.watch.maxPerClient), "api.watch.maxPerClient",
                   "must be between 0 (no cap) and 1000000, not \(api.watch.maxPerClient)")
         for (key, value, max) in [("api.idleTimeoutSeconds", api.idleTimeoutSeconds, 86400.0),

@@ -23,7 +23,8 @@ public enum ConfigurationReader {
         "zones": ["directory", "files", "allowDroppingZones"],
         "api": ["listen", "tokens", "maxBodyBytes", "threads", "niceness", "maxConnections", "idleTimeoutSeconds",
                 "headerTimeoutSeconds", "bodyTimeoutSeconds", "maxHeaderBytes", "rateLimit", "watch",
-                "maxListLimit", "writeTimeoutSeconds", "maxConnectionsPerClient", "maxRequestsInFlightPerClient"],
+                "maxListLimit", "writeTimeoutSeconds", "maxConnectionsPerClient", "maxRequestsInFlightPerClient",
+                "maxListsInFlightPerClient"],
         "api.rateLimit": ["requestsPerSecond", "burst", "maxClients"],
         "api.watch": ["maxBufferBytes", "maxPerClient"],
         "state": ["directory"],
@@ -197,6 +198,9 @@ public enum ConfigurationReader {
             }
             if let v = m["maxRequestsInFlightPerClient"] {
                 config.api.maxRequestsInFlightPerClient = try r.int(v, path: "api.maxRequestsInFlightPerClient")
+            }
+            if let v = m["maxListsInFlightPerClient"] {
+                config.api.maxListsInFlightPerClient = try r.int(v, path: "api.maxListsInFlightPerClient")
             }
             if let v = m["maxListLimit"] { config.api.maxListLimit = try r.int(v, path: "api.maxListLimit") }
             if let v = m["writeTimeoutSeconds"] { config.api.writeTimeoutSeconds = try r.double(v, path: "api.writeTimeoutSeconds") }

@@ -85,6 +85,9 @@ public struct APILimits: Sendable, Equatable {
     /// Requests in flight per client address, from head to the last byte of the response, watches
     /// aside (`api.maxRequestsInFlightPerClient`; 0: no cap); past it 429 with Retry-After.
     public var maxRequestsInFlightPerClient: Int = 16
+    /// Lists (collection GETs, watches aside) in flight per client address
+    /// (`api.maxListsInFlightPerClient`; 0: no cap); past it 429 with Retry-After.
+    public var maxListsInFlightPerClient: Int = 2
     /// Open watches per client address (`api.watch.maxPerClient`; 0: no cap); past it 429.
     public var watchMaxPerClient: Int = 32
     /// A connection with no request in flight is closed after this (`api.idleTimeoutSeconds`).

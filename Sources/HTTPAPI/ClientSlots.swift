@@ -61,24 +61,30 @@ final class HeldSlot: Sendable {
     deinit { slots.release(key) }
 }
 
-/// Caps the requests each client has in flight (`api.maxRequestsInFlightPerClient`) and the watches
-/// it holds open (`api.watch.maxPerClient`); past either, 429 with Retry-After, as Kubernetes'
-/// priority and fairness rejects a flow whose queue is full. A request counts from its head to the
-/// last byte of its response body, so a client looping lists over many connections holds at most
-/// its share of the API's threads and every other client's request is served in its turn.
+/// Caps what each client has in flight: lists (`api.maxListsInFlightPerClient`), other requests
+/// (`api.maxRequestsInFlightPerClient`) and open watches (`api.watch.maxPerClient`); past one,
+/// 429 with Retry-After, as Kubernetes' priority and fairness rejects a flow whose queue is full.
+/// A request counts from its head to the last byte of its response body. A list is counted on its
+/// own because it costs a hundred gets (every object decoded and encoded: about 50 ms for 200
+/// objects on one core), so a client looping lists over many connections holds at most a couple
+/// of lists' worth of the API's threads, and every other client's request is served in its turn.
 struct ClientConcurrencyMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let requests: ClientSlots
+    let lists: ClientSlots
     let watches: ClientSlots
 
     func handle(_ request: Request, context: APIRequestContext,
                 next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
         let key = ClientRateLimiter.key(context.channel.remoteAddress)
-        let isWatch = request.method == .get && Self.isWatch(request.uri.query)
-        let slots = isWatch ? watches : requests
+        let isList = request.method == .get && Self.isCollection(request.uri.path)
+        let isWatch = isList && Self.isWatch(request.uri.query)
+        let slots = isWatch ? watches : isList ? lists : requests
         guard slots.take(key) else {
             let message = isWatch
                 ? "this client has \(slots.maxPerClient) watches open (api.watch.maxPerClient); close one or retry later"
+                : isList
+                ? "this client has \(slots.maxPerClient) lists in flight (api.maxListsInFlightPerClient); retry when one is answered"
                 : "this client has \(slots.maxPerClient) requests in flight (api.maxRequestsInFlightPerClient); retry when one is answered"
             return APIStatus(code: 429, reason: "TooManyRequests", message: message,
                              details: .init(retryAfterSeconds: 1)).response()
@@ -91,6 +97,11 @@ struct ClientConcurrencyMiddleware: RouterMiddleware {
             withExtendedLifetime(held) {}
         }
         return response
+    }
+
+    /// The collection (lists and watches), with or without a trailing slash.
+    static func isCollection(_ path: String) -> Bool {
+        path == "/v1/nameservices" || path == "/v1/nameservices/"
     }
 
     /// `watch=true` or `watch=1` in a query string.

@@ -62,9 +62,10 @@ public struct NameServiceAPI: Sendable {
     public let logger: Logger
     /// The open connections against `limits.maxConnections`.
     public let connections: ConnectionLimiter
-    /// Requests in flight (watches aside) and open watches, per client address.
+    /// Requests in flight (lists and watches aside), lists in flight and open watches, per client address.
     public let requestsInFlight: ClientSlots
     public let watchesPerClient: ClientSlots
+    public let listsInFlight: ClientSlots
     /// The per-client rate limiter; nil when `limits.rateLimitPerSecond` is 0.
     public let rateLimiter: ClientRateLimiter?
     /// Open watch streams and their unread output.
@@ -80,6 +81,7 @@ public struct NameServiceAPI: Sendable {
         connections = ConnectionLimiter(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
         requestsInFlight = ClientSlots(maxPerClient: limits.maxRequestsInFlightPerClient)
         watchesPerClient = ClientSlots(maxPerClient: limits.watchMaxPerClient)
+        listsInFlight = ClientSlots(maxPerClient: limits.maxListsInFlightPerClient)
         rateLimiter = limits.rateLimitPerSecond > 0
             ? ClientRateLimiter(requestsPerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst,
                                 maxClients: limits.rateLimitMaxClients)
@@ -96,7 +98,7 @@ public struct NameServiceAPI: Sendable {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: StatusErrorMiddleware<APIRequestContext>())
         if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
-        router.add(middleware: ClientConcurrencyMiddleware(requests: requestsInFlight, watches: watchesPerClient))
+        router.add(middleware: ClientConcurrencyMiddleware(requests: requestsInFlight, lists: listsInFlight, watches: watchesPerClient))
         for route in NameServiceAPI.routes {
             router.on(RouterPath(route.path), method: route.method) { request, context in
                 try await self.respond(route, request, context)

@@ -52,16 +52,15 @@ final class FirstResult<T: Sendable>: @unchecked Sendable {
 
 /// One write as the SQLite store's writer applies it.
 enum WriteOp: Sendable {
-    /// `created`: the document the put stores when the object does not exist yet, encoded by the
-    /// caller (on its own thread, so the writer does not spend its time encoding).
-    case put(NameService, ifVersion: String?, created: [UInt8]?)
+    /// A creation's document is encoded by the writer: it holds the revision it is committed at.
+    case put(NameService, ifVersion: String?)
     case status(String, NameServiceStatus, ifGeneration: Int64?)
     case drains(String, [TargetDrain], ifVersion: String?)
     case delete(String, ifVersion: String?)
 
     var name: String {
         switch self {
-        case .put(let ns, _, _): ns.metadata.name
+        case .put(let ns, _): ns.metadata.name
         case .status(let n, _, _), .drains(let n, _, _), .delete(let n, _): n
         }
     }

@@ -27,8 +27,11 @@ package enum StoreRules {
     ///   the store (a new object starts at generation 1, a changed spec bumps it by one), and so do
     ///   the drains (a new object has none) - those of targets still in the spec: a target removed
     ///   from the spec takes its drain with it, so adding it back later starts undrained.
+    /// - `creationTimestamp` is set on creation (from `now`) and `creationRevision` is left for the
+    ///   caller to set to the revision it commits the creation at; both are kept from `existing`
+    ///   afterwards, whatever `incoming` says.
     package static func applyPut(_ incoming: NameService, to existing: NameService?,
-                                 ifVersion: String?) throws(StoreError) -> NameService? {
+                                 ifVersion: String?, now: () -> WallTime = { .now }) throws(StoreError) -> NameService? {
         let name = incoming.metadata.name
         try checkName(name)
         if let expected = expectedVersion(ifVersion) {
@@ -43,10 +46,14 @@ package enum StoreRules {
         guard let existing else {
             stored.metadata.generation = 1
             stored.metadata.resourceVersion = nil
+            stored.metadata.creationRevision = nil  // the store's revision of this write, set by the caller
+            stored.metadata.creationTimestamp = now().rfc3339
             stored.status = nil
             stored.drains = []
             return stored
         }
+        stored.metadata.creationRevision = existing.metadata.creationRevision
+        stored.metadata.creationTimestamp = existing.metadata.creationTimestamp
         stored.metadata.generation = existing.spec == incoming.spec
             ? existing.metadata.generation : existing.metadata.generation + 1
         stored.metadata.resourceVersion = existing.metadata.resourceVersion

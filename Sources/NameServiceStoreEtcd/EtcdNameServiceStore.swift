@@ -325,12 +325,14 @@ public final class EtcdNameServiceStore: NameServiceStore {
                 success: [op], failure: [.init(requestRange: .init(key: key))]))
             if txn.succeeded == true {
                 object.metadata.resourceVersion = String(txn.header?.rev ?? 0)
+                if current == nil, write == .put { object.metadata.creationRevision = txn.header?.rev }
                 return object
             }
             current = txn.responses?.first?.responseRange?.kvs?.first
             if let written, let now = current, now.value == written,
                let revision = now.modRevision?.value, revision > comparedAt {
                 object.metadata.resourceVersion = String(revision)
+                object.metadata.creationRevision = now.createRevision?.value ?? object.metadata.creationRevision
                 return object
             }
         }
@@ -373,7 +375,8 @@ public final class EtcdNameServiceStore: NameServiceStore {
 
     // MARK: Values
 
-    /// A stored key-value as a NameService: the name from the key, resourceVersion = mod_revision.
+    /// A stored key-value as a NameService: the name from the key, resourceVersion = mod_revision,
+    /// creationRevision = create_revision.
     func decodeObject(_ kv: EtcdWire.KeyValue) throws(StoreError) -> NameService {
         let name = String(decoding: kv.key.dropFirst(objectPrefix.count), as: UTF8.self)
         var object: NameService
@@ -386,6 +389,8 @@ public final class EtcdNameServiceStore: NameServiceStore {
             throw StoreError(.corrupt, "etcd key \(String(decoding: kv.key, as: UTF8.self)) holds the document of '\(object.metadata.name)'")
         }
         object.metadata.resourceVersion = String(kv.modRevision?.value ?? 0)
+        // The key's create_revision: the same on every replica, kept across every update.
+        if let created = kv.createRevision?.value, created > 0 { object.metadata.creationRevision = created }
         return object
     }
 

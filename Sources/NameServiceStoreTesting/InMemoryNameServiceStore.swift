@@ -135,6 +135,7 @@ public actor InMemoryNameServiceStore: NameServiceStore {
     private func commit(_ kind: StoreEvent.Kind, _ object: NameService) throws(StoreError) -> NameService {
         var object = object
         object.metadata.resourceVersion = String(currentRevision + 1)
+        if kind == .added { object.metadata.creationRevision = currentRevision + 1 }
         let json: [UInt8]
         do {
             json = Array(try encoder.encode(object))

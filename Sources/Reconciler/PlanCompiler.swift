@@ -71,7 +71,7 @@ public struct PlanCompiler: Sendable {
         var generation: Int64
         /// The FQDN, lowercased and absolute (what clashes and references are decided on).
         var fqdn: String
-        /// The older claim on an FQDN wins (ties: name order).
+        /// The older claim on an FQDN wins (ties: name order): the object's `creationRevision`.
         var firstSeen: Int64
         /// Validation problems of the spec, nil when valid (decided once per spec change).
         var problems: String?
@@ -234,11 +234,13 @@ public struct PlanCompiler: Sendable {
             return false
         }
         let fqdn = Self.fqdnKey(ns.spec.fqdn)
-        var firstSeen = revision
+        // The stored creation revision orders claims durably; an object without one (written
+        // before it existed, or an old watch event) keeps what it had, else the revision seen.
+        var firstSeen = ns.metadata.creationRevision ?? revision
         var memo: StatusMemo
         var stillServed = false
         if let old = names.removeValue(forKey: key) {
-            firstSeen = old.firstSeen
+            if ns.metadata.creationRevision == nil { firstSeen = old.firstSeen }
             memo = old.memo
             unlink(key, old)
             if old.served, old.fqdn != fqdn, let n = try? DNSName(old.fqdn) { leaving.append(n) }
@@ -762,7 +764,8 @@ public struct PlanCompiler: Sendable {
         // The oldest claim on an FQDN keeps it (ties: name order), so a newcomer cannot take a
         // working name away.
         if let owner = owner(ofFQDN: c.fqdn), owner != key {
-            return refuse(.clashesWithNameService, "\(fqdn) is already served by NameService \(owner)")
+            let since = names[owner].map { " (the older claim: created at store revision \($0.firstSeen))" } ?? ""
+            return refuse(.clashesWithNameService, "\(fqdn) is already served by NameService \(owner)\(since)")
         }
 
         var decision = Decision(entry: nil, plan: nil, accepted: (.true, .valid, "\(fqdn) is inside zone \(zone.origin)"),

@@ -526,13 +526,14 @@ import Testing
             #expect(try await eventually { api.requestsInFlight.total == 2 })
             let third = try RawHTTPClient(port: port)
             defer { third.hangUp() }
-            #expect(try await third.get("/v1/nameservices") == 429)
+            #expect(try await third.get("/v1/nameservices/checkout") == 429)
             let text = String(decoding: third.received, as: UTF8.self)
             #expect(text.lowercased().contains("retry-after: 1\r") && text.contains("api.maxRequestsInFlightPerClient"), "\(text)")
-            // another client is answered meanwhile, and so is a watch of this one
+            // lists have a cap of their own; another client is answered meanwhile
+            #expect(try await third.get("/v1/nameservices") == 200)
             let other = try RawHTTPClient(port: port, source: "127.0.0.2")
             defer { other.hangUp() }
-            #expect(try await other.get("/v1/nameservices") == 200)
+            #expect(try await other.get("/v1/nameservices/checkout") == 404)
             gate.open()
             for c in slow {
                 #expect(try await c.read(within: 5) { _ in c.statusCode != nil })
@@ -540,7 +541,38 @@ import Testing
                 c.hangUp()
             }
             #expect(try await eventually { api.requestsInFlight.total == 0 })
-            #expect(try await third.get("/v1/nameservices") == 200)
+            #expect(try await third.get("/v1/nameservices/checkout") == 404)
+        }
+    }
+
+    /// A list counts until its response is written: a client with `maxListsInFlightPerClient`
+    /// lists running gets 429 for the next, while its gets and another client's lists are served.
+    @Test func listsInFlightPerClientAreCapped() async throws {
+        var limits = APILimits()
+        limits.maxListsInFlightPerClient = 1
+        limits.rateLimitPerSecond = 0
+        let gate = Gate()
+        let api = makeAPI(CountingStore(listGate: gate), limits: limits)
+        try await withLiveServer(api) { port, _ in
+            let slow = try RawHTTPClient(port: port)
+            defer { slow.hangUp() }
+            try slow.send("GET /v1/nameservices HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(try await eventually { api.listsInFlight.total == 1 })
+            let second = try RawHTTPClient(port: port)
+            defer { second.hangUp() }
+            #expect(try await second.get("/v1/nameservices?labelSelector=team%3Dpay") == 429)
+            #expect(String(decoding: second.received, as: UTF8.self).contains("api.maxListsInFlightPerClient"))
+            #expect(try await second.get("/v1/nameservices/checkout") == 404)
+            let other = try RawHTTPClient(port: port, source: "127.0.0.2")
+            defer { other.hangUp() }
+            try other.send("GET /v1/nameservices HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(try await eventually { api.listsInFlight.total == 2 && api.listsInFlight.clients == 2 })
+            gate.open()
+            #expect(try await slow.read(within: 5) { _ in slow.chunkedBody.complete })
+            #expect(slow.statusCode == 200)
+            #expect(try await other.read(within: 5) { _ in other.chunkedBody.complete })
+            #expect(try await eventually { api.listsInFlight.total == 0 })
+            #expect(try await second.get("/v1/nameservices") == 200)
         }
     }
 

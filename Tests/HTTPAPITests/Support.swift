@@ -110,9 +110,16 @@ final class CountingStore: NameServiceStore, @unchecked Sendable {
     private let lock = NSLock()
     private var open = 0
     var openWatches: Int { lock.withLock { open } }
+    /// When set, lists wait until it is open (a slow list, for the per-client caps).
+    let listGate: Gate?
+
+    init(listGate: Gate? = nil) { self.listGate = listGate }
 
     func get(_ name: String) async throws(StoreError) -> NameService? { try await inner.get(name) }
-    func list(selector: LabelSelector?) async throws(StoreError) -> (items: [NameService], revision: Int64) { try await inner.list(selector: selector) }
+    func list(selector: LabelSelector?) async throws(StoreError) -> (items: [NameService], revision: Int64) {
+        while let gate = listGate, !gate.isOpen { try? await Task.sleep(for: .milliseconds(10)) }
+        return try await inner.list(selector: selector)
+    }
     func put(_ nameService: NameService, ifVersion: String?) async throws(StoreError) -> NameService { try await inner.put(nameService, ifVersion: ifVersion) }
     func updateStatus(_ name: String, status: NameServiceStatus, ifGeneration: Int64?) async throws(StoreError) -> NameService {
         try await inner.updateStatus(name, status: status, ifGeneration: ifGeneration)

@@ -126,6 +126,51 @@ extension IntegrationSuite {
             }
         }
 
+        /// Issue 14: the older claim on an FQDN keeps it across a restart (the claim order is the
+        /// stored creation revision, not the order a relist sees), and so does a NameService that
+        /// targets that FQDN.
+        @Test("two claims on one FQDN: the older one keeps it after a restart, and a target following it too")
+        func claimOrderSurvivesARestart() async throws {
+            let state = try TestEnvironment.makeScratchDirectory("state")
+            defer { TestEnvironment.removeScratch(state) }
+            var options = try GlobalDNSOptions()
+            options.stateDirectory = state
+            let follower = """
+                apiVersion: globaldns.io/v1alpha1
+                kind: NameService
+                metadata: {name: follower}
+                spec:
+                  fqdn: follower.g.example.com
+                  targets:
+                  - {name: app, fqdn: app.g.example.com}
+
+                """
+            func check(_ server: RunningServer) async throws {
+                try await eventuallyAnswers(server, "app.g.example.com", "A", ["192.0.2.9"])
+                try await eventuallyAnswers(server, "follower.g.example.com", "A", ["192.0.2.9"])
+                try await eventually("alpha's status names zeta as the older claim", within: .seconds(10)) {
+                    let status = try httpCall(port: server.apiPort, method: "GET", path: "/v1/nameservices/alpha/status").body
+                    return status.contains("ClashesWithNameService") && status.contains("NameService zeta (the older claim")
+                }
+            }
+            try await withGlobalDNS(options) { server in
+                // zeta first, then alpha: alpha sorts first, which is what a restart used to pick
+                for (name, address) in [("zeta", "192.0.2.9"), ("alpha", "192.0.2.1")] {
+                    let code = try httpPut(port: server.apiPort, path: "/v1/nameservices/\(name)",
+                                           yaml: Self.manifest(name: name, fqdn: "app.g.example.com", addresses: [address]))
+                    #expect(code == 201)
+                }
+                #expect(try httpPut(port: server.apiPort, path: "/v1/nameservices/follower", yaml: follower) == 201)
+                try await check(server)
+                // alpha changes (a newer revision, the same creation revision): still second
+                #expect(try httpPut(port: server.apiPort, path: "/v1/nameservices/alpha",
+                                    yaml: Self.manifest(name: "alpha", fqdn: "app.g.example.com", addresses: ["192.0.2.2"])) == 200)
+            }
+            for _ in 0..<2 {
+                try await withGlobalDNS(options) { server in try await check(server) }
+            }
+        }
+
         @Test("kill -9 during a write loop loses no acknowledged write")
         func killDuringWrites() async throws {
             let state = try TestEnvironment.makeScratchDirectory("state")

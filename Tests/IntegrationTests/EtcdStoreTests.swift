@@ -133,6 +133,44 @@ extension IntegrationSuite {
             }
         }
 
+        /// Issue 14: claims on one FQDN written through different replicas are ordered by etcd's
+        /// create_revision, so every replica (and one started later) serves the same owner.
+        @Test("two claims on one FQDN through two replicas: every replica, and a new one, serves the older claim")
+        func claimOrderIsTheSameOnEveryReplica() async throws {
+            try await withReplicas { cluster, a, b in
+                func manifest(_ name: String, _ address: String) -> String {
+                    """
+                    apiVersion: globaldns.io/v1alpha1
+                    kind: NameService
+                    metadata: {name: \(name)}
+                    spec:
+                      fqdn: shared.g.example.com
+                      targets:
+                      - {name: t1, addresses: ["\(address)"]}
+
+                    """
+                }
+                let first = try httpCall(port: a.apiPort, method: "PUT", path: "/v1/nameservices/zeta", body: manifest("zeta", "192.0.2.9"))
+                #expect(first.status == 201, "\(first.body)")
+                _ = try await timeUntilAnswered(b, "shared.g.example.com", "192.0.2.9")
+                let second = try httpCall(port: b.apiPort, method: "PUT", path: "/v1/nameservices/alpha", body: manifest("alpha", "192.0.2.1"))
+                #expect(second.status == 201, "\(second.body)")
+                let created = try #require(first.body.firstMatch(of: /"creationRevision":(\d+)/)?.1)
+                #expect(second.body.firstMatch(of: /"creationRevision":(\d+)/).map { Int($0.1)! > Int(created)! } == true, "\(second.body)")
+                for server in [a, b] {
+                    try await eventually("\(server.name): alpha refused as the newer claim", within: .seconds(10)) {
+                        let status = try httpCall(port: server.apiPort, method: "GET", path: "/v1/nameservices/alpha/status").body
+                        return status.contains("ClashesWithNameService")
+                    }
+                    #expect(try await digShort(server, "shared.g.example.com") == ["192.0.2.9"])
+                }
+                // a replica that starts now relists everything at once: the same owner
+                try await withGlobalDNS(try Self.options(cluster, replica: "c")) { c in
+                    _ = try await timeUntilAnswered(c, "shared.g.example.com", "192.0.2.9", within: .seconds(15))
+                }
+            }
+        }
+
         @Test("kill -9 of one etcd member loses nothing; all of etcd down: DNS answers, writes 503, /readyz 503; etcd back: both replicas catch up without a restart")
         func faults() async throws {
             try await withReplicas { cluster, a, b in

@@ -277,6 +277,40 @@ struct NameServiceStoreContractTests {
         }
     }
 
+    /// The creation revision (etcd's `create_revision`) and timestamp are set once, at creation,
+    /// whatever a writer sends, and kept by every later write, in gets, lists and watch events;
+    /// deleting and creating the name again gives a new one. Claims on an FQDN are ordered by it.
+    @Test(arguments: StoreKind.allCases)
+    func creationRevisionIsSetOnceAndKept(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.put(nameService("first"), ifVersion: nil)
+            var forged = nameService("a")
+            forged.metadata.creationRevision = 1
+            forged.metadata.creationTimestamp = "2000-01-01T00:00:00Z"
+            let created = try await store.put(forged, ifVersion: nil)
+            #expect(created.metadata.creationRevision == rev(2))
+            let stamp = try #require(created.metadata.creationTimestamp)
+            #expect(stamp != "2000-01-01T00:00:00Z" && WallTime(rfc3339: stamp) != nil)
+            var update = nameService("a", ttl: 9)
+            update.metadata.creationRevision = 99
+            update.metadata.creationTimestamp = "2001-01-01T00:00:00Z"
+            let replaced = try await store.put(update, ifVersion: nil)
+            _ = try await store.updateStatus("a", status: status("Valid", generation: 2), ifGeneration: 2)
+            _ = try await store.updateDrains("a", drains: [], ifVersion: nil)
+            for object in [replaced, try #require(try await store.get("a")),
+                           try #require(try await store.list(selector: nil).items.first { $0.metadata.name == "a" })] {
+                #expect(object.metadata.creationRevision == rev(2))
+                #expect(object.metadata.creationTimestamp == stamp)
+            }
+            let events = try await collect(store.watch(fromRevision: rev(1)), count: 3)
+            #expect(events.allSatisfy { $0.object.metadata.creationRevision == rev(2) })
+            _ = try await store.delete("a", ifVersion: nil)
+            let again = try await store.put(nameService("a"), ifVersion: nil)
+            #expect(again.metadata.creationRevision == again.metadata.resourceVersion.flatMap { Int64($0) })
+            #expect(try await store.get("a")?.metadata.creationRevision == again.metadata.creationRevision)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func watchReplaysThenFollowsLive(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in

@@ -162,6 +162,43 @@ struct SQLiteNameServiceStoreTests {
         }
     }
 
+    /// A file written before `metadata.creationRevision` existed: each object gets its row's
+    /// revision once, at open (what a restart ordered claims by before), a damaged row stays as it
+    /// is, and creations afterwards get theirs as they are committed.
+    @Test func objectsWithoutACreationRevisionGetTheirRowRevisionOnce() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = SQLiteNameServiceStore.databasePath(stateDirectory: dir)
+            let first = try SQLiteNameServiceStore(path: path)
+            _ = try await first.put(nameService("zeta"), ifVersion: nil)   // revision 1
+            _ = try await first.put(nameService("alpha"), ifVersion: nil)  // 2
+            _ = try await first.put(nameService("broken"), ifVersion: nil) // 3
+            _ = try await first.put(nameService("zeta", ttl: 7), ifVersion: nil)  // 4
+            await first.close()
+            let raw = try RawSQLite(path)
+            try raw.exec("""
+                UPDATE objects SET json = json_remove(json, '$.metadata.creationRevision');
+                UPDATE objects SET json = '{not json' WHERE name = 'broken';
+                DELETE FROM meta WHERE key = 'creation_revisions';
+                """)
+            #expect(try raw.text("SELECT json_extract(json, '$.metadata.creationRevision') FROM objects WHERE name = 'zeta'") == nil)
+
+            let store = try SQLiteNameServiceStore(path: path)
+            #expect(try await store.get("zeta")?.metadata.creationRevision == 4)
+            #expect(try await store.get("alpha")?.metadata.creationRevision == 2)
+            await #expect(throws: StoreError(.corrupt, "")) { try await store.get("broken") }
+            #expect(try raw.text("SELECT value FROM meta WHERE key = 'creation_revisions'") == "1")
+            let created = try await store.put(nameService("beta"), ifVersion: nil)
+            #expect(created.metadata.creationRevision == 5)
+            await store.close()
+            // once only: a later open leaves the documents alone
+            try raw.exec("UPDATE objects SET json = json_remove(json, '$.metadata.creationRevision') WHERE name = 'alpha'")
+            let again = try SQLiteNameServiceStore(path: path)
+            #expect(try await again.get("alpha")?.metadata.creationRevision == nil)
+            #expect(try await again.get("beta")?.metadata.creationRevision == 5)
+            await again.close()
+        }
+    }
+
     @Test func unusablePathIsUnavailable() async throws {
         try await withTemporaryDirectory { dir in
             #expect(throws: StoreError(.unavailable, "")) {

@@ -107,6 +107,35 @@ import Testing
         #expect(out.globals.count == 1)
     }
 
+    /// After a restart the list arrives in name order with modification revisions: the stored
+    /// creation revision decides, so `zeta` (created first) keeps the name it held before.
+    @Test func claimsFollowTheStoredCreationRevisionNotTheOrderSeen() throws {
+        var zeta = Self.ns("zeta", fqdn: "app.g.example.com", addresses: ["10.0.0.9"])
+        zeta.metadata.creationRevision = 3
+        var alpha = Self.ns("alpha", fqdn: "app.g.example.com", addresses: ["10.0.0.1"])
+        alpha.metadata.creationRevision = 4
+        for order in [[alpha, zeta], [zeta, alpha]] {
+            var c = try Self.compiler()
+            // mod revisions as a relist sees them: alpha's status was written after zeta's
+            for (i, object) in order.enumerated() { c.upsert(object, revision: Int64(100 - i)) }
+            let out = Self.compile(&c, now: Self.t0)
+            #expect(Self.served(out, "app.g.example.com.") == ["10.0.0.9"])
+            let clash = Self.condition(out, "alpha", .accepted)
+            #expect(clash?.reason == .clashesWithNameService)
+            #expect(clash?.message.contains("zeta (the older claim: created at store revision 3)") == true, "\(clash?.message ?? "")")
+            #expect(Self.condition(out, "zeta", .ready)?.status == .true)
+        }
+        // a later update of the newer claim (its creation revision unchanged) takes nothing
+        var c = try Self.compiler()
+        c.upsert(zeta, revision: 3)
+        c.upsert(alpha, revision: 4)
+        _ = Self.compile(&c, now: Self.t0)
+        alpha.metadata.generation = 2
+        alpha.spec.ttl = 60
+        c.upsert(alpha, revision: 9)
+        #expect(Self.served(Self.compile(&c, now: Self.t0), "app.g.example.com.") == ["10.0.0.9"])
+    }
+
     @Test func aNameBelowAnotherLevelMakesEmptyNonTerminalsThatGoWithIt() throws {
         var c = try Self.compiler()
         c.upsert(Self.ns("deep", fqdn: "a.b.c.g.example.com"), revision: 1)
