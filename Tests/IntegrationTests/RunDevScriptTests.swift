@@ -40,7 +40,7 @@ enum RunDev {
 
     /// config/globaldns.yaml with its listeners on free ports, the repository's zones and a
     /// scratch state directory, plus `extra` at the end.
-    static func setup(extra: String = "") throws -> Setup {
+    static func setup(extra: String = "", replacing more: [(String, String)] = []) throws -> Setup {
         let scratch = try TestEnvironment.makeScratchDirectory("run-dev")
         let dnsPort = try TestEnvironment.freePort()
         let apiPort = try TestEnvironment.freePort()
@@ -52,7 +52,7 @@ enum RunDev {
             ("  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:\(apiPort)\n"),
             ("  directory: ../zones\n", "  directory: \(repository.appendingPathComponent("zones").path)\n"),
             ("  directory: ../.state\n", "  directory: \(state.path)\n"),
-        ]
+        ] + more
         for (old, new) in replacements {
             guard text.contains(old) else {
                 throw HarnessError("config/globaldns.yaml has no line \(old.debugDescription) any more; update RunDevScriptTests")
@@ -72,12 +72,12 @@ enum RunDev {
     /// defaults. The test runner's worker threads block most signals and Foundation's `Process`
     /// passes that mask on, and bash can neither unblock a signal nor trap one ignored at its start,
     /// so a small perl (perl-base, essential in Debian) clears them before exec.
-    static func start(_ setup: Setup) throws -> ChildProcess {
+    static func start(_ setup: Setup, readyTimeout: Int = 60) throws -> ChildProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["CONFIG"] = setup.config.path
         environment["GLOBALDNS_BIN_DIR"] = binDirectory
         environment["RUN_LOG"] = setup.log.path
-        environment["RUN_READY_TIMEOUT"] = "60"
+        environment["RUN_READY_TIMEOUT"] = String(readyTimeout)
         environment["GLOBALDNS_SERVER"] = "http://127.0.0.1:9"
         environment["GLOBALDNS_API_TOKEN"] = nil
         let asFromATerminal = """
@@ -139,8 +139,9 @@ enum RunDev {
     }
 
     /// Runs `body` with the setup, then stops anything left behind (by PID) and removes the scratch.
-    static func withSetup(extra: String = "", _ body: (Setup) async throws -> Void) async throws {
-        let setup = try setup(extra: extra)
+    static func withSetup(extra: String = "", replacing more: [(String, String)] = [],
+                          _ body: (Setup) async throws -> Void) async throws {
+        let setup = try setup(extra: extra, replacing: more)
         defer {
             for pid in leftovers(setup) { kill(pid, SIGKILL) }
             TestEnvironment.removeScratch(setup.scratch)
@@ -229,6 +230,31 @@ extension IntegrationSuite {
                 #expect(script.stderr.contains("notAKey"), "the server's own error is shown:\n\(script.stderr)")
                 #expect(!script.stdout.contains("GlobalDNS is serving"))
                 #expect(RunDev.leftovers(setup).isEmpty, "processes left behind")
+            }
+        }
+
+        /// A server that runs but never gets ready: the etcd store on a loopback port nobody
+        /// listens on keeps /readyz at 503.
+        @Test("a server not ready in time is stopped and reported with its log and a non-zero exit")
+        func serverNotReadyIsStopped() async throws {
+            let etcdPort = try TestEnvironment.freePort()
+            try await RunDev.withSetup(replacing: [
+                ("  type: sqlite\n", "  type: etcd\n"),
+                ("    endpoints: []\n", "    endpoints: [http://127.0.0.1:\(etcdPort)]\n"),
+            ]) { setup in
+                let script = try RunDev.start(setup, readyTimeout: 3)
+                let code = await script.waitForExit(timeout: .seconds(60))
+                if code == nil { await script.stop() }
+                #expect(code == 1, "\(code.map(String.init) ?? "still running")\n\(script.stderr)")
+                #expect(script.stderr.contains("globaldns was not ready within 3s (http://127.0.0.1:\(setup.apiPort)/readyz)"),
+                        "\(script.stderr)")
+                #expect(script.stderr.contains("not ready: the NameService store"), "globaldnsctl ready says why:\n\(script.stderr)")
+                #expect(script.stderr.contains("the end of the server's log"), "\(script.stderr)")
+                #expect(script.stderr.contains("stopping globaldns"), "\(script.stderr)")
+                #expect(!script.stdout.contains("GlobalDNS is serving"))
+                #expect(RunDev.leftovers(setup).isEmpty, "processes left behind: \(RunDev.leftovers(setup))")
+                #expect(RunDev.canBind(setup.dnsPort, type: sockDgram) && RunDev.canBind(setup.apiPort, type: sockStream),
+                        "ports still held")
             }
         }
     }
