@@ -1,30 +1,34 @@
 # GlobalDNS developer entry points. CI runs `make test` (through .ci/run) on a clean Debian + Swift
-# machine as root; developers may be non-root (then apt-get goes through sudo).
+# machine as root; developers may be non-root (then apt-get goes through sudo). `make run` installs
+# only what building and running need (deps-run); `make test` everything (deps).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-# Debian packages the build and the tests need: ldns (ZoneFile), dig, kdig, knotd (the reference
-# server of the differential test), dnsperf (benchmarks), etcd and etcdctl (the etcd store's tests
-# start three-member clusters on loopback), openssl (the etcd TLS tests make a throwaway CA with
-# it). The tests start their own knotd and etcd; the packaged knot and etcd services are switched
-# off where systemd would have started them (etcd would hold 2379). docker-compose (v1, only its
-# `config` check) and python3-venv serve `make lint-docker`.
-DEB_PACKAGES := bind9-dnsutils knot-dnsutils knot dnsperf ldnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config etcd-server etcd-client openssl \
-	docker-compose python3-venv
+# Debian packages, in two lists. RUN_PACKAGES is what building and `make run` need: ldns and
+# SQLite headers and pkg-config (the build), OpenSSL headers (ldns' pkg-config file asks for them),
+# dig (the tour) and ss from iproute2 (run-dev.sh checks the ports with it). TEST_PACKAGES is what
+# only the tests, benchmarks and lint need: kdig, knotd (the reference server of the differential
+# test), ldnsutils, dnsperf (benchmarks), etcd and etcdctl (the etcd store's tests start
+# three-member clusters on loopback), openssl (the etcd TLS tests make a throwaway CA with it),
+# docker-compose (v1, only its `config` check) and python3-venv (`make lint-docker`). The tests
+# start their own knotd and etcd; the packaged knot and etcd services are switched off where
+# systemd would have started them (etcd would hold 2379).
+RUN_PACKAGES := bind9-dnsutils libldns-dev libssl-dev libsqlite3-dev pkg-config iproute2
+TEST_PACKAGES := knot-dnsutils knot dnsperf ldnsutils etcd-server etcd-client openssl docker-compose python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= config/globaldns.yaml
 
-.PHONY: deps build release run test lint-docker bench chaos fuzz fuzz-api
+.PHONY: deps deps-run build release run test lint-docker bench chaos fuzz fuzz-api
 
-# Installs the packages above when any is missing (apt-get update first).
-deps:
+# Installs the packages of $(1) that are missing (apt-get update first).
+define install_missing
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(1); do \
 		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing$$missing"; \
+		echo "make $@: installing$$missing"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 		if [ -d /run/systemd/system ]; then \
@@ -32,16 +36,33 @@ deps:
 			$(SUDO) systemctl disable --now etcd >/dev/null 2>&1 || true; \
 		fi; \
 	fi
+endef
+
+# What building and running need (make release, make run).
+deps-run:
+	$(call install_missing,$(RUN_PACKAGES))
+
+# Everything: building, running, the tests, benchmarks and lint.
+deps:
+	$(call install_missing,$(RUN_PACKAGES) $(TEST_PACKAGES))
 
 build: deps
 	swift build --build-tests
 
-release: deps
-	swift build -c release --product globaldns
-	swift build -c release --product globaldnsctl
+# The release binaries, rebuilt only when a file under Sources/ or Package.swift is newer than
+# them (swift build itself takes seconds to find nothing to do; the touch records that it ran).
+RELEASE_DIR := .build/release
+RELEASE_SOURCES := Package.swift $(wildcard Package.resolved) $(shell find Sources -type f -not -name '*.md' 2>/dev/null)
+$(RELEASE_DIR)/globaldns $(RELEASE_DIR)/globaldnsctl: $(RELEASE_DIR)/%: $(RELEASE_SOURCES) | deps-run
+	swift build -c release --product $*
+	touch $@
 
-# Serves config/globaldns.yaml (DNS on 127.0.0.1:8053 and [::1]:8053, the API on 127.0.0.1:8080,
-# no root needed) and applies the example NameServices in config/nameservices/, until Ctrl-C.
+release: deps-run $(RELEASE_DIR)/globaldns $(RELEASE_DIR)/globaldnsctl
+
+# Serves $(CONFIG) (config/globaldns.yaml: DNS on 127.0.0.1:8053 and [::1]:8053, the API on
+# 127.0.0.1:8080, no root needed) and applies the example NameServices in config/nameservices/,
+# until Ctrl-C. scripts/run-dev.sh checks the configured ports first and stops the server on every
+# exit path.
 run: release
 	CONFIG=$(CONFIG) exec scripts/run-dev.sh
 

@@ -352,7 +352,9 @@ public final class QueryResponder {
         }
         w.limit -= optSize
         w.writeHeaderAndQuestion(q, query)
-        var flags: UInt16 = 0x8000 | (query.flags & 0x7900) | (query.flags & 0x0010)  // QR, opcode, RD, CD
+        // QR, the opcode and RD echoed. CD is cleared: an authoritative server SHOULD clear it
+        // (RFC 4035 §3.1.6), and Knot does in every reply.
+        var flags: UInt16 = 0x8000 | (query.flags & 0x7900)
         var rcode = Rcode.noError
 
         // One snapshot per query: refresh the cached one only when a newer one was published.
@@ -361,7 +363,9 @@ public final class QueryResponder {
             rcode = answerChaos(&query, source: source, &w, &flags)
             return finish(query, flags: flags, rcode: rcode, writer: &w, optSize: optSize)
         }
-        guard query.qclass == RRClass.in.rawValue else {
+        // QCLASS ANY (RFC 1035 §3.2.5) is answered as IN: every zone is class IN, and Knot answers
+        // it with the IN data and AA. Other classes (HS, NONE, ...) are REFUSED.
+        guard query.qclass == RRClass.in.rawValue || query.qclass == RRClass.any.rawValue else {
             return finish(query, flags: flags, rcode: .refused, writer: &w, optSize: optSize)
         }
         if query.hasTSIG {
@@ -440,7 +444,9 @@ public final class QueryResponder {
                 node = n
             }
             let zn = zone.node(node)
-            if zn.flags & ZoneNode.hasCNAME != 0 && qtype != RRType.cname.rawValue {
+            // ANY at a CNAME owner is the CNAME alone (RFC 8482 minimal ANY, as Knot): the chain is
+            // followed for every other type but CNAME itself.
+            if zn.flags & ZoneNode.hasCNAME != 0 && qtype != RRType.cname.rawValue && qtype != RRType.any.rawValue {
                 guard let cname = zone.rrset(at: node, type: RRType.cname.rawValue) else { return .servFail }
                 // A loop: every CNAME of it is in the answer already; stop (as Knot does).
                 for k in 0..<hops where visited[k] == node { return .noError }
@@ -590,17 +596,17 @@ public final class QueryResponder {
         return .noError
     }
 
-    /// Class CH, TXT (or ANY):
-    /// - `id.server.` / `hostname.bind.` → the identity (as Knot);
-    /// - a global name → the explain answer: what the policy decides for this client, one TXT
+    /// Class CH:
+    /// - `id.server.` / `hostname.bind.` TXT → the identity, AA clear (as Knot: CH is no zone we are
+    ///   an authority for); any other type at these names is REFUSED (as Knot, ANY included);
+    /// - a global name, TXT or ANY → the explain answer: what the policy decides for this client, one TXT
     ///   record per address family the name has candidates of, for clients in the explain
     ///   allow-list (checked against the packet's source, never the ECS address a client claims);
     /// - anything else, or a client not allowed: REFUSED.
     private func answerChaos(_ query: inout Query, source: IPAddress, _ w: inout Writer, _ flags: inout UInt16) -> Rcode {
         guard query.qtype == RRType.txt.rawValue || query.qtype == RRType.any.rawValue else { return .refused }
         if isName(QueryResponder.idServer, query) || isName(QueryResponder.hostnameBind, query) {
-            guard !identityBytes.isEmpty else { return .refused }
-            flags |= 0x0400
+            guard !identityBytes.isEmpty, query.qtype == RRType.txt.rawValue else { return .refused }
             _ = writeChaosTXT(identityBytes, &w)
             return .noError
         }
@@ -758,7 +764,7 @@ public final class QueryResponder {
             for k in 0..<query.questionLength { w.base[12 + k] = q[12 + k] }
             w.position = 12 + query.questionLength
         }
-        let flags: UInt16 = 0x8000 | (query.flags & 0x7900) | (query.flags & 0x0010)
+        let flags: UInt16 = 0x8000 | (query.flags & 0x7900)  // QR, opcode, RD; CD cleared as above
         // EDNS in the reply only when the OPT itself was understood (BADVERS must carry it).
         var q = query
         if rcode != .badVers { q.hasEDNS = false }

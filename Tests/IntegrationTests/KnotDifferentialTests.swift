@@ -92,6 +92,44 @@ let differentialQueries: [DiffQuery] = [
     DiffQuery("www.example.org. A"),
     DiffQuery("com. SOA"),
     DiffQuery("example.com. NS"),
+    // CD set in the query: an authoritative server clears it in the reply (RFC 4035 §3.1.6), on
+    // answers, negative answers, referrals, REFUSED and class CH alike
+    DiffQuery("www.g.example.com. A +cdflag"),
+    DiffQuery("nope.g.example.com. A +cdflag"),
+    DiffQuery("www.g.example.com. MX +cdflag"),
+    DiffQuery("host.sub.g.example.com. A +cdflag"),
+    DiffQuery("www.example.org. A +cdflag"),
+    DiffQuery("www.g.example.com. A +cdflag +tcp"),
+    DiffQuery("id.server. CH TXT +cdflag"),
+    // ANY at a CNAME owner: the CNAME alone, the chain is not followed (RFC 8482 minimal ANY)
+    DiffQuery("alias.g.example.com. ANY"),
+    DiffQuery("chain1.g.example.com. ANY"),
+    DiffQuery("dangling.g.example.com. ANY"),
+    DiffQuery("external.g.example.com. ANY"),
+    DiffQuery("x.wcname.g.example.com. ANY"),
+    DiffQuery("alias.g.example.com. ANY +tcp"),
+    // QCLASS ANY (255): answered as IN (AA, records of class IN; referrals, NXDOMAIN and REFUSED
+    // as for IN)
+    DiffQuery("www.g.example.com. CLASS255 A"),
+    DiffQuery("g.example.com. CLASS255 MX"),
+    DiffQuery("nope.g.example.com. CLASS255 A"),
+    DiffQuery("www.g.example.com. CLASS255 MX"),
+    DiffQuery("alias.g.example.com. CLASS255 A"),
+    DiffQuery("foo.wild.g.example.com. CLASS255 A"),
+    DiffQuery("host.sub.g.example.com. CLASS255 A"),
+    DiffQuery("www.example.org. CLASS255 A"),
+    DiffQuery("g.example.com. CLASS255 AXFR"),
+    DiffQuery("www.g.example.com. CLASS255 ANY", .anyQuery),
+    DiffQuery("id.server. CLASS255 TXT"),
+    DiffQuery("www.g.example.com. HS A"),  // other classes stay REFUSED
+    // class CH identity: the TXT answer with AA clear; other types (ANY too) REFUSED
+    DiffQuery("id.server. CH TXT"),
+    DiffQuery("hostname.bind. CH TXT"),
+    DiffQuery("ID.Server. CH TXT"),
+    DiffQuery("id.server. CH TXT +tcp"),
+    DiffQuery("id.server. CH ANY"),
+    DiffQuery("hostname.bind. CH A"),
+    DiffQuery("nothing.example. CH TXT"),
 ]
 
 /// A message reduced to what two correct servers must agree on. Knot's RD/RA echo and its EDE
@@ -100,6 +138,8 @@ struct ComparableAnswer: Equatable, CustomStringConvertible {
     var status: String
     var aa: Bool
     var tc: Bool
+    /// Checking Disabled: an authoritative server clears it (RFC 4035 §3.1.6).
+    var cd: Bool
     var edns: String
     var question: [String]
     var answer: Set<PrintedRecord>
@@ -110,6 +150,7 @@ struct ComparableAnswer: Equatable, CustomStringConvertible {
         status = message.status
         aa = message.aa
         tc = message.tc
+        cd = message.flags.contains("cd")
         if let e = message.edns {
             edns = "version \(e.version.map(String.init) ?? "?") flags [\(e.flags.sorted().joined(separator: " "))] udp \(e.udpSize.map(String.init) ?? "?")"
         } else {
@@ -123,7 +164,7 @@ struct ComparableAnswer: Equatable, CustomStringConvertible {
 
     var description: String {
         """
-        status \(status) aa \(aa) tc \(tc) edns \(edns)
+        status \(status) aa \(aa) tc \(tc) cd \(cd) edns \(edns)
           question:   \(question.joined(separator: " | "))
           answer:     \(show(answer))
           authority:  \(show(authority))
@@ -140,6 +181,7 @@ struct ComparableAnswer: Equatable, CustomStringConvertible {
         field("status", reference.status, candidate.status)
         field("aa", "\(reference.aa)", "\(candidate.aa)")
         field("tc", "\(reference.tc)", "\(candidate.tc)")
+        field("cd", "\(reference.cd)", "\(candidate.cd)")
         field("edns", reference.edns, candidate.edns)
         field("question", reference.question.joined(separator: " | "), candidate.question.joined(separator: " | "))
         for section in DigMessage.Section.allCases {
@@ -185,8 +227,8 @@ extension IntegrationSuite {
                             let owner = query.arguments[0].lowercased()
                             var problems: [String] = []
                             if a.status != b.status { problems.append("  status: knot \(a.status) | globaldns \(b.status)") }
-                            if a.aa != b.aa || a.tc != b.tc {
-                                problems.append("  flags: knot aa \(a.aa) tc \(a.tc) | globaldns aa \(b.aa) tc \(b.tc)")
+                            if a.aa != b.aa || a.tc != b.tc || a.cd != b.cd {
+                                problems.append("  flags: knot aa \(a.aa) tc \(a.tc) cd \(a.cd) | globaldns aa \(b.aa) tc \(b.tc) cd \(b.cd)")
                             }
                             if b.answer.isEmpty || b.answer.contains(where: { $0.name != owner }) {
                                 problems.append("  answer must be non-empty and owned by \(owner):\n    \(show(b.answer))")

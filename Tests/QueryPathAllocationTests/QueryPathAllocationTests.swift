@@ -102,6 +102,10 @@ import Testing
         ("FailClosed NODATA", DNSMessage.query("down.example.com.", .a).encode()),
         ("family NODATA", DNSMessage.query("rr.example.com.", .aaaa).encode()),
         ("CH id.server", DNSMessage.query("id.server.", .txt, qclass: .ch).encode()),
+        ("ANY at a CNAME owner", DNSMessage.query("alias.example.com.", .any).encode()),
+        ("ANY at a CNAME to a global name", DNSMessage.query("to-geo.example.com.", .any).encode()),
+        ("QCLASS ANY", DNSMessage.query("alias.example.com.", .a, qclass: .any).encode()),
+        ("CD set", { var m = DNSMessage.query("www.example.com.", .a); m.header.cd = true; return m.encode() }()),
         ("FORMERR", Array(DNSMessage.query("www.example.com.", .a).encode().dropLast())),
     ]
 
