@@ -10,16 +10,21 @@ import Darwin
 #endif
 
 /// `make run`'s script, scripts/run-dev.sh, as a user runs it: on config/globaldns.yaml (ports and
-/// directories moved to free loopback ports and a scratch directory), with the release binaries
-/// `make release` builds. It never builds; without the release binaries these tests are skipped.
+/// directories moved to free loopback ports and a scratch directory), with the binaries built with
+/// the tests (or `$GLOBALDNS_RELEASE_DIR`). It never builds.
 enum RunDev {
     /// The repository root (this file is Tests/IntegrationTests/RunDevScriptTests.swift).
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// `.build/release` of this checkout, or `$GLOBALDNS_RELEASE_DIR`.
+    /// `$GLOBALDNS_RELEASE_DIR`, else the binaries built with these tests (the directory of
+    /// `globaldnsctl` next to the test bundle): the script is what is tested, not the build mode,
+    /// and a `.build/release` left from an older tree would test old binaries.
     static var binDirectory: String {
         if let dir = ProcessInfo.processInfo.environment["GLOBALDNS_RELEASE_DIR"], !dir.isEmpty { return dir }
+        if let ctl = try? TestEnvironment.executableNextToTests("globaldnsctl") {
+            return (ctl as NSString).deletingLastPathComponent
+        }
         return repository.appendingPathComponent(".build/release").path
     }
 
