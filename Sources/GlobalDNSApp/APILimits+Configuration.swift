@@ -11,6 +11,7 @@ extension GlobalDNSConfiguration.API {
         l.maxConnectionsPerClient = maxConnectionsPerClient
         l.maxRequestsInFlightPerClient = maxRequestsInFlightPerClient
         l.maxListsInFlightPerClient = maxListsInFlightPerClient
+        l.overloadWait = .nanoseconds(Int64(overloadWaitSeconds * 1e9))
         l.watchMaxPerClient = watch.maxPerClient
         l.idleTimeout = .nanoseconds(Int64(idleTimeoutSeconds * 1e9))
         l.headerTimeout = .nanoseconds(Int64(headerTimeoutSeconds * 1e9))

@@ -61,6 +61,9 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         public var maxRequestsInFlightPerClient: Int = 16
         /// Lists in flight per client address (a list costs a hundred gets), 0 for no cap; past it 429.
         public var maxListsInFlightPerClient: Int = 2
+        /// A request over a per-client cap or the rate limit waits this long for room before its
+        /// 429 (0: at once): a flooding client is slowed to the pace it is served at.
+        public var overloadWaitSeconds: Double = 1
         /// A keep-alive connection with no request in flight is closed after this.
         public var idleTimeoutSeconds: Double = 60
         /// A request whose head (request line and headers) is not complete this long after its first
@@ -468,6 +471,8 @@ extension GlobalDNSConfiguration {
                   "must be between 0 (no cap) and 1000000, not \(api.maxConnectionsPerClient)")
         try check((0...1_000_000).contains(api.maxRequestsInFlightPerClient), "api.maxRequestsInFlightPerClient",
                   "must be between 0 (no cap) and 1000000, not \(api.maxRequestsInFlightPerClient)")
+        try check(api.overloadWaitSeconds >= 0 && api.overloadWaitSeconds <= 60, "api.overloadWaitSeconds",
+                  "must be between 0 and 60 seconds, not \(api.overloadWaitSeconds)")
         try check((0...1_000_000).contains(api.maxListsInFlightPerClient), "api.maxListsInFlightPerClient",
                   "must be between 0 (no cap) and 1000000, not \(api.maxListsInFlightPerClient)")
         try check((0...1_000_000).contains(api.watch.maxPerClient), "api.watch.maxPerClient",

@@ -24,7 +24,7 @@ public enum ConfigurationReader {
         "api": ["listen", "tokens", "maxBodyBytes", "threads", "niceness", "maxConnections", "idleTimeoutSeconds",
                 "headerTimeoutSeconds", "bodyTimeoutSeconds", "maxHeaderBytes", "rateLimit", "watch",
                 "maxListLimit", "writeTimeoutSeconds", "maxConnectionsPerClient", "maxRequestsInFlightPerClient",
-                "maxListsInFlightPerClient"],
+                "maxListsInFlightPerClient", "overloadWaitSeconds"],
         "api.rateLimit": ["requestsPerSecond", "burst", "maxClients"],
         "api.watch": ["maxBufferBytes", "maxPerClient"],
         "state": ["directory"],
@@ -199,6 +199,7 @@ public enum ConfigurationReader {
             if let v = m["maxRequestsInFlightPerClient"] {
                 config.api.maxRequestsInFlightPerClient = try r.int(v, path: "api.maxRequestsInFlightPerClient")
             }
+            if let v = m["overloadWaitSeconds"] { config.api.overloadWaitSeconds = try r.double(v, path: "api.overloadWaitSeconds") }
             if let v = m["maxListsInFlightPerClient"] {
                 config.api.maxListsInFlightPerClient = try r.int(v, path: "api.maxListsInFlightPerClient")
             }

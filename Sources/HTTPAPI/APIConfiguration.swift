@@ -88,6 +88,11 @@ public struct APILimits: Sendable, Equatable {
     /// Lists (collection GETs, watches aside) in flight per client address
     /// (`api.maxListsInFlightPerClient`; 0: no cap); past it 429 with Retry-After.
     public var maxListsInFlightPerClient: Int = 2
+    /// How long a request over a per-client cap or the rate limit waits for room before its 429
+    /// (`api.overloadWaitSeconds`; 0: at once). Queued, not refused at once, so a flood runs at the
+    /// pace it is served at instead of looping on cheap refusals (they cost the DNS core's CPU in
+    /// the kernel's network stack, which no nice value bounds).
+    public var overloadWait: Duration = .seconds(1)
     /// Open watches per client address (`api.watch.maxPerClient`; 0: no cap); past it 429.
     public var watchMaxPerClient: Int = 32
     /// A connection with no request in flight is closed after this (`api.idleTimeoutSeconds`).

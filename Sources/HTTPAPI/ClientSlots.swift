@@ -73,6 +73,8 @@ struct ClientConcurrencyMiddleware: RouterMiddleware {
     let requests: ClientSlots
     let lists: ClientSlots
     let watches: ClientSlots
+    /// How long a request over its cap waits for a slot before its 429 (`api.overloadWaitSeconds`).
+    let overloadWait: Duration
 
     func handle(_ request: Request, context: APIRequestContext,
                 next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
@@ -80,7 +82,7 @@ struct ClientConcurrencyMiddleware: RouterMiddleware {
         let isList = request.method == .get && Self.isCollection(request.uri.path)
         let isWatch = isList && Self.isWatch(request.uri.query)
         let slots = isWatch ? watches : isList ? lists : requests
-        guard slots.take(key) else {
+        guard await Self.take(slots, key, waiting: overloadWait) else {
             let message = isWatch
                 ? "this client has \(slots.maxPerClient) watches open (api.watch.maxPerClient); close one or retry later"
                 : isList
@@ -97,6 +99,22 @@ struct ClientConcurrencyMiddleware: RouterMiddleware {
             withExtendedLifetime(held) {}
         }
         return response
+    }
+
+    /// Takes a slot, waiting up to `wait` for one (polling, at no CPU cost to speak of): a client
+    /// over its cap is queued rather than answered 429 at once, so a flooding client is slowed to
+    /// the pace it is served at instead of looping on cheap refusals, and a burst that fits in the
+    /// wait (an apply with more connections than the cap) is served, only later.
+    static func take(_ slots: ClientSlots, _ key: ClientRateLimiter.Key?, waiting wait: Duration) async -> Bool {
+        if slots.take(key) { return true }
+        let deadline = ContinuousClock.now + wait
+        var pause = Duration.milliseconds(10)
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: min(pause, deadline - ContinuousClock.now))
+            if slots.take(key) { return true }
+            pause = min(pause * 2, .milliseconds(100))
+        }
+        return false
     }
 
     /// The collection (lists and watches), with or without a trailing slash.

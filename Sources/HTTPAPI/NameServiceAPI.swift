@@ -97,8 +97,10 @@ public struct NameServiceAPI: Sendable {
     public func makeRouter() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: StatusErrorMiddleware<APIRequestContext>())
-        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
-        router.add(middleware: ClientConcurrencyMiddleware(requests: requestsInFlight, lists: listsInFlight, watches: watchesPerClient))
+        let wait = configuration.limits.overloadWait
+        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter, overloadWait: wait)) }
+        router.add(middleware: ClientConcurrencyMiddleware(requests: requestsInFlight, lists: listsInFlight, watches: watchesPerClient,
+                                                           overloadWait: wait))
         for route in NameServiceAPI.routes {
             router.on(RouterPath(route.path), method: route.method) { request, context in
                 try await self.respond(route, request, context)

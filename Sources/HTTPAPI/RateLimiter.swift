@@ -86,11 +86,19 @@ public final class ClientRateLimiter: @unchecked Sendable {
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let limiter: ClientRateLimiter
+    /// How long a request over the rate waits for a token before its 429 (`api.overloadWaitSeconds`):
+    /// a flooding client is slowed to the rate instead of looping on cheap refusals.
+    var overloadWait: Duration = .zero
 
     func handle(_ request: Request, context: APIRequestContext,
                 next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
-        if let key = ClientRateLimiter.key(context.channel.remoteAddress),
-           let wait = limiter.take(key, now: NIODeadline.now().uptimeNanoseconds) {
+        guard let key = ClientRateLimiter.key(context.channel.remoteAddress) else { return try await next(request, context) }
+        var refused = limiter.take(key, now: NIODeadline.now().uptimeNanoseconds)
+        if refused != nil, overloadWait > .zero {
+            try? await Task.sleep(for: overloadWait)
+            refused = limiter.take(key, now: NIODeadline.now().uptimeNanoseconds)
+        }
+        if let wait = refused {
             return APIStatus(code: 429, reason: "TooManyRequests",
                              message: "too many requests from this client: at most \(limiter.rate.formatted()) per second, bursts of \(Int(limiter.burst)) (api.rateLimit); retry in \(wait) s",
                              details: .init(retryAfterSeconds: wait)).response()

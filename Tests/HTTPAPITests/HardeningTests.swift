@@ -545,6 +545,33 @@ import Testing
         }
     }
 
+    /// Over the cap a request waits for room (`overloadWait`) and is served when room comes in
+    /// time: queued, not refused at once (a flood then runs at the pace it is served at).
+    @Test func aRequestOverTheCapWaitsForRoom() async throws {
+        var limits = APILimits()
+        limits.maxRequestsInFlightPerClient = 1
+        limits.overloadWait = .seconds(5)
+        limits.rateLimitPerSecond = 0
+        let gate = Gate()
+        let api = makeAPI(metrics: {
+            while !gate.isOpen { try? await Task.sleep(for: .milliseconds(10)) }
+            return "# nothing\n"
+        }, limits: limits)
+        try await withLiveServer(api) { port, _ in
+            let slow = try RawHTTPClient(port: port)
+            defer { slow.hangUp() }
+            try slow.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(try await eventually { api.requestsInFlight.total == 1 })
+            let queued = try RawHTTPClient(port: port)
+            defer { queued.hangUp() }
+            try queued.send("GET /v1/nameservices/checkout HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(try await queued.read(within: 0.3) { _ in queued.statusCode != nil } == false, "answered before room came")
+            gate.open()
+            #expect(try await queued.read(within: 5) { _ in queued.statusCode != nil })
+            #expect(queued.statusCode == 404)  // served (no such object), not refused
+        }
+    }
+
     /// A list counts until its response is written: a client with `maxListsInFlightPerClient`
     /// lists running gets 429 for the next, while its gets and another client's lists are served.
     @Test func listsInFlightPerClientAreCapped() async throws {
