@@ -49,7 +49,7 @@ public struct GlobalDNSConfiguration: Sendable, Equatable {
         /// The API's own event-loop threads (apart from DNS's), and their nice value (0...19; higher
         /// yields the CPU to DNS under contention; Linux only).
         public var threads: Int = 1
-        public var niceness: Int = 10
+        public var niceness: Int = 15
         /// Open API connections at most; past it the listener stops accepting (clients wait in the
         /// backlog) and any connection accepted over it is answered 503 and closed.
         public var maxConnections: Int = 512

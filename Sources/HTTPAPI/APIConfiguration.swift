@@ -76,7 +76,7 @@ public struct APILimits: Sendable, Equatable {
     /// there, not on the DNS event loops nor on the shared cooperative pool.
     public var threads: Int = 1
     /// The nice value of those threads (`api.niceness`, Linux; 0 leaves them as they are).
-    public var niceness: Int = 10
+    public var niceness: Int = 15
     /// Open connections at most (`api.maxConnections`).
     public var maxConnections: Int = 512
     /// Open connections per client address at most (`api.maxConnectionsPerClient`, IPv6 by /64;
