@@ -5,7 +5,7 @@ For each size N (release build, `--threads 1`, a fresh state directory, the exam
 rate limit off for the loader), on 127.0.0.1 only:
 
 - load: N NameServices created through the HTTP API at concurrency 32 (4 processes x 8 keep-alive
-  connections; `api.threads: 2`), 4 targets each, half Locality and half RoundRobin, no healthCheck; time and rate;
+  connections; `api.threads: 2`, `api.maxRequestsInFlightPerClient: 32`), 4 targets each, half Locality and half RoundRobin, no healthCheck; time and rate;
 - memory after the load settles: RSS and VmHWM of the server, the SQLite file's size;
 - apply -> answer: from the 2xx of a PUT changing one name's address to the first UDP answer
   showing it, p50/p99 over SAMPLES changes, idle and while 100 updates/s stream in;
@@ -83,6 +83,9 @@ zones:
 api:
   listen: 127.0.0.1:{self.api_port}
   rateLimit: {{requestsPerSecond: 0}}
+  # the loader is one client with 32 connections: let them all be in flight, as before the
+  # per-client caps (a fleet of controllers is many clients)
+  maxRequestsInFlightPerClient: 32
   threads: 2
 state:
   directory: {state}
