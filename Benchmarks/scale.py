@@ -353,7 +353,7 @@ def measure(binary, binary_dir, n, samples, skip_lists, base_qps, skip_restart=F
         load_s = load(server, n)
         row["load_s"] = round(load_s, 1)
         row["load_rate"] = round(n / load_s)
-        if not wait_answer(server, f"n{n - 1}.g.example.com", address(n - 1, 0), 600):
+        if not wait_answer(server, f"n{n - 1}.g.example.com", last_answer, 600):
             sys.exit("the last name never answered")
         time.sleep(3)
         row.update({k: v for k, v in server.memory().items()})
@@ -377,12 +377,17 @@ def measure(binary, binary_dir, n, samples, skip_lists, base_qps, skip_restart=F
         row["qps_ratio"] = round(row["qps"] / base_qps, 2) if base_qps else None
         if skip_restart:
             return row
-        # Restart.
+        # Restart. The last name's answer as it is now (the apply-latency samples may have
+        # changed its first address).
+        c = server.api(30)
+        c.request("GET", f"/v1/nameservices/n{n - 1}")
+        last_answer = json.loads(c.getresponse().read())["spec"]["targets"][0]["addresses"][0]
+        c.close()
         rev_before = server.revision()
         row["sigterm_s"] = round(server.stop(), 2)
         server.start()
         ready = server.wait_ready()
-        if not wait_answer(server, f"n{n - 1}.g.example.com", address(n - 1, 0), 600):
+        if not wait_answer(server, f"n{n - 1}.g.example.com", last_answer, 600):
             sys.exit("after the restart, the last name never answered")
         row["restart_ready_s"] = round(time.monotonic() - server.started, 2)
         last, still = server.revision(), time.monotonic()
