@@ -353,7 +353,7 @@ def measure(binary, binary_dir, n, samples, skip_lists, base_qps, skip_restart=F
         load_s = load(server, n)
         row["load_s"] = round(load_s, 1)
         row["load_rate"] = round(n / load_s)
-        if not wait_answer(server, f"n{n - 1}.g.example.com", last_answer, 600):
+        if not wait_answer(server, f"n{n - 1}.g.example.com", address(n - 1, 0), 600):
             sys.exit("the last name never answered")
         time.sleep(3)
         row.update({k: v for k, v in server.memory().items()})
