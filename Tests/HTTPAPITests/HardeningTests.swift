@@ -512,10 +512,7 @@ import Testing
         limits.maxRequestsInFlightPerClient = 2
         limits.rateLimitPerSecond = 0
         let gate = Gate()
-        let api = makeAPI(metrics: {
-            while !gate.isOpen { try? await Task.sleep(for: .milliseconds(10)) }
-            return "# nothing\n"
-        }, limits: limits)
+        let api = gatedMetricsAPI(gate, limits: limits)
         try await withLiveServer(api) { port, _ in
             var slow: [RawHTTPClient] = []
             for _ in 0..<2 {
@@ -553,10 +550,7 @@ import Testing
         limits.overloadWait = .seconds(5)
         limits.rateLimitPerSecond = 0
         let gate = Gate()
-        let api = makeAPI(metrics: {
-            while !gate.isOpen { try? await Task.sleep(for: .milliseconds(10)) }
-            return "# nothing\n"
-        }, limits: limits)
+        let api = gatedMetricsAPI(gate, limits: limits)
         try await withLiveServer(api) { port, _ in
             let slow = try RawHTTPClient(port: port)
             defer { slow.hangUp() }
@@ -644,6 +638,14 @@ import Testing
     func watchQueries(_ query: String?, _ isWatch: Bool) {
         #expect(ClientConcurrencyMiddleware.isWatch(query) == isWatch)
     }
+}
+
+/// An API whose `/metrics` answers only once `gate` is open: a request that stays in flight.
+func gatedMetricsAPI(_ gate: Gate, limits: APILimits) -> NameServiceAPI {
+    makeAPI(metrics: {
+        while !gate.isOpen { try? await Task.sleep(for: .milliseconds(10)) }
+        return "# nothing\n"
+    }, limits: limits)
 }
 
 /// A flag a test opens once.
