@@ -155,6 +155,7 @@ let package = Package(
             name: "GlobalDNSClient",
             dependencies: [
                 "GSLB",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -6,6 +6,7 @@ import Darwin
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Atomics
 
 /// One HTTP/1.1 request: method, path (with its query) relative to the server's prefix, extra
 /// headers and an optional body.
@@ -96,9 +97,16 @@ public struct HTTPClient: Sendable {
     /// so the caller can read the error body.
     public func stream(_ request: HTTPClientRequest,
                        onLine: (String) async throws -> Void) async throws -> HTTPClientResponse {
-        let connection = try await connect()
+        let headWatch = ResponseHeadWatch()
+        let connection = try await connect(headWatch)
         let deadline = NIODeadline.now() + requestTimeout
-        let timer = Self.closeAtDeadline(connection.channel, deadline)
+        // Only the wait for the head is bounded. The timer asks the event loop whether the head has
+        // been read there, not whether this task has got to it yet: a busy machine may hand the
+        // head over after the deadline although it came in time, and the stream must not be cut.
+        let channel = connection.channel
+        let timer = channel.eventLoop.scheduleTask(deadline: deadline) {
+            if !headWatch.seen { channel.close(promise: nil) }
+        }
         defer { timer.cancel() }
         var head: HTTPResponseHead?
         do {
@@ -109,8 +117,7 @@ public struct HTTPClient: Sendable {
                 for try await part in inbound {
                     switch part {
                     case .head(let h):
-                        head = h
-                        timer.cancel()  // a watch may stay quiet for as long as nothing changes
+                        head = h  // from here a watch may stay quiet for as long as nothing changes
                     case .body(let chunk):
                         guard let head else { continue }
                         if (200..<300).contains(head.status.code) {
@@ -136,11 +143,11 @@ public struct HTTPClient: Sendable {
                 return HTTPClientResponse(status: head.status, headers: head.headers)
             }
             // Once the head is in, the request timeout no longer applies.
-            throw mapAfterConnect(error, deadline: head == nil ? deadline : nil)
+            throw mapAfterConnect(error, deadline: head == nil && !headWatch.seen ? deadline : nil)
         }
     }
 
-    private func connect() async throws -> Connection {
+    private func connect(_ headWatch: ResponseHeadWatch? = nil) async throws -> Connection {
         do {
             return try await ClientBootstrap(group: group)
                 .connectTimeout(connectTimeout)
@@ -148,6 +155,7 @@ public struct HTTPClient: Sendable {
                 .connect(host: server.host, port: server.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        if let headWatch { try channel.pipeline.syncOperations.addHandler(headWatch) }
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -284,5 +292,22 @@ public final class HTTPConnection {
         } catch {
             throw client.mapAfterConnect(error, deadline: deadline)
         }
+    }
+}
+
+
+/// Notes that a response head has been read, as the event loop reads it, so a timer on that loop
+/// can tell "the head came in time" from "the consumer has not got to it yet".
+final class ResponseHeadWatch: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundOut = HTTPClientResponsePart
+
+    private let flag = ManagedAtomic<Bool>(false)
+
+    var seen: Bool { flag.load(ordering: .acquiring) }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { flag.store(true, ordering: .releasing) }
+        context.fireChannelRead(data)
     }
 }
