@@ -20,14 +20,21 @@ func rssBytes() -> Int {
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
+/// The mix of `Benchmarks/scale.py` (so a database prepared here is what the server would hold
+/// after scale.py's load): `n<i>` answering `n<i>.g.example.com`, 4 targets, half Locality and
+/// half RoundRobin, labels `bench=scale` and `shard=<i % 100>`.
+func name(_ i: Int) -> String { "n\(i)" }
+
 func object(_ i: Int) -> NameService {
-    let name = String(format: "svc-%07d", i)
-    let targets = (0..<4).map { t in
-        Target(name: "cluster-\(t)", addresses: ["10.\(t).\(i / 256 % 256).\(i % 256)"], locality: i % 2 == 0 ? "eu/zone-\(t)" : nil)
+    let locality = i % 2 == 0
+    let localities = ["us-east/us-east-1a", "us-east/us-east-1b", "us-west/us-west-1a", "eu-west/eu-west-1a"]
+    let targets = (0..<4).map { k in
+        let address = k == 0 ? "10.\((i >> 16) & 255).\((i >> 8) & 255).\(i & 255)" : "10.\(64 + k).\((i >> 8) & 255).\(i & 255)"
+        return Target(name: "t\(k)", addresses: [address], locality: locality ? localities[k] : nil)
     }
-    var spec = NameServiceSpec(fqdn: "\(name).global.example.com", ttl: 30, targets: targets)
-    spec.policy = i % 2 == 0 ? .locality : .roundRobin
-    return NameService(metadata: ObjectMeta(name: name, labels: ["cluster": "c\(i % 100)", "team": "team-\(i % 7)"]), spec: spec)
+    var spec = NameServiceSpec(fqdn: "\(name(i)).g.example.com", ttl: 30, targets: targets)
+    spec.policy = locality ? .locality : .roundRobin
+    return NameService(metadata: ObjectMeta(name: name(i), labels: ["bench": "scale", "shard": "\(i % 100)"]), spec: spec)
 }
 
 func status(_ i: Int) -> NameServiceStatus {
@@ -36,7 +43,7 @@ func status(_ i: Int) -> NameServiceStatus {
                   lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1),
         Condition(type: .programmed, status: .true, reason: ConditionReason(rawValue: "Programmed"), message: "answering with 4 healthy targets",
                   lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1),
-    ], targets: (0..<4).map { t in TargetStatus(name: "cluster-\(t)", address: "10.\(t).\(i / 256 % 256).\(i % 256)", healthy: true) })
+    ], targets: (0..<4).map { t in TargetStatus(name: "t\(t)", address: object(i).spec.targets[t].addresses[0], healthy: true) })
 }
 
 let args = CommandLine.arguments
@@ -83,7 +90,7 @@ case "statuses":
     let t = clock.now
     var done = 0
     while done < n {
-        let batch = (done..<min(n, done + 1000)).map { StatusUpdate(name: String(format: "svc-%07d", $0), status: status($0), ifGeneration: nil) }
+        let batch = (done..<min(n, done + 1000)).map { StatusUpdate(name: name($0), status: status($0), ifGeneration: nil) }
         let results = await store.updateStatuses(batch)
         if let bad = results.first(where: { if case .failure = $0 { true } else { false } }) { print("failed: \(bad)") }
         done += batch.count
@@ -98,7 +105,7 @@ case "open":
     // A get of every 1,000th name, timed.
     let g = clock.now
     var got = 0
-    for i in stride(from: 0, to: store.count, by: 1000) where try store.get(String(format: "svc-%07d", i)) != nil { got += 1 }
+    for i in stride(from: 0, to: store.count, by: 1000) where try store.get(name(i)) != nil { got += 1 }
     print(String(format: "%d gets: %.1f µs each", got, seconds(clock.now - g) * 1e6 / Double(max(1, got))))
 case "pages":
     let limit = Int(args[3])!

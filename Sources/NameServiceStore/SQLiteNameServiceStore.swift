@@ -803,6 +803,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     }
 
     private static func decode(_ json: [UInt8], what: String, path: String, decoder: JSONDecoder) throws(StoreError) -> NameService {
+        if let object = NameServiceJSON.read(json) { return object }
         do {
             return try decoder.decode(NameService.self, from: Data(json))
         } catch {

@@ -1,0 +1,463 @@
+/// A direct JSON reader for NameService documents (the store's rows and events, API bodies):
+/// several times cheaper than `JSONDecoder`, which costs 40–60 µs per document in generic
+/// `Codable` machinery and dominated start-up, lists and watch replays at 100k names (issue 13).
+///
+/// It is a fast path, not a second decoder: it accepts only what it knows how to read exactly as
+/// the `Codable` implementations do — the fields those implementations read, with the same
+/// defaults (`null` is absent, as `decodeIfPresent` treats it) — and returns nil for anything else:
+/// an unknown or repeated key, a number it does not read as `JSONDecoder` would (a fraction or an
+/// exponent where an integer is expected, an out-of-range value), invalid UTF-8, non-empty `drains`
+/// or `status.replicas`, a target drain. The caller then decodes with `JSONDecoder`, so every
+/// document decodes to the same value either way, and every error is `JSONDecoder`'s
+/// (`NameServiceJSONTests` checks both on random and mutated documents). A field added to the types is
+/// read by `JSONDecoder` until it is added here.
+public enum NameServiceJSON {
+    /// The NameService in `bytes` (one JSON document), or nil: decode it with `JSONDecoder`.
+    public static func read(_ bytes: UnsafeRawBufferPointer) -> NameService? {
+        var r = Reader(bytes)
+        do {
+            let ns = try r.nameService()
+            r.skipSpace()
+            return r.atEnd ? ns : nil
+        } catch {
+            return nil
+        }
+    }
+
+    public static func read(_ bytes: [UInt8]) -> NameService? {
+        bytes.withUnsafeBytes { read($0) }
+    }
+}
+
+/// Thrown inside the reader for anything it leaves to `JSONDecoder`.
+private struct NotHandled: Error {}
+
+private struct Reader {
+    let p: UnsafeRawBufferPointer
+    var i = 0
+
+    init(_ p: UnsafeRawBufferPointer) { self.p = p }
+
+    var atEnd: Bool { i >= p.count }
+
+    @inline(__always)
+    mutating func skipSpace() {
+        while i < p.count {
+            let c = p[i]
+            guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
+            i += 1
+        }
+    }
+
+    @inline(__always)
+    mutating func peek() throws(NotHandled) -> UInt8 {
+        skipSpace()
+        guard i < p.count else { throw NotHandled() }
+        return p[i]
+    }
+
+    @inline(__always)
+    mutating func expect(_ c: UInt8) throws(NotHandled) {
+        guard try peek() == c else { throw NotHandled() }
+        i += 1
+    }
+
+    /// Consumes `null` if it is next.
+    mutating func null() throws(NotHandled) -> Bool {
+        guard try peek() == UInt8(ascii: "n") else { return false }
+        try literal("null")
+        return true
+    }
+
+    mutating func literal(_ word: StaticString) throws(NotHandled) {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= p.count else { throw NotHandled() }
+        for k in 0..<n where p[i + k] != word.utf8Start[k] { throw NotHandled() }
+        i += n
+    }
+
+    // MARK: Objects and arrays
+
+    /// Reads an object whose keys must be among `names`, calling `member` with each key's index
+    /// (the reader placed at its value), which must read the value. An unknown key, or one seen
+    /// twice (`JSONDecoder`'s choice between them is its own), is not handled.
+    mutating func fields(_ names: [StaticString], _ member: (inout Reader, Int) throws(NotHandled) -> Void) throws(NotHandled) {
+        try expect(UInt8(ascii: "{"))
+        if try peek() == UInt8(ascii: "}") { i += 1; return }
+        var seen: UInt64 = 0
+        while true {
+            let key = try keyRange()
+            guard let k = names.firstIndex(where: { matches(key, $0) }), seen & (1 << k) == 0 else { throw NotHandled() }
+            seen |= 1 << k
+            try expect(UInt8(ascii: ":"))
+            try member(&self, k)
+            guard try endOfMember(UInt8(ascii: "}")) else { continue }
+            return
+        }
+    }
+
+    /// After a member or element: true at the closing `end`, false after a comma.
+    mutating func endOfMember(_ end: UInt8) throws(NotHandled) -> Bool {
+        let c = try peek()
+        i += 1
+        if c == UInt8(ascii: ",") { return false }
+        if c == end { return true }
+        throw NotHandled()
+    }
+
+    @inline(__always)
+    func matches(_ range: Range<Int>, _ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard range.count == n else { return false }
+        for k in 0..<n where p[range.lowerBound + k] != word.utf8Start[k] { return false }
+        return true
+    }
+
+    mutating func array<T>(_ element: (inout Reader) throws(NotHandled) -> T) throws(NotHandled) -> [T] {
+        try expect(UInt8(ascii: "["))
+        var out: [T] = []
+        if try peek() == UInt8(ascii: "]") { i += 1; return out }
+        while true {
+            out.append(try element(&self))
+            if try endOfMember(UInt8(ascii: "]")) { return out }
+        }
+    }
+
+    /// An array that must be empty (or null): what the fast path does not read otherwise.
+    mutating func emptyArray() throws(NotHandled) {
+        if try null() { return }
+        try expect(UInt8(ascii: "["))
+        try expect(UInt8(ascii: "]"))
+    }
+
+    /// A key without escapes (every key the types read has none), as a range of the input.
+    mutating func keyRange() throws(NotHandled) -> Range<Int> {
+        try expect(UInt8(ascii: "\""))
+        let start = i
+        while i < p.count {
+            let c = p[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return start..<(i - 1)
+            }
+            guard c != UInt8(ascii: "\\"), c >= 0x20 else { throw NotHandled() }
+            i += 1
+        }
+        throw NotHandled()
+    }
+
+    // MARK: Scalars
+
+    mutating func string() throws(NotHandled) -> String {
+        try expect(UInt8(ascii: "\""))
+        let start = i
+        var ascii = true
+        while i < p.count {
+            let c = p[i]
+            if c == UInt8(ascii: "\"") {
+                let bytes = UnsafeRawBufferPointer(rebasing: p[start..<i])
+                i += 1
+                if ascii { return String(decoding: bytes, as: UTF8.self) }
+                guard let s = String(validating: bytes, as: UTF8.self) else { throw NotHandled() }
+                return s
+            }
+            if c == UInt8(ascii: "\\") {
+                i = start
+                return try escapedString()
+            }
+            guard c >= 0x20 else { throw NotHandled() }
+            if c >= 0x80 { ascii = false }
+            i += 1
+        }
+        throw NotHandled()
+    }
+
+    /// The rest of a string with escapes, from its first character.
+    mutating func escapedString() throws(NotHandled) -> String {
+        var out: [UInt8] = []
+        while i < p.count {
+            let c = p[i]
+            i += 1
+            switch c {
+            case UInt8(ascii: "\""):
+                guard let s = String(validating: out, as: UTF8.self) else { throw NotHandled() }
+                return s
+            case UInt8(ascii: "\\"):
+                guard i < p.count else { throw NotHandled() }
+                let e = p[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        // A high surrogate must be followed by an escaped low one.
+                        guard i + 1 < p.count, p[i] == UInt8(ascii: "\\"), p[i + 1] == UInt8(ascii: "u") else { throw NotHandled() }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw NotHandled() }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(scalar) {
+                        throw NotHandled()
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw NotHandled() }
+                    out.append(contentsOf: UTF8.encode(u)!)
+                default: throw NotHandled()
+                }
+            default:
+                guard c >= 0x20 else { throw NotHandled() }
+                out.append(c)
+            }
+        }
+        throw NotHandled()
+    }
+
+    mutating func hex4() throws(NotHandled) -> UInt32 {
+        guard i + 4 <= p.count else { throw NotHandled() }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = p[i]
+            i += 1
+            let d: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c - UInt8(ascii: "A") + 10
+            default: throw NotHandled()
+            }
+            v = v << 4 | UInt32(d)
+        }
+        return v
+    }
+
+    /// A JSON integer: an optional minus, then `0` or digits without a leading zero; a fraction,
+    /// an exponent or a value past `Int64` is not handled.
+    mutating func int64() throws(NotHandled) -> Int64 {
+        _ = try peek()
+        var negative = false
+        if p[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        let start = i
+        var v: Int64 = 0
+        while i < p.count, p[i] >= UInt8(ascii: "0"), p[i] <= UInt8(ascii: "9") {
+            let d = Int64(p[i] - UInt8(ascii: "0"))
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (s, o2) = negative ? m.subtractingReportingOverflow(d) : m.addingReportingOverflow(d)
+            guard !o1, !o2 else { throw NotHandled() }
+            v = s
+            i += 1
+        }
+        let digits = i - start
+        guard digits > 0, !(digits > 1 && p[start] == UInt8(ascii: "0")) else { throw NotHandled() }
+        if i < p.count, p[i] == UInt8(ascii: ".") || p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") { throw NotHandled() }
+        return v
+    }
+
+    mutating func int() throws(NotHandled) -> Int { Int(try int64()) }
+
+    /// A JSON number as a Double, correctly rounded (as `JSONDecoder`, whose parse is also
+    /// correctly rounded, so both give the same value); a value that is not finite is not handled.
+    mutating func double() throws(NotHandled) -> Double {
+        _ = try peek()
+        let start = i
+        if p[i] == UInt8(ascii: "-") { i += 1 }
+        func digits(_ r: inout Reader) -> Int {
+            let s = r.i
+            while r.i < r.p.count, r.p[r.i] >= UInt8(ascii: "0"), r.p[r.i] <= UInt8(ascii: "9") { r.i += 1 }
+            return r.i - s
+        }
+        let intStart = i
+        let n = digits(&self)
+        guard n > 0, !(n > 1 && p[intStart] == UInt8(ascii: "0")) else { throw NotHandled() }
+        if i < p.count, p[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digits(&self) > 0 else { throw NotHandled() }
+        }
+        if i < p.count, p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < p.count, p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") { i += 1 }
+            guard digits(&self) > 0 else { throw NotHandled() }
+        }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<i]), as: UTF8.self)
+        guard let v = Double(text), v.isFinite else { throw NotHandled() }
+        return v
+    }
+
+    mutating func bool() throws(NotHandled) -> Bool {
+        switch try peek() {
+        case UInt8(ascii: "t"): try literal("true"); return true
+        case UInt8(ascii: "f"): try literal("false"); return false
+        default: throw NotHandled()
+        }
+    }
+
+    // MARK: The NameService types (each as its `init(from:)`)
+
+    /// A string, or nil for null.
+    mutating func optionalString() throws(NotHandled) -> String? { try null() ? nil : try string() }
+    mutating func optionalInt() throws(NotHandled) -> Int? { try null() ? nil : try int() }
+    mutating func optionalInt64() throws(NotHandled) -> Int64? { try null() ? nil : try int64() }
+    mutating func optionalDouble() throws(NotHandled) -> Double? { try null() ? nil : try double() }
+
+    /// An array of `element`, or nil for null.
+    mutating func optionalArray<T>(_ element: (inout Reader) throws(NotHandled) -> T) throws(NotHandled) -> [T]? {
+        try null() ? nil : try array(element)
+    }
+
+    mutating func nameService() throws(NotHandled) -> NameService {
+        var ns = NameService(apiVersion: "", kind: "", metadata: ObjectMeta(name: ""), spec: NameServiceSpec(fqdn: "", targets: []))
+        try fields(["apiVersion", "kind", "metadata", "spec", "status", "drains"]) { (r, k) throws(NotHandled) in
+            switch k {
+            case 0: ns.apiVersion = try r.optionalString() ?? ""
+            case 1: ns.kind = try r.optionalString() ?? ""
+            case 2: ns.metadata = try r.null() ? ObjectMeta(name: "") : try r.metadata()
+            case 3: ns.spec = try r.null() ? NameServiceSpec(fqdn: "", targets: []) : try r.spec()
+            case 4: ns.status = try r.null() ? nil : try r.status()
+            default: try r.emptyArray()
+            }
+        }
+        return ns
+    }
+
+    mutating func metadata() throws(NotHandled) -> ObjectMeta {
+        var m = ObjectMeta(name: "")
+        try fields(["name", "labels", "generation", "resourceVersion", "creationRevision", "creationTimestamp"]) { (r, k) throws(NotHandled) in
+            switch k {
+            case 0: m.name = try r.optionalString() ?? ""
+            case 1: m.labels = try r.null() ? [:] : try r.stringMap()
+            case 2: m.generation = try r.optionalInt64() ?? 0
+            case 3: m.resourceVersion = try r.optionalString()
+            case 4: m.creationRevision = try r.optionalInt64()
+            default: m.creationTimestamp = try r.optionalString()
+            }
+        }
+        return m
+    }
+
+    /// `[String: String]`: each key once, values strings (not null).
+    mutating func stringMap() throws(NotHandled) -> [String: String] {
+        var out: [String: String] = [:]
+        try expect(UInt8(ascii: "{"))
+        if try peek() == UInt8(ascii: "}") { i += 1; return out }
+        while true {
+            let k = try string()
+            guard out[k] == nil else { throw NotHandled() }
+            try expect(UInt8(ascii: ":"))
+            out[k] = try string()
+            if try endOfMember(UInt8(ascii: "}")) { return out }
+        }
+    }
+
+    mutating func spec() throws(NotHandled) -> NameServiceSpec {
+        var s = NameServiceSpec(fqdn: "", targets: [])
+        try fields(["fqdn", "ttl", "policy", "maxAnswers", "allDown", "failover", "healthCheck", "targets"]) { (r, k) throws(NotHandled) in
+            switch k {
+            case 0: s.fqdn = try r.optionalString() ?? ""
+            case 1: s.ttl = try r.optionalInt() ?? NameServiceSpec.defaultTTL
+            case 2: s.policy = try r.optionalString().map { PolicyKind(rawValue: $0) } ?? .roundRobin
+            case 3: s.maxAnswers = try r.optionalInt()
+            case 4: s.allDown = try r.optionalString().map { AllDownBehavior(rawValue: $0) } ?? .failOpen
+            case 5: s.failover = try r.optionalArray { (r) throws(NotHandled) in try r.failoverRule() } ?? []
+            case 6: s.healthCheck = try r.null() ? nil : try r.healthCheck()
+            default: s.targets = try r.optionalArray { (r) throws(NotHandled) in try r.target() } ?? []
+            }
+        }
+        return s
+    }
+
+    mutating func failoverRule() throws(NotHandled) -> FailoverRule {
+        var f = FailoverRule(from: "", to: "")
+        try fields(["from", "to"]) { (r, k) throws(NotHandled) in
+            if k == 0 { f.from = try r.optionalString() ?? "" } else { f.to = try r.optionalString() ?? "" }
+        }
+        return f
+    }
+
+    mutating func healthCheck() throws(NotHandled) -> HealthCheckSpec {
+        var h = HealthCheckSpec(port: 0)
+        try fields(["port", "intervalSeconds", "timeoutSeconds", "failureThreshold", "successThreshold",
+                    "initialDelaySeconds"]) { (r, k) throws(NotHandled) in
+            switch k {
+            case 0: h.port = try r.optionalInt() ?? 0
+            case 1: h.intervalSeconds = try r.optionalDouble()
+            case 2: h.timeoutSeconds = try r.optionalDouble()
+            case 3: h.failureThreshold = try r.optionalInt()
+            case 4: h.successThreshold = try r.optionalInt()
+            default: h.initialDelaySeconds = try r.optionalDouble()
+            }
+        }
+        return h
+    }
+
+    mutating func target() throws(NotHandled) -> Target {
+        var t = Target(name: "")
+        try fields(["name", "addresses", "fqdn", "locality", "ratio"]) { (r, k) throws(NotHandled) in
+            switch k {
+            case 0: t.name = try r.optionalString() ?? ""
+            case 1: t.addresses = try r.optionalArray { (r) throws(NotHandled) in try r.string() } ?? []
+            case 2: t.fqdn = try r.optionalString()
+            case 3: t.locality = try r.optionalString()
+            default: t.ratio = try r.optionalInt() ?? 1
+            }
+        }
+        return t
+    }
+
+    mutating func status() throws(NotHandled) -> NameServiceStatus {
+        var s = NameServiceStatus()
+        try fields(["observedGeneration", "conditions", "targets", "replicas"]) { (r, k) throws(NotHandled) in
+            switch k {
+            case 0: s.observedGeneration = try r.optionalInt64() ?? 0
+            case 1: s.conditions = try r.optionalArray { (r) throws(NotHandled) in try r.condition() } ?? []
+            case 2: s.targets = try r.optionalArray { (r) throws(NotHandled) in try r.targetStatus() } ?? []
+            default: try r.emptyArray()
+            }
+        }
+        return s
+    }
+
+    mutating func condition() throws(NotHandled) -> Condition {
+        var type: ConditionType?
+        var status: ConditionStatus?
+        var c = Condition(type: .accepted, status: .unknown, reason: ConditionReason(rawValue: ""), lastTransitionTime: "", observedGeneration: 0)
+        try fields(["type", "status", "reason", "message", "lastTransitionTime", "observedGeneration"]) { (r, k) throws(NotHandled) in
+            switch k {
+            // `type` and `status` are required, not optional: null or absent is JSONDecoder's error.
+            case 0: type = ConditionType(rawValue: try r.string())
+            case 1:
+                guard let v = ConditionStatus(rawValue: try r.string()) else { throw NotHandled() }
+                status = v
+            case 2: c.reason = ConditionReason(rawValue: try r.optionalString() ?? "")
+            case 3: c.message = try r.optionalString() ?? ""
+            case 4: c.lastTransitionTime = try r.optionalString() ?? ""
+            default: c.observedGeneration = try r.optionalInt64() ?? 0
+            }
+        }
+        guard let type, let status else { throw NotHandled() }
+        c.type = type
+        c.status = status
+        return c
+    }
+
+    mutating func targetStatus() throws(NotHandled) -> TargetStatus {
+        var t = TargetStatus(name: "", address: "", healthy: false)
+        try fields(["name", "address", "healthy", "lastTransitionTime", "lastError", "drain", "lastProbeTime",
+                    "lastProbeLatencyMilliseconds"]) { (r, k) throws(NotHandled) in
+            switch k {
+            case 0: t.name = try r.optionalString() ?? ""
+            case 1: t.address = try r.optionalString() ?? ""
+            case 2: t.healthy = try r.null() ? false : try r.bool()
+            case 3: t.lastTransitionTime = try r.optionalString()
+            case 4: t.lastError = try r.optionalString()
+            case 5: guard try r.null() else { throw NotHandled() }
+            case 6: t.lastProbeTime = try r.optionalString()
+            default: t.lastProbeLatencyMilliseconds = try r.optionalDouble()
+            }
+        }
+        return t
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GSLB
+import Testing
+
+/// `NameServiceJSON` is a fast path beside `JSONDecoder`: where it reads a document, the value must be
+/// `JSONDecoder`'s; where `JSONDecoder` fails, it must not read it (nil, so the caller's
+/// `JSONDecoder` reports the error).
+@Suite struct NameServiceJSONTests {
+    static func encoder(sorted: Bool) -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = sorted ? [.sortedKeys, .withoutEscapingSlashes] : []
+        return e
+    }
+
+    /// A NameService with every field the types have, each set or left out at random, strings
+    /// with escapes and non-ASCII text among them.
+    static func random(_ g: inout SplitMix64) -> NameService {
+        func pick<T>(_ options: [T]) -> T { options[Int(g.next() % UInt64(options.count))] }
+        func maybe() -> Bool { g.next() % 2 == 0 }
+        let texts = ["n1", "checkout", "with \"quotes\" and \\ back", "tab\there", "line\nbreak", "é ü 名前 🚀",
+                     "slash/inside", "", "control \u{01}", "a-very-long-name-that-does-not-fit-in-a-small-string"]
+        var labels: [String: String] = [:]
+        for _ in 0..<Int(g.next() % 4) { labels[pick(["team", "app.kubernetes.io/name", "ü", "shard"])] = pick(texts) }
+        let meta = ObjectMeta(name: pick(texts), labels: labels, generation: Int64(g.next() % 1000) - 2,
+                              resourceVersion: maybe() ? String(g.next() % 100_000) : nil,
+                              creationRevision: maybe() ? Int64(g.next() % 1_000_000) : nil,
+                              creationTimestamp: maybe() ? "2026-12-03T19:00:00Z" : nil)
+        let targets = (0..<Int(g.next() % 5)).map { k in
+            Target(name: "t\(k)", addresses: (0..<Int(g.next() % 3)).map { _ in pick(["10.0.0.1", "::1", "2001:db8::5", "bad address"]) },
+                   fqdn: maybe() ? pick(["svc.example.net", "x."]) : nil,
+                   locality: maybe() ? pick(["us-east/us-east-1a", "eu", "a/b/c"]) : nil,
+                   ratio: pick([1, 0, 99, -3, Int.max]))
+        }
+        var spec = NameServiceSpec(fqdn: pick(["checkout.g.example.com", "Ünïcode.g.example.com", ""]),
+                                   ttl: pick([30, 0, 86_400, -1, 1 << 40]),
+                                   policy: pick([.roundRobin, .ratio, .locality, PolicyKind(rawValue: "Geo")]),
+                                   maxAnswers: maybe() ? pick([1, 8, -2]) : nil,
+                                   allDown: pick([.failOpen, .failClosed, AllDownBehavior(rawValue: "Sometimes")]),
+                                   failover: maybe() ? [FailoverRule(from: "us-east", to: "us-west"), FailoverRule(from: "", to: "eu")] : [],
+                                   targets: targets)
+        if maybe() {
+            spec.healthCheck = HealthCheckSpec(port: pick([80, 0, 70_000]), intervalSeconds: maybe() ? pick([4, 0.5, 1e-3, 12.25, 3e300]) : nil,
+                                               timeoutSeconds: maybe() ? pick([3, 0.1]) : nil,
+                                               failureThreshold: maybe() ? 3 : nil, successThreshold: maybe() ? 1 : nil,
+                                               initialDelaySeconds: maybe() ? 2.5 : nil)
+        }
+        var ns = NameService(apiVersion: pick([NameService.currentAPIVersion, "v2"]), kind: pick([NameService.kindName, ""]),
+                             metadata: meta, spec: spec)
+        if maybe() {
+            let conditions = [ConditionType.accepted, .programmed, .healthy, .ready, ConditionType(rawValue: "Custom")].prefix(Int(g.next() % 6)).map { t in
+                Condition(type: t, status: pick([.true, .false, .unknown]), reason: ConditionReason(rawValue: pick(["Valid", "InvalidSpec", ""])),
+                          message: pick(texts), lastTransitionTime: "2026-12-03T19:00:00Z", observedGeneration: Int64(g.next() % 9))
+            }
+            let statuses = (0..<Int(g.next() % 4)).map { k in
+                TargetStatus(name: "t\(k)", address: pick(["10.0.0.1", ""]), healthy: maybe(),
+                             lastTransitionTime: maybe() ? "2026-12-03T19:00:00Z" : nil, lastError: maybe() ? pick(texts) : nil,
+                             lastProbeTime: maybe() ? "2026-12-03T19:00:01Z" : nil,
+                             lastProbeLatencyMilliseconds: maybe() ? pick([0.25, 12, 1e-7]) : nil)
+            }
+            ns.status = NameServiceStatus(observedGeneration: Int64(g.next() % 9), conditions: conditions, targets: statuses)
+        }
+        return ns
+    }
+
+    @Test func readsEveryDocumentAsJSONDecoderDoes() throws {
+        var g = SplitMix64(seed: 13)
+        var fast = 0
+        for n in 0..<3000 {
+            let ns = Self.random(&g)
+            let json = [UInt8](try Self.encoder(sorted: n % 2 == 0).encode(ns))
+            let expected = try JSONDecoder().decode(NameService.self, from: Data(json))
+            let read = NameServiceJSON.read(json)
+            // Only a fractional double that does not survive the encoder's shortest form may differ
+            // in text, never in value: the fast path must read every document written here.
+            #expect(read == expected, "document \(n): \(String(decoding: json, as: UTF8.self))")
+            if read != nil { fast += 1 }
+        }
+        #expect(fast == 3000)
+    }
+
+    @Test func leavesWhatItDoesNotReadToJSONDecoder() throws {
+        let base = #"{"apiVersion":"globaldns.io/v1alpha1","kind":"NameService","metadata":{"name":"a"},"spec":{"fqdn":"a.g.example.com","targets":[]}}"#
+        #expect(NameServiceJSON.read(Array(base.utf8)) != nil)
+        let notRead = [
+            #"{"metadata":{"name":"a"},"metadata":{"name":"b"}}"#,                  // a repeated key
+            #"{"metadata":{"name":"a","nickname":"b"}}"#,                            // an unknown key
+            #"{"spec":{"ttl":30.0}}"#,                                               // a fraction for an integer
+            #"{"spec":{"ttl":3e1}}"#,                                                // an exponent for an integer
+            #"{"spec":{"ttl":99999999999999999999}}"#,                               // past Int64
+            #"{"spec":{"ttl":"30"}}"#,                                               // a string for an integer
+            #"{"spec":{"ttl":030}}"#,                                                // a leading zero
+            #"{"drains":[{"target":"t0"}]}"#,                                        // drains
+            #"{"status":{"replicas":[{"replica":"r1"}]}}"#,                          // replicas
+            #"{"status":{"targets":[{"name":"t0","drain":{"target":"t0"}}]}}"#,      // a target's drain
+            #"{"status":{"conditions":[{"type":"Ready"}]}}"#,                        // a condition without status
+            #"{"status":{"conditions":[{"type":"Ready","status":"Maybe"}]}}"#,       // an unknown condition status
+            #"{"metadata":{"name":"\ud800"}}"#,                                      // a lone surrogate
+            #"{"metadata":{"labels":{"a":"b","a":"c"}}}"#,                           // a repeated label
+            #"{"metadata":{"labels":{"a":null}}}"#,                                  // a null label value
+            #"{"spec":{"healthCheck":{"port":80,"intervalSeconds":1e400}}}"#,        // not finite
+            #"{"kind":"NameService"} x"#,                                            // trailing text
+            #"{"kind":"NameService""#,                                               // truncated
+            #"[]"#,
+        ]
+        for text in notRead {
+            #expect(NameServiceJSON.read(Array(text.utf8)) == nil, "\(text)")
+        }
+        // Invalid UTF-8 inside a string.
+        var bytes = Array(#"{"kind":"NameService"}"#.utf8)
+        bytes[10] = 0xFF
+        #expect(NameServiceJSON.read(bytes) == nil)
+    }
+
+    /// Random byte edits of real documents: whatever the fast path still reads, JSONDecoder reads
+    /// to the same value (the fast path never accepts what JSONDecoder rejects, nor differs).
+    @Test func mutatedDocumentsAreReadAlikeOrLeftToJSONDecoder() throws {
+        var g = SplitMix64(seed: 99)
+        let alphabet = Array(#"{}[]:,"\ 0123456789.eE-+nulltruefalseaé"#.utf8) + [0x00, 0x1F, 0xC3, 0xFF]
+        var agreed = 0
+        for n in 0..<4000 {
+            var json = [UInt8](try Self.encoder(sorted: n % 2 == 1).encode(Self.random(&g)))
+            for _ in 0..<(1 + Int(g.next() % 3)) {
+                let at = Int(g.next() % UInt64(json.count))
+                switch g.next() % 3 {
+                case 0: json[at] = alphabet[Int(g.next() % UInt64(alphabet.count))]
+                case 1: json.remove(at: at)
+                default: json.insert(alphabet[Int(g.next() % UInt64(alphabet.count))], at: at)
+                }
+            }
+            guard let read = NameServiceJSON.read(json) else { continue }
+            let expected = try? JSONDecoder().decode(NameService.self, from: Data(json))
+            #expect(read == expected, "mutated document \(n): \(String(decoding: json, as: UTF8.self))")
+            agreed += 1
+        }
+        #expect(agreed > 100, "too few mutations left a readable document (\(agreed)) for the check to mean anything")
+    }
+}
