@@ -220,41 +220,97 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(code): \(message)" }
 }
 
-/// Kubernetes equality-based label selectors: `team=payments,tier!=canary,env` (a bare key means
-/// "has the label", `!key` "does not have it").
+/// Kubernetes label selectors, equality- and set-based: `team=payments,tier!=canary,env`, `!key`
+/// ("does not have it"), `env in (prod,staging)`, `env notin (dev)`. Keys and values are checked
+/// as Kubernetes checks them, so a typo is an error, never a selector that silently matches
+/// nothing.
 public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
     public enum Requirement: Sendable, Hashable {
         case equals(String, String)
         case notEquals(String, String)
         case exists(String)
         case notExists(String)
+        /// The label is one of the values (Kubernetes `in`: the key must exist).
+        case `in`(String, [String])
+        /// The label is absent or none of the values (Kubernetes `notin`).
+        case notIn(String, [String])
     }
 
     public var requirements: [Requirement]
 
     public init(requirements: [Requirement]) { self.requirements = requirements }
 
-    /// Parses `a=b,c!=d,e,!f` (also `==`). Throws `.invalid` with the offending term.
+    /// Parses `a=b,c!=d,e,!f,g in (h,i),j notin (k)` (also `==`). Throws `.invalid` naming the
+    /// offending term.
     public init(parsing text: String) throws(StoreError) {
         var reqs: [Requirement] = []
-        for raw in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let term = raw.trimmingSpaces()
+        for term in try Self.terms(text) {
             guard !term.isEmpty else { throw StoreError(.invalid, "empty term in label selector '\(text)'") }
-            if let r = term.firstRange(of: "!=") {
-                let k = term[..<r.lowerBound].trimmingSpaces(), v = term[r.upperBound...].trimmingSpaces()
+            func key(_ k: String) throws(StoreError) -> String {
                 guard !k.isEmpty else { throw StoreError(.invalid, "no key in '\(term)'") }
-                reqs.append(.notEquals(String(k), String(v)))
+                if let problem = NameService.labelKeyProblem(k) {
+                    throw StoreError(.invalid, "invalid label key \"\(k)\" in selector term '\(term)': \(problem)")
+                }
+                return k
+            }
+            func value(_ v: String) throws(StoreError) -> String {
+                if let problem = NameService.labelValueProblem(v) {
+                    throw StoreError(.invalid, "invalid label value \"\(v)\" in selector term '\(term)': \(problem)")
+                }
+                return v
+            }
+            if let set = try Self.setTerm(term) {
+                let values = try set.values.map { (v) throws(StoreError) in try value(v) }
+                reqs.append(set.negated ? .notIn(try key(set.key), values) : .in(try key(set.key), values))
+            } else if let r = term.firstRange(of: "!=") {
+                reqs.append(.notEquals(try key(term[..<r.lowerBound].trimmingSpaces()), try value(term[r.upperBound...].trimmingSpaces())))
             } else if let r = term.firstRange(of: "==") ?? term.firstRange(of: "=") {
-                let k = term[..<r.lowerBound].trimmingSpaces(), v = term[r.upperBound...].trimmingSpaces()
-                guard !k.isEmpty else { throw StoreError(.invalid, "no key in '\(term)'") }
-                reqs.append(.equals(String(k), String(v)))
+                reqs.append(.equals(try key(term[..<r.lowerBound].trimmingSpaces()), try value(term[r.upperBound...].trimmingSpaces())))
             } else if term.hasPrefix("!") {
-                reqs.append(.notExists(String(term.dropFirst()).trimmingSpaces()))
+                reqs.append(.notExists(try key(String(term.dropFirst()).trimmingSpaces())))
             } else {
-                reqs.append(.exists(term))
+                reqs.append(.exists(try key(term)))
             }
         }
         requirements = reqs
+    }
+
+    /// The terms of `text`: split at commas outside parentheses, trimmed.
+    private static func terms(_ text: String) throws(StoreError) -> [String] {
+        var terms: [String] = []
+        var current = ""
+        var depth = 0
+        for c in text {
+            switch c {
+            case "(": depth += 1
+            case ")":
+                depth -= 1
+                guard depth >= 0 else { throw StoreError(.invalid, "unbalanced ')' in label selector '\(text)'") }
+            case "," where depth == 0:
+                terms.append(current.trimmingSpaces())
+                current = ""
+                continue
+            default: break
+            }
+            current.append(c)
+        }
+        guard depth == 0 else { throw StoreError(.invalid, "unclosed '(' in label selector '\(text)'") }
+        terms.append(current.trimmingSpaces())
+        return terms
+    }
+
+    /// `key in (a,b)` / `key notin (a)`, or nil for another kind of term.
+    private static func setTerm(_ term: String) throws(StoreError) -> (key: String, negated: Bool, values: [String])? {
+        guard let open = term.firstIndex(of: "(") else { return nil }
+        let head = term[..<open].split(separator: " ", omittingEmptySubsequences: true)
+        guard head.count == 2, head[1] == "in" || head[1] == "notin" else {
+            throw StoreError(.invalid, "'\(term)' is not a selector term: use key in (v1,v2) or key notin (v1,v2)")
+        }
+        guard term.hasSuffix(")") else { throw StoreError(.invalid, "text after ')' in '\(term)'") }
+        let inner = term[term.index(after: open)..<term.index(before: term.endIndex)]
+        let values = inner.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces() }
+        guard !(values.count == 1 && values[0].isEmpty) else { throw StoreError(.invalid, "no values in '\(term)'") }
+        return (String(head[0]), head[1] == "notin", values)
     }
 
     public func matches(_ labels: [String: String]) -> Bool {
@@ -264,6 +320,8 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
             case .notEquals(let k, let v): labels[k] != v
             case .exists(let k): labels[k] != nil
             case .notExists(let k): labels[k] == nil
+            case .in(let k, let values): labels[k].map { values.contains($0) } ?? false
+            case .notIn(let k, let values): labels[k].map { !values.contains($0) } ?? true
             }
         }
     }
@@ -275,6 +333,8 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
             case .notEquals(let k, let v): "\(k)!=\(v)"
             case .exists(let k): k
             case .notExists(let k): "!\(k)"
+            case .in(let k, let values): "\(k) in (\(values.joined(separator: ",")))"
+            case .notIn(let k, let values): "\(k) notin (\(values.joined(separator: ",")))"
             }
         }.joined(separator: ",")
     }

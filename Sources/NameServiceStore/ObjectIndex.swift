@@ -35,6 +35,8 @@ final class ObjectIndex: @unchecked Sendable {
     private var damagedRows: [String: String] = [:]
     private var current: Int64 = 0
     private var closed: StoreError?
+    /// The sorted candidates of the last selector listed, at the revision they were taken.
+    private var lastCandidates: (selector: LabelSelector, revision: Int64, names: [String])?
 
     init() {}
 
@@ -152,9 +154,19 @@ final class ObjectIndex: @unchecked Sendable {
 
     /// The names matching `selector` after `after`, sorted, and the revision they are current at:
     /// the selector is matched once per distinct label set. Nil when more than `maxCandidates`
-    /// names match (the caller walks the names in order instead of sorting that many per page).
-    func candidates(_ selector: LabelSelector, after: String?, maxCandidates: Int) -> (names: [String], revision: Int64)? {
+    /// names match (the caller walks the names in order instead).
+    ///
+    /// The sorted list of the last selector is kept with its revision, so the pages of one list
+    /// do not sort it again: a later page (its list pinned at `pinned`) may use candidates of any
+    /// revision from `pinned` on, since the caller serves the names changed after `pinned` from
+    /// the change history (whose labels at `pinned` it checks itself).
+    func candidates(_ selector: LabelSelector, after: String?, pinned: Int64? = nil,
+                    maxCandidates: Int) -> (names: ArraySlice<String>, revision: Int64)? {
         let picked: ([String], Int64)? = locked {
+            if let cached = lastCandidates, cached.selector == selector,
+               pinned.map({ cached.revision >= $0 }) ?? (cached.revision == current) {
+                return (cached.names, cached.revision)
+            }
             var total = 0
             var matching: [Int] = []
             for (i, set) in sets.enumerated() {
@@ -165,16 +177,20 @@ final class ObjectIndex: @unchecked Sendable {
             }
             var names: [String] = []
             names.reserveCapacity(total)
-            for i in matching {
-                for name in sets[i]!.names {
-                    if let after, !nameOrder(after, name) { continue }
-                    names.append(name)
-                }
-            }
+            for i in matching { names.append(contentsOf: sets[i]!.names) }
+            names.sort(by: nameOrder)
+            lastCandidates = (selector, current, names)
             return (names, current)
         }
         guard let (names, revision) = picked else { return nil }
-        return (names.sorted(by: nameOrder), revision)
+        guard let after else { return (names[...], revision) }
+        // The first name after `after` (binary search: the list is sorted by `nameOrder`).
+        var low = 0, high = names.count
+        while low < high {
+            let mid = (low + high) / 2
+            if nameOrder(after, names[mid]) { high = mid } else { low = mid + 1 }
+        }
+        return (names[low...], revision)
     }
 
     /// Records a stored object that cannot be served (it stays out of reads until rewritten).

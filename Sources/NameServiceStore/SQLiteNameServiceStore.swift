@@ -462,9 +462,9 @@ public actor SQLiteNameServiceStore: NameServiceStore {
 
     private nonisolated func pageOnce(selector: LabelSelector?, limit: Int?, pinned: Int64?, after: String?) throws(StoreError) -> ListPage {
         try index.checkOpen()
-        var candidates: [String]?
+        var candidates: ArraySlice<String>?
         var revision = pinned
-        if let selector, let c = index.candidates(selector, after: after, maxCandidates: maxIndexCandidates) {
+        if let selector, let c = index.candidates(selector, after: after, pinned: pinned, maxCandidates: maxIndexCandidates) {
             candidates = c.names
             if revision == nil { revision = c.revision }
         }
@@ -491,35 +491,71 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                 var changedNames = changed.keys.filter { n in after.map { nameOrder($0, n) } ?? true }.sorted(by: nameOrder)
                 changedNames.reverse()  // popLast takes the smallest
 
-                // The unchanged names, in order.
-                var chunk: [String] = []
+                // The unchanged names, in order. Walking the table, 256 whole rows are read per
+                // query (a point query per row cost as much as decoding it); a row the selector
+                // does not match is left out there, the selector matched once per label text.
+                var chunk: [(name: String, row: StoredRow?)] = []
                 var chunkAt = 0
                 var walkedTo = after ?? ""
                 var walkDone = false
                 var candidateAt = 0
-                func nextUnchanged() throws(StoreError) -> String? {
+                var matchesText: [String: Bool] = [:]
+                var chunkIsNamesOnly = false
+                func selected(_ labelText: String?) -> Bool {
+                    guard let selector else { return true }
+                    guard let labelText else { return false }
+                    if let known = matchesText[labelText] { return known }
+                    let match = index.labels(ofText: labelText).map { selector.matches($0) } ?? false
+                    matchesText[labelText] = match
+                    return match
+                }
+                func readChunk() throws(StoreError) {
+                    chunk = []
+                    chunkAt = 0
+                    do throws(StoreError) {
+                        try db.query("SELECT name, labels, revision, generation, json FROM objects WHERE name > ? ORDER BY name LIMIT 256",
+                                     [.text(walkedTo)]) { row throws(StoreError) in
+                            let name = row.text(0) ?? ""
+                            let labels = row.text(1)
+                            guard changed[name] == nil, !damaged.contains(name) else { return chunk.append((name, nil)) }
+                            guard selected(labels) else { return chunk.append((name, nil)) }
+                            chunk.append((name, StoredRow(labels: labels, revision: row.integer(2), generation: row.integer(3),
+                                                          json: row.utf8(4) ?? [])))
+                        }
+                    } catch {
+                        // A page SQLite cannot read whole: names only, each row read on its own
+                        // below (a damaged one is reported and left out, the others served).
+                        chunk = []
+                        try db.query("SELECT name FROM objects WHERE name > ? ORDER BY name LIMIT 256", [.text(walkedTo)]) { row throws(StoreError) in
+                            chunk.append((row.text(0) ?? "", nil))
+                        }
+                        chunkIsNamesOnly = true
+                        return
+                    }
+                    chunkIsNamesOnly = false
+                }
+                /// The next unchanged name and, when the walk read it already, its row (nil with a
+                /// name the walk left out: it is skipped).
+                func nextUnchanged() throws(StoreError) -> (name: String, row: StoredRow?)? {
                     while true {
-                        let name: String
                         if let candidates {
                             guard candidateAt < candidates.count else { return nil }
-                            name = candidates[candidateAt]
+                            let name = candidates[candidates.startIndex + candidateAt]
                             candidateAt += 1
-                        } else {
-                            if chunkAt == chunk.count {
-                                guard !walkDone else { return nil }
-                                chunk = []
-                                chunkAt = 0
-                                try db.query("SELECT name FROM objects WHERE name > ? ORDER BY name LIMIT 256", [.text(walkedTo)]) { row throws(StoreError) in
-                                    chunk.append(row.text(0) ?? "")
-                                }
-                                if chunk.count < 256 { walkDone = true }
-                                guard let last = chunk.last else { return nil }
-                                walkedTo = last
-                            }
-                            name = chunk[chunkAt]
-                            chunkAt += 1
+                            if changed[name] == nil, !damaged.contains(name) { return (name, nil) }
+                            continue
                         }
-                        if changed[name] == nil, !damaged.contains(name) { return name }
+                        if chunkAt == chunk.count {
+                            guard !walkDone else { return nil }
+                            try readChunk()
+                            if chunk.count < 256 { walkDone = true }
+                            guard let last = chunk.last else { return nil }
+                            walkedTo = last.name
+                        }
+                        let entry = chunk[chunkAt]
+                        chunkAt += 1
+                        guard changed[entry.name] == nil, !damaged.contains(entry.name) else { continue }
+                        if chunkIsNamesOnly || entry.row != nil { return entry }
                     }
                 }
 
@@ -541,16 +577,16 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                     return object
                 }
 
-                func fromRow(_ name: String, peek: Bool) throws(StoreError) -> NameService? {
+                func fromRow(_ name: String, read: StoredRow?, peek: Bool) throws(StoreError) -> NameService? {
                     let row: StoredRow?
                     do throws(StoreError) {
-                        row = try Self.readRow(db, name)
+                        if let read { row = read } else { row = try Self.readRow(db, name) }
                     } catch {
                         self.noteDamage(name, "object \(name) in \(path) cannot be read: \(error.message)")
                         return nil
                     }
                     guard let row else { return nil }
-                    if let selector, candidates == nil {
+                    if let selector, candidates == nil, read == nil {
                         guard let labels = row.labels.flatMap(index.labels(ofText:)), selector.matches(labels) else { return nil }
                     }
                     if peek { return NameService(metadata: ObjectMeta(name: name), spec: NameServiceSpec(fqdn: "", ttl: 0, targets: [])) }
@@ -571,14 +607,14 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                     case (nil, nil): takeChanged = false
                     case (.some, nil): takeChanged = true
                     case (nil, .some): takeChanged = false
-                    case (.some(let c), .some(let u)): takeChanged = nameOrder(c, u)
+                    case (.some(let c), .some(let u)): takeChanged = nameOrder(c, u.name)
                     }
                     let peek = items.count >= want
                     let object: NameService?
                     if takeChanged {
                         object = try fromChange(changedNames.removeLast(), peek: peek)
-                    } else if let name = pendingUnchanged {
-                        object = try fromRow(name, peek: peek)
+                    } else if let unchanged = pendingUnchanged {
+                        object = try fromRow(unchanged.name, read: unchanged.row, peek: peek)
                         pendingUnchanged = try nextUnchanged()
                     } else {
                         break

@@ -95,6 +95,7 @@ struct PagedListTests {
         #expect(try await names("team!=pay", limit: 20).flatMap { $0 }.count == 13)
         #expect(try await names("!tier", limit: 4).flatMap { $0 } == (0..<20).filter { $0 % 2 == 1 }.map { String(format: "s%02d", $0) })
         #expect(try await names("team=nobody", limit: 5) == [[]])
+        #expect(try await names("team in (pay,nobody),tier notin (canary)", limit: 2) == [["s03", "s09"], ["s15"]])
 
         // s09 and s12 lose team=pay after the first page; s10 gains it. Later pages are as of the first.
         let changed = try await names("team=pay", limit: 3) { served in
