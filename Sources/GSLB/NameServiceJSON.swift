@@ -461,3 +461,221 @@ private struct Reader {
         return t
     }
 }
+
+extension NameServiceJSON {
+    /// `ns` as the API's `JSONEncoder` writes it (sorted keys, `/` unescaped), byte for byte, or
+    /// nil for what this writer leaves to `JSONEncoder`: a number that is not finite, drains,
+    /// replica statuses, a target's drain, a label key that is not ASCII (keys are sorted by their
+    /// bytes here, which is `JSONEncoder`'s order for ASCII keys). `NameServiceJSONTests` compares both on random documents.
+    public static func write(_ ns: NameService) -> [UInt8]? {
+        var w = Writer()
+        return w.nameService(ns) ? w.out : nil
+    }
+}
+
+private struct Writer {
+    var out: [UInt8] = []
+
+    init() { out.reserveCapacity(1024) }
+
+    @inline(__always) mutating func raw(_ s: StaticString) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    mutating func string(_ s: String) {
+        out.append(UInt8(ascii: "\""))
+        for c in s.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): raw(#"\""#)
+            case UInt8(ascii: "\\"): raw(#"\\"#)
+            case 0x08: raw(#"\b"#)
+            case 0x0C: raw(#"\f"#)
+            case 0x0A: raw(#"\n"#)
+            case 0x0D: raw(#"\r"#)
+            case 0x09: raw(#"\t"#)
+            case 0..<0x20:
+                raw(#"\u00"#)
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(hex[Int(c >> 4)])
+                out.append(hex[Int(c & 15)])
+            default: out.append(c)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    mutating func int(_ v: Int64) {
+        var v = v
+        if v == 0 { out.append(UInt8(ascii: "0")); return }
+        if v < 0 {
+            out.append(UInt8(ascii: "-"))
+            if v == .min { raw("9223372036854775808"); return }
+            v = -v
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[n] = UInt8(v % 10) + UInt8(ascii: "0")
+                v /= 10
+                n += 1
+            }
+            for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
+        }
+    }
+
+    /// A double as `JSONEncoder` writes it: Swift's shortest round-tripping form without a
+    /// trailing `.0` (`4`, `0.35`, `1e-07`, `3e+300`); false for what it does not write (not
+    /// finite, negative zero).
+    mutating func double(_ v: Double) -> Bool {
+        guard v.isFinite, !(v == 0 && v.sign == .minus) else { return false }
+        var text = v.description.utf8[...]
+        if text.count > 2, text.suffix(2).elementsEqual(".0".utf8) { text = text.dropLast(2) }
+        out.append(contentsOf: text)
+        return true
+    }
+
+    /// Writes the members of an object: `key` then the value each closure writes, separated.
+    mutating func key(_ k: StaticString, first: inout Bool) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        first = false
+        out.append(UInt8(ascii: "\""))
+        raw(k)
+        raw("\":")
+    }
+
+    mutating func nameService(_ ns: NameService) -> Bool {
+        guard ns.drains.isEmpty else { return false }
+        var f = true
+        out.append(UInt8(ascii: "{"))
+        key("apiVersion", first: &f); string(ns.apiVersion)
+        key("kind", first: &f); string(ns.kind)
+        key("metadata", first: &f); guard metadata(ns.metadata) else { return false }
+        key("spec", first: &f); guard spec(ns.spec) else { return false }
+        if let status = ns.status {
+            key("status", first: &f); guard self.status(status) else { return false }
+        }
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+
+    mutating func metadata(_ m: ObjectMeta) -> Bool {
+        guard m.labels.keys.allSatisfy({ k in k.utf8.allSatisfy { $0 < 0x80 } }) else { return false }
+        var f = true
+        out.append(UInt8(ascii: "{"))
+        if let v = m.creationRevision { key("creationRevision", first: &f); int(v) }
+        if let v = m.creationTimestamp { key("creationTimestamp", first: &f); string(v) }
+        key("generation", first: &f); int(m.generation)
+        key("labels", first: &f)
+        out.append(UInt8(ascii: "{"))
+        for (i, (k, v)) in m.labels.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            string(k)
+            out.append(UInt8(ascii: ":"))
+            string(v)
+        }
+        out.append(UInt8(ascii: "}"))
+        key("name", first: &f); string(m.name)
+        if let v = m.resourceVersion { key("resourceVersion", first: &f); string(v) }
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+
+    mutating func spec(_ s: NameServiceSpec) -> Bool {
+        var f = true
+        out.append(UInt8(ascii: "{"))
+        key("allDown", first: &f); string(s.allDown.rawValue)
+        key("failover", first: &f)
+        out.append(UInt8(ascii: "["))
+        for (i, rule) in s.failover.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            var g = true
+            out.append(UInt8(ascii: "{"))
+            key("from", first: &g); string(rule.from)
+            key("to", first: &g); string(rule.to)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        key("fqdn", first: &f); string(s.fqdn)
+        if let h = s.healthCheck {
+            key("healthCheck", first: &f)
+            var g = true
+            out.append(UInt8(ascii: "{"))
+            if let v = h.failureThreshold { key("failureThreshold", first: &g); int(Int64(v)) }
+            if let v = h.initialDelaySeconds { key("initialDelaySeconds", first: &g); guard double(v) else { return false } }
+            if let v = h.intervalSeconds { key("intervalSeconds", first: &g); guard double(v) else { return false } }
+            key("port", first: &g); int(Int64(h.port))
+            if let v = h.successThreshold { key("successThreshold", first: &g); int(Int64(v)) }
+            if let v = h.timeoutSeconds { key("timeoutSeconds", first: &g); guard double(v) else { return false } }
+            out.append(UInt8(ascii: "}"))
+        }
+        if let v = s.maxAnswers { key("maxAnswers", first: &f); int(Int64(v)) }
+        key("policy", first: &f); string(s.policy.rawValue)
+        key("targets", first: &f)
+        out.append(UInt8(ascii: "["))
+        for (i, t) in s.targets.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            var g = true
+            out.append(UInt8(ascii: "{"))
+            key("addresses", first: &g)
+            out.append(UInt8(ascii: "["))
+            for (k, a) in t.addresses.enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                string(a)
+            }
+            out.append(UInt8(ascii: "]"))
+            if let v = t.fqdn { key("fqdn", first: &g); string(v) }
+            if let v = t.locality { key("locality", first: &g); string(v) }
+            key("name", first: &g); string(t.name)
+            key("ratio", first: &g); int(Int64(t.ratio))
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        key("ttl", first: &f); int(Int64(s.ttl))
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+
+    mutating func status(_ s: NameServiceStatus) -> Bool {
+        guard s.replicas.isEmpty else { return false }
+        var f = true
+        out.append(UInt8(ascii: "{"))
+        key("conditions", first: &f)
+        out.append(UInt8(ascii: "["))
+        for (i, c) in s.conditions.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            var g = true
+            out.append(UInt8(ascii: "{"))
+            key("lastTransitionTime", first: &g); string(c.lastTransitionTime)
+            key("message", first: &g); string(c.message)
+            key("observedGeneration", first: &g); int(c.observedGeneration)
+            key("reason", first: &g); string(c.reason.rawValue)
+            key("status", first: &g); string(c.status.rawValue)
+            key("type", first: &g); string(c.type.rawValue)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        key("observedGeneration", first: &f); int(s.observedGeneration)
+        key("targets", first: &f)
+        out.append(UInt8(ascii: "["))
+        for (i, t) in s.targets.enumerated() {
+            guard t.drain == nil else { return false }
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            var g = true
+            out.append(UInt8(ascii: "{"))
+            key("address", first: &g); string(t.address)
+            key("healthy", first: &g); if t.healthy { raw("true") } else { raw("false") }
+            if let v = t.lastError { key("lastError", first: &g); string(v) }
+            if let v = t.lastProbeLatencyMilliseconds { key("lastProbeLatencyMilliseconds", first: &g); guard double(v) else { return false } }
+            if let v = t.lastProbeTime { key("lastProbeTime", first: &g); string(v) }
+            if let v = t.lastTransitionTime { key("lastTransitionTime", first: &g); string(v) }
+            key("name", first: &g); string(t.name)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+}

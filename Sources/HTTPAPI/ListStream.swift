@@ -90,6 +90,10 @@ struct ItemEncoder {
     private let encoder = JSONCoding.encoder()
 
     mutating func encode(_ value: some Encodable, into buffer: inout ByteBuffer) {
+        if let fast = JSONCoding.fastEncode(value) {
+            buffer.writeBytes(fast)
+            return
+        }
         do {
             buffer.writeBytes(try encoder.encode(value))
         } catch {

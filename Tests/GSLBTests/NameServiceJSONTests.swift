@@ -135,3 +135,51 @@ import Testing
         #expect(agreed > 100, "too few mutations left a readable document (\(agreed)) for the check to mean anything")
     }
 }
+
+/// `NameServiceJSON.write` is a fast path beside the API's `JSONEncoder` (sorted keys, `/`
+/// unescaped): where it writes a document, the bytes must be `JSONEncoder`'s.
+@Suite struct NameServiceJSONWriterTests {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    @Test func writesWhatJSONEncoderWrites() throws {
+        var g = SplitMix64(seed: 21)
+        var written = 0
+        for n in 0..<3000 {
+            var ns = NameServiceJSONTests.random(&g)
+            if n % 3 == 0 { ns.metadata.labels = ["a10": "1", "a9": "2", "B": "3", "a": "4", "_x": "5", "Z1": "6", "a-b": "7", "a.b/c": "8"] }
+            let expected = [UInt8](try Self.encoder.encode(ns))
+            guard let fast = NameServiceJSON.write(ns) else { continue }
+            #expect(fast == expected, "document \(n):\n\(String(decoding: fast, as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
+            written += 1
+        }
+        #expect(written > 500, "the writer took too few documents (\(written)) for the check to mean anything")
+    }
+
+    @Test func writesTheStoredShapeAndLeavesTheRestToJSONEncoder() throws {
+        var ns = NameService(metadata: ObjectMeta(name: "checkout", labels: ["team": "pay"], generation: 3, resourceVersion: "17",
+                                                  creationRevision: 5, creationTimestamp: "2026-12-03T19:00:00Z"),
+                             spec: NameServiceSpec(fqdn: "checkout.g.example.com", policy: .locality,
+                                                   healthCheck: HealthCheckSpec(port: 8443, intervalSeconds: 4),
+                                                   targets: [Target(name: "t0", addresses: ["127.0.0.1"], locality: "us-east/us-east-1a")]))
+        ns.status = NameServiceStatus(observedGeneration: 3, conditions: [
+            Condition(type: .ready, status: .true, reason: ConditionReason(rawValue: "Ready"), message: "answering \"x\"\n",
+                      lastTransitionTime: "2026-12-03T19:00:00Z", observedGeneration: 3),
+        ], targets: [TargetStatus(name: "t0", address: "127.0.0.1", healthy: true, lastProbeLatencyMilliseconds: 2)])
+        #expect(NameServiceJSON.write(ns) == [UInt8](try Self.encoder.encode(ns)))
+        var fractional = ns
+        fractional.spec.healthCheck?.timeoutSeconds = 0.5
+        fractional.status?.targets[0].lastProbeLatencyMilliseconds = 0.347
+        #expect(NameServiceJSON.write(fractional) == [UInt8](try Self.encoder.encode(fractional)))
+        for v in [1e-7, 3e300, 123456.789, 0.1 + 0.2, 9.007199254740993e15, 1e22, 5e-324, 2.5, 4, 1e16, 1.5e15, 0] {
+            fractional.status?.targets[0].lastProbeLatencyMilliseconds = v
+            #expect(NameServiceJSON.write(fractional) == [UInt8](try Self.encoder.encode(fractional)), "\(v)")
+        }
+        var labelled = ns
+        labelled.metadata.labels["ü"] = "gold"
+        #expect(NameServiceJSON.write(labelled) == nil)
+    }
+}
