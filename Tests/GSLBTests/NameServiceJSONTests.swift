@@ -62,20 +62,27 @@ import Testing
         return ns
     }
 
-    @Test func readsEveryDocumentAsJSONDecoderDoes() throws {
+    @Test func readsEveryDocumentAsJSONDecoderDoes() async throws {
+        let problems = try await offThePool { try Self.readsEveryDocumentAsJSONDecoderDoesBody() }
+        #expect(problems.isEmpty, "\(problems.count) problems, the first: \(problems.first ?? "")")
+    }
+
+    static func readsEveryDocumentAsJSONDecoderDoesBody() throws -> [String] {
+        var problems: [String] = []
         var g = SplitMix64(seed: 13)
         var fast = 0
-        for n in 0..<3000 {
+        for n in 0..<1500 {
             let ns = Self.random(&g)
             let json = [UInt8](try Self.encoder(sorted: n % 2 == 0).encode(ns))
             let expected = try JSONDecoder().decode(NameService.self, from: Data(json))
             let read = NameServiceJSON.read(json)
             // Only a fractional double that does not survive the encoder's shortest form may differ
             // in text, never in value: the fast path must read every document written here.
-            #expect(read == expected, "document \(n): \(String(decoding: json, as: UTF8.self))")
+            check(&problems, read == expected, "document \(n): \(String(decoding: json, as: UTF8.self))")
             if read != nil { fast += 1 }
         }
-        #expect(fast == 3000)
+        check(&problems, fast == 1500)
+        return problems
     }
 
     @Test func leavesWhatItDoesNotReadToJSONDecoder() throws {
@@ -113,11 +120,17 @@ import Testing
 
     /// Random byte edits of real documents: whatever the fast path still reads, JSONDecoder reads
     /// to the same value (the fast path never accepts what JSONDecoder rejects, nor differs).
-    @Test func mutatedDocumentsAreReadAlikeOrLeftToJSONDecoder() throws {
+    @Test func mutatedDocumentsAreReadAlikeOrLeftToJSONDecoder() async throws {
+        let problems = try await offThePool { try Self.mutatedDocumentsAreReadAlikeOrLeftToJSONDecoderBody() }
+        #expect(problems.isEmpty, "\(problems.count) problems, the first: \(problems.first ?? "")")
+    }
+
+    static func mutatedDocumentsAreReadAlikeOrLeftToJSONDecoderBody() throws -> [String] {
+        var problems: [String] = []
         var g = SplitMix64(seed: 99)
         let alphabet = Array(#"{}[]:,"\ 0123456789.eE-+nulltruefalseaé"#.utf8) + [0x00, 0x1F, 0xC3, 0xFF]
         var agreed = 0
-        for n in 0..<4000 {
+        for n in 0..<2000 {
             var json = [UInt8](try Self.encoder(sorted: n % 2 == 1).encode(Self.random(&g)))
             for _ in 0..<(1 + Int(g.next() % 3)) {
                 let at = Int(g.next() % UInt64(json.count))
@@ -129,10 +142,11 @@ import Testing
             }
             guard let read = NameServiceJSON.read(json) else { continue }
             let expected = try? JSONDecoder().decode(NameService.self, from: Data(json))
-            #expect(read == expected, "mutated document \(n): \(String(decoding: json, as: UTF8.self))")
+            check(&problems, read == expected, "mutated document \(n): \(String(decoding: json, as: UTF8.self))")
             agreed += 1
         }
-        #expect(agreed > 100, "too few mutations left a readable document (\(agreed)) for the check to mean anything")
+        check(&problems, agreed > 50, "too few mutations left a readable document (\(agreed)) for the check to mean anything")
+        return problems
     }
 }
 
@@ -145,18 +159,25 @@ import Testing
         return e
     }()
 
-    @Test func writesWhatJSONEncoderWrites() throws {
+    @Test func writesWhatJSONEncoderWrites() async throws {
+        let problems = try await offThePool { try Self.writesWhatJSONEncoderWritesBody() }
+        #expect(problems.isEmpty, "\(problems.count) problems, the first: \(problems.first ?? "")")
+    }
+
+    static func writesWhatJSONEncoderWritesBody() throws -> [String] {
+        var problems: [String] = []
         var g = SplitMix64(seed: 21)
         var written = 0
-        for n in 0..<3000 {
+        for n in 0..<1500 {
             var ns = NameServiceJSONTests.random(&g)
             if n % 3 == 0 { ns.metadata.labels = ["a10": "1", "a9": "2", "B": "3", "a": "4", "_x": "5", "Z1": "6", "a-b": "7", "a.b/c": "8"] }
             let expected = [UInt8](try Self.encoder.encode(ns))
             guard let fast = NameServiceJSON.write(ns) else { continue }
-            #expect(fast == expected, "document \(n):\n\(String(decoding: fast, as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
+            check(&problems, fast == expected, "document \(n):\n\(String(decoding: fast, as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
             written += 1
         }
-        #expect(written > 500, "the writer took too few documents (\(written)) for the check to mean anything")
+        check(&problems, written > 250, "the writer took too few documents (\(written)) for the check to mean anything")
+        return problems
     }
 
     @Test func writesTheStoredShapeAndLeavesTheRestToJSONEncoder() throws {
@@ -182,4 +203,24 @@ import Testing
         labelled.metadata.labels["ü"] = "gold"
         #expect(NameServiceJSON.write(labelled) == nil)
     }
+}
+
+/// Runs a long synchronous check on a thread of its own: on the test pool's two threads it would
+/// hold back the suites that wait for their reconcilers meanwhile.
+/// Issues are returned, not recorded there (a thread of its own is outside the test).
+func offThePool(_ body: @escaping @Sendable () throws -> [String]) async throws -> [String] {
+    try await withCheckedThrowingContinuation { (done: CheckedContinuation<[String], any Error>) in
+        Thread {
+            do {
+                done.resume(returning: try body())
+            } catch {
+                done.resume(throwing: error)
+            }
+        }.start()
+    }
+}
+
+/// `#expect` for the bodies run by `offThePool`: the message of a failed check is collected.
+func check(_ problems: inout [String], _ condition: Bool, _ message: @autoclosure () -> String = "") {
+    if !condition { problems.append(message()) }
 }
