@@ -2,8 +2,9 @@ import DNSWire
 @testable import GSLB
 import Testing
 
-/// A generator that always returns one value: `0` draws the first bucket, `.max` the last one
-/// (`UInt64.random(in: 0..<n)` is the high word of `next() × n`).
+/// A generator that always returns one value: `1` draws the first bucket, `.max` the last one
+/// (`UInt64.random(in: 0..<n)` is the high word of `next() × n`; never `0`, which the rejection
+/// step of that method would refuse for ever).
 struct FixedRandom: RandomNumberGenerator {
     let value: UInt64
     mutating func next() -> UInt64 { value }
@@ -121,7 +122,7 @@ struct DistributeTests {
         // 69.3 against 1 (sorted: us-east/* first): the lowest draw is us-east, the highest us-west.
         let set = Self.set(down: ["w1", "w2"])
         let policy = LocalityPolicy(distribute: [Self.westRule])
-        var low = FixedRandom(value: 0), high = FixedRandom(value: .max)
+        var low = FixedRandom(value: 1), high = FixedRandom(value: .max)
         let lowPick = run(policy, set, client: client("us-west/us-west-1a", scope: 24), random: &low)
         let highPick = run(policy, set, client: client("us-west/us-west-1a", scope: 24), random: &high)
         #expect(lowPick.1 == ["10.1.1.1", "10.1.1.2"])
