@@ -94,7 +94,8 @@ public final class DistributeTable: Sendable {
         /// Running sums of the buckets' effective weights in millionths; the last is the total
         /// (0 when every bucket is empty or down).
         let cumulative: [UInt64]
-        public var total: UInt64 { cumulative.last ?? 0 }
+        /// The last of `cumulative` (stored: `cumulative.last ?? 0` allocated per call in debug builds).
+        public let total: UInt64
         /// A bucket's share of the draw (0...1), for the explain answer.
         public func share(_ bucket: Int) -> Double {
             guard total > 0 else { return 0 }
@@ -170,7 +171,7 @@ public final class DistributeTable: Sendable {
                 if flat.count > start { running += UInt64((effective * Self.scale).rounded()) }
                 cumulative.append(running)
             }
-            rules.append(Rule(from: rule.from, buckets: buckets, cumulative: cumulative))
+            rules.append(Rule(from: rule.from, buckets: buckets, cumulative: cumulative, total: running))
         }
         self.rules = rules
         self.addresses = flat
