@@ -152,6 +152,25 @@ struct DistributeTests {
         #expect(table.addresses[buckets[1].range].map { Int($0) } == [2, 3])  // w3, w4
     }
 
+    /// The client's rule behind 255 others (and 64 buckets) costs what the answer costs: the rules
+    /// are found by hash, the bucket by a binary search, never by a scan (`PickScratch.work`).
+    @Test func aRuleBehindManyOthersCostsWhatTheAnswerCosts() {
+        func work(_ rules: [DistributeRule]) -> (Int, DecisionTier) {
+            let set = Self.set(rules: rules)
+            let scratch = PickScratch()
+            var rng = FixedRandom(value: .max)
+            let out = UnsafeMutableBufferPointer<Int32>.allocate(capacity: set.addressCount)
+            defer { out.deallocate() }
+            let d = LocalityPolicy(distribute: rules).pick(from: set, client: client("us-west/us-west-1a"), rotation: 0,
+                                                           random: &rng, into: out, scratch: scratch)
+            return (scratch.work, d.tier)
+        }
+        let alone = work([Self.westRule])
+        let behind = work((0..<255).map { DistributeRule(from: "r\($0)/*", to: ["us-west/*": 100]) } + [Self.westRule])
+        #expect(behind.1 == .distribute(rule: 255, bucket: 1))
+        #expect(behind.0 == alone.0, "\(behind.0) steps behind 255 rules, \(alone.0) alone")
+    }
+
     // MARK: Fall-through
 
     @Test func aClientNoRuleMatchesGetsTheTiers() {
