@@ -118,6 +118,21 @@ struct DistributeTests {
         }
     }
 
+    /// Envoy's own example (docs: "Locality weighted load balancing"): locality X weight 1, Y weight
+    /// 2 and fully available, factor 1.4; X's share as X's healthy endpoints go 100, 70, 69, 50, 25
+    /// and 0 % is 33, 33, 32, 26, 15 and 0 % (Envoy's table, rounded down; within one point here).
+    @Test(arguments: [(100, 33.0), (70, 33), (69, 32), (50, 26), (25, 15), (0, 0)])
+    func envoysDocumentedTable(_ healthyPercent: Int, _ expected: Double) {
+        let x = (0..<100).map { i in
+            target("x\(i)", "x/x1", up: i < healthyPercent ? ["10.1.\(i / 250).\(i % 250 + 1)"] : [],
+                   down: i < healthyPercent ? [] : ["10.1.\(i / 250).\(i % 250 + 1)"])
+        }
+        let set = CandidateSet(family: .ipv4, inputs: x + [target("y", "y/y1", up: ["10.2.0.1"])], allDown: .failOpen,
+                               distribute: [DistributeRule(from: "*", to: ["x/*": 1, "y/*": 2])])
+        let share = set.distribute!.rules[0].share(0) * 100
+        #expect(abs(share - expected) < 1, "X at \(healthyPercent) % healthy: \(share) %")
+    }
+
     @Test func theDrawUsesTheCumulativeWeightsAtBothEnds() {
         // 69.3 against 1 (sorted: us-east/* first): the lowest draw is us-east, the highest us-west.
         let set = Self.set(down: ["w1", "w2"])
