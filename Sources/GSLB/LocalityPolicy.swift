@@ -18,7 +18,8 @@
 /// Cost: the tiers are compiled into the `CandidateSet` (the active addresses per subzone, zone
 /// and region, and the failover rules resolved per client region when the set was compiled for
 /// this policy's rules: `NamePlan` does that), so a pick is at most four hash look-ups of the
-/// client's locality segments plus the answers written. A set compiled for other rules (tests
+/// client's locality segments plus the answers written; `distribute` adds at most four look-ups
+/// of the client's prefixes and one binary search of the rule's cumulative weights. A set compiled for other rules (tests
 /// building one by hand) falls back to trying the rules in order.
 ///
 /// ECS scope: `client.localityScopePrefixLength` — the widest prefix around the client's address
