@@ -163,8 +163,10 @@ public final class DistributeTable: Sendable {
                 }
                 let total = members[b].count
                 let fraction = total == 0 ? 0 : Double(active) / Double(total)
-                let w = max(0, weight)
-                let effective = Double(w) * min(1, factor * fraction)
+                // Clamped so an unvalidated spec (tools, fuzzers) cannot trap the conversion below.
+                let w = min(max(0, weight), 100)
+                let f = factor.isFinite ? max(0, factor) : NameServiceSpec.defaultOverprovisioningFactor
+                let effective = Double(w) * min(1, f * fraction)
                 buckets.append(Bucket(pattern: pattern, weight: weight, activeTargets: active, totalTargets: total,
                                       effectiveWeight: effective, range: start..<flat.count))
                 // A bucket with no active address can never be drawn, whatever its weight.

@@ -186,6 +186,17 @@ struct DistributeTests {
         #expect(behind.0 == alone.0, "\(behind.0) steps behind 255 rules, \(alone.0) alone")
     }
 
+    /// Weights and factors validation refuses cannot trap a compile (tools and fuzzers compile
+    /// unvalidated specs): they are clamped.
+    @Test func unvalidatedWeightsAndFactorsDoNotTrap() {
+        for factor in [-1.0, 0, .nan, .infinity, 1e300] {
+            let rule = DistributeRule(from: "*", to: ["us-west/*": Int.max, "us-east/*": -5, "eu-central/*": Int.min])
+            let set = Self.set(rules: [rule], factor: factor)
+            let (d, _) = run(LocalityPolicy(distribute: [rule], overprovisioningFactor: factor), set, client: client("us-west"))
+            #expect(d.answerCount > 0, "factor \(factor): \(d.tier)")
+        }
+    }
+
     // MARK: Fall-through
 
     @Test func aClientNoRuleMatchesGetsTheTiers() {
