@@ -13,7 +13,8 @@
 #    Benchmarks/nameservices/, applied over its HTTP API by Benchmarks/globaldns-gslb.sh, with the
 #    localities table of the shared bench in its configuration file.
 #
-# Policy mixes (query files written at run time): gslb-rr, gslb-ratio, gslb-geo, gslb-dead ask
+# Policy mixes (query files written at run time): gslb-rr, gslb-ratio, gslb-geo, gslb-dead (and
+# gslb-dist: www-dist, Locality with distribute rules, issue 15) ask
 # that one name (www-rr.gslb.example. A ...); a mix ending in -ecs (gslb-geo-ecs) is sent with an
 # EDNS Client Subnet option on every query (dnsperf -E $ECS, default 10.1.2.0/24). peers.sh only
 # reads mixes from its own queries/ folder and never passes -E, and /work/shared is not ours to
@@ -91,8 +92,8 @@ if ((need_copy)); then
     for m in ${MIXES//,/ }; do
         [[ -s $PEERS_DIR/queries/$m.txt ]] && continue
         # gslb-NAME[-ecs] -> www-NAME.gslb.example. A, 100 lines (dnsperf cycles through the file)
-        [[ $m =~ ^gslb-(rr|ratio|geo|dead)(-ecs)?$ ]] ||
-            { echo "run.sh: unknown mix '$m' (not in $BENCH/queries, not gslb-{rr,ratio,geo,dead}[-ecs])" >&2; exit 2; }
+        [[ $m =~ ^gslb-(rr|ratio|geo|dead|dist)(-ecs)?$ ]] ||
+            { echo "run.sh: unknown mix '$m' (not in $BENCH/queries, not gslb-{rr,ratio,geo,dead,dist}[-ecs])" >&2; exit 2; }
         for ((i = 0; i < 100; i++)); do echo "www-${BASH_REMATCH[1]}.gslb.example. A"; done >"$PEERS_DIR/queries/$m.txt"
     done
     # The one change to the copied peers.sh: mixes named *-ecs get `-E $BENCH_ECS` (an EDNS option
@@ -175,7 +176,8 @@ mixes = []
 for r in rows:
     if r['server'] == 'globaldns' and r['proto'] == 'udp' and r['mix'] not in mixes: mixes.append(r['mix'])
 policy = {'static': 'static records', 'gslb': 'rr+ratio+geo', 'gslb-rr': 'RoundRobin', 'gslb-ratio': 'Ratio',
-          'gslb-geo': 'Locality (src)', 'gslb-geo-ecs': 'Locality (ECS)', 'gslb-dead': 'RoundRobin (dead)'}
+          'gslb-geo': 'Locality (src)', 'gslb-geo-ecs': 'Locality (ECS)',
+          'gslb-dist': 'Loc+distribute', 'gslb-dist-ecs': 'Loc+distrib (ECS)', 'gslb-dead': 'RoundRobin (dead)'}
 def ratio(mix, other, other_mix):
     vals = []
     for rnd in sorted({r['round'] for r in rows}):

@@ -92,7 +92,9 @@ extension NameServiceSpec {
         switch policy {
         case .roundRobin: return RoundRobinPolicy(maxAnswers: maxAnswers)
         case .ratio: return RatioPolicy(maxAnswers: maxAnswers)
-        case .locality: return LocalityPolicy(maxAnswers: maxAnswers, failover: failoverRules)
+        case .locality:
+            return LocalityPolicy(maxAnswers: maxAnswers, failover: failoverRules, distribute: distribute,
+                                  overprovisioningFactor: overprovisioningFactor ?? NameServiceSpec.defaultOverprovisioningFactor)
         default: return nil
         }
     }

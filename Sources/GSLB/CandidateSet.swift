@@ -44,12 +44,16 @@ public struct CandidateSet: Sendable {
         case allDownFailOpen
         /// Every target is down (or there is none) and the spec says FailClosed: answer nothing.
         case allDownFailClosed
+        /// Every target is down and the spec says Fallback: the only target is `spec.fallback`'s
+        /// addresses of the family (none: NODATA).
+        case allDownFallback
 
         public var description: String {
             switch self {
             case .healthy: "healthy"
             case .allDownFailOpen: "all down, fail open"
             case .allDownFailClosed: "all down, fail closed"
+            case .allDownFallback: "all down, fallback"
             }
         }
     }
@@ -89,6 +93,9 @@ public struct CandidateSet: Sendable {
     /// Client region → the first rule (in order) from that region whose `to` region has active
     /// addresses, and those addresses (a range of `near.addresses`).
     private(set) var failoverByRegion: [String: (rule: Int, range: Range<Int>)]
+    /// Locality's `spec.distribute` rules compiled with health (issue 15); nil for names without
+    /// rules, so they carry one word for it.
+    public private(set) var distribute: DistributeTable?
 
     /// What a policy reads besides the active addresses: the compiler builds only those (a
     /// RoundRobin name needs neither, so a million of them do not carry unused indexes).
@@ -111,12 +118,25 @@ public struct CandidateSet: Sendable {
         }
     }
 
+    /// `fallback`: what `allDown: Fallback` answers (every address of any family; only this
+    /// family's are used), as one target named `fallback` that replaces the others.
     public init(family: AddressFamily, inputs: [Input], allDown: AllDownBehavior, drained: [String] = [],
-                failover: [FailoverRule] = [], parts: Parts = .all) {
+                failover: [FailoverRule] = [], parts: Parts = .all, distribute: [DistributeRule] = [],
+                overprovisioningFactor: Double = NameServiceSpec.defaultOverprovisioningFactor,
+                fallback: [IPAddress] = []) {
         var targets: [Target] = []
         var addresses: [IPAddress] = []
         let cap = CandidateSet.maxAddresses(family)
         var dropped = 0
+        var inputs = inputs
+        var fallingBack = false
+        if allDown == .fallback, !inputs.isEmpty,
+           !inputs.contains(where: { $0.addresses.contains { $0.healthy && $0.address.family == family } }),
+           inputs.contains(where: { $0.addresses.contains { $0.address.family == family } }) {
+            // Every target of the family is down: the fallback answers instead (of its family only).
+            inputs = [Input(name: "fallback", addresses: fallback.filter { $0.family == family }.map { ($0, true) })]
+            fallingBack = true
+        }
         for input in inputs {
             let start = addresses.count
             for a in input.addresses where a.healthy && a.address.family == family {
@@ -136,8 +156,10 @@ public struct CandidateSet: Sendable {
         self.targets = targets
         self.addresses = addresses
         let healthy = targets.count(where: \.isHealthy)
-        self.healthyTargetCount = healthy
-        if healthy > 0 || targets.isEmpty {
+        self.healthyTargetCount = fallingBack ? 0 : healthy
+        if fallingBack {
+            mode = .allDownFallback
+        } else if healthy > 0 || targets.isEmpty {
             mode = .healthy  // no target of the family at all is NODATA, not an outage
         } else if allDown == .failClosed {
             mode = .allDownFailClosed
@@ -150,6 +172,7 @@ public struct CandidateSet: Sendable {
             case .healthy: t.isHealthy
             case .allDownFailOpen: true
             case .allDownFailClosed: false
+            case .allDownFallback: true
             }
         }
         func activeRange(_ t: Target) -> Range<Int> { mode == .healthy ? t.healthyAddresses : t.allAddresses }
@@ -166,7 +189,28 @@ public struct CandidateSet: Sendable {
                                           : WeightedDraw(targets: [], isActive: isActive)
         self.failoverRules = []
         self.failoverByRegion = [:]
+        self.distribute = nil
         if !failover.isEmpty { compileFailover(failover) }
+        if !distribute.isEmpty { compileDistribute(distribute, overprovisioningFactor) }
+    }
+
+    /// The same candidates with Locality's `distribute` rules compiled (what `NamePlan` does for a
+    /// Locality policy with rules; O(rules × buckets × targets), at compile time).
+    public func withDistribute(_ rules: [DistributeRule], overprovisioningFactor: Double) -> CandidateSet {
+        var copy = self
+        copy.compileDistribute(rules, overprovisioningFactor)
+        return copy
+    }
+
+    private mutating func compileDistribute(_ rules: [DistributeRule], _ factor: Double) {
+        // Nothing to distribute when the fallback answers or nothing may answer.
+        guard !rules.isEmpty, mode == .healthy || mode == .allDownFailOpen else {
+            distribute = nil
+            return
+        }
+        let set = self
+        distribute = DistributeTable(rules: rules, overprovisioningFactor: factor, targets: targets,
+                                     isActive: { set.isActive($0) }, activeAddresses: { set.activeAddresses($0) })
     }
 
     /// The same candidates with Locality's failover `rules` resolved per client region (what
@@ -204,7 +248,10 @@ public struct CandidateSet: Sendable {
             }
             inputs.append(Input(name: t.name, locality: locality, ratio: t.ratio, addresses: addrs))
         }
-        self.init(family: family, inputs: inputs, allDown: spec.allDown, failover: spec.failover)
+        self.init(family: family, inputs: inputs, allDown: spec.allDown, failover: spec.failover,
+                  distribute: spec.policy == .locality ? spec.distribute : [],
+                  overprovisioningFactor: spec.overprovisioningFactor ?? NameServiceSpec.defaultOverprovisioningFactor,
+                  fallback: spec.fallback?.addresses.compactMap { IPAddress($0) } ?? [])
     }
 
     /// Whether policies may pick target `i` in the current mode.
@@ -214,6 +261,7 @@ public struct CandidateSet: Sendable {
         case .healthy: targets[i].isHealthy
         case .allDownFailOpen: true
         case .allDownFailClosed: false
+        case .allDownFallback: true
         }
     }
 

@@ -35,6 +35,9 @@ public indirect enum FieldSchema: Sendable {
             "maxAnswers": .scalar,
             "allDown": .scalar,
             "failover": .array(.object(["from": .scalar, "to": .scalar])),
+            "distribute": .array(.object(["from": .scalar, "to": .map(.scalar)])),
+            "overprovisioningFactor": .scalar,
+            "fallback": .object(["addresses": .array(.scalar), "fqdn": .scalar]),
             "healthCheck": .object([
                 "port": .scalar,
                 "intervalSeconds": .scalar,

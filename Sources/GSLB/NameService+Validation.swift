@@ -40,7 +40,7 @@ extension NameService {
             report("spec.maxAnswers", "\(k) must be at least 1; omit it for no cap")
         }
         if !spec.allDown.isKnown {
-            report("spec.allDown", "unknown behaviour \"\(spec.allDown.rawValue)\"; use FailOpen or FailClosed")
+            report("spec.allDown", "unknown behaviour \"\(spec.allDown.rawValue)\"; use FailOpen, FailClosed or Fallback")
         }
         if spec.failover.count > limits.maxFailoverRules {
             report("spec.failover", "\(spec.failover.count) rules; at most \(limits.maxFailoverRules) are accepted (limits.maxFailoverRules)")
@@ -48,6 +48,7 @@ extension NameService {
         validateFailover(Array(spec.failover.prefix(limits.maxFailoverRules)), report)
         if let hc = spec.healthCheck { validateHealthCheck(hc, healthCheckDefaults, report) }
         validateTargets(spec, limits, report)
+        validateDistributeAndFallback(spec, limits, report)
         return problems
     }
 

@@ -4,6 +4,8 @@
 /// with them.
 public struct NameServiceSpec: Sendable, Hashable, Codable {
     public static let defaultTTL = 30
+    /// Envoy's default (`overprovisioning_factor: 140`, in percent).
+    public static let defaultOverprovisioningFactor = 1.4
 
     /// The global name answered, inside a served zone (`checkout.g.example.com`).
     public var fqdn: String
@@ -17,6 +19,14 @@ public struct NameServiceSpec: Sendable, Hashable, Codable {
     public var allDown: AllDownBehavior
     /// Ordered region-to-region fallbacks for the Locality policy.
     public var failover: [FailoverRule]
+    /// Locality only: weighted shares per client locality, as Istio's `localityLbSetting.distribute`
+    /// (the first rule whose `from` matches the client applies). Empty: nearest tier only.
+    public var distribute: [DistributeRule]
+    /// Envoy's overprovisioning factor for `distribute`'s health adjustment: a bucket keeps its
+    /// full weight while `factor × healthy fraction ≥ 1`. nil: `defaultOverprovisioningFactor`.
+    public var overprovisioningFactor: Double?
+    /// What `allDown: Fallback` answers when every target of the family is down.
+    public var fallback: FallbackSpec?
     /// How targets are probed; nil means no probing and every target counts as healthy.
     public var healthCheck: HealthCheckSpec?
     public var targets: [Target]
@@ -32,10 +42,31 @@ public struct NameServiceSpec: Sendable, Hashable, Codable {
         self.failover = failover
         self.healthCheck = healthCheck
         self.targets = targets
+        self.distribute = []
+        self.overprovisioningFactor = nil
+        self.fallback = nil
     }
 
     private enum CodingKeys: String, CodingKey {
         case fqdn, ttl, policy, maxAnswers, allDown, failover, healthCheck, targets
+        case distribute, overprovisioningFactor, fallback
+    }
+
+    /// As the synthesized encoder, but `distribute` only when it has rules, so a spec without it
+    /// is stored exactly as before issue 15.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(fqdn, forKey: .fqdn)
+        try c.encode(ttl, forKey: .ttl)
+        try c.encode(policy, forKey: .policy)
+        try c.encodeIfPresent(maxAnswers, forKey: .maxAnswers)
+        try c.encode(allDown, forKey: .allDown)
+        try c.encode(failover, forKey: .failover)
+        if !distribute.isEmpty { try c.encode(distribute, forKey: .distribute) }
+        try c.encodeIfPresent(overprovisioningFactor, forKey: .overprovisioningFactor)
+        try c.encodeIfPresent(fallback, forKey: .fallback)
+        try c.encodeIfPresent(healthCheck, forKey: .healthCheck)
+        try c.encode(targets, forKey: .targets)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +79,53 @@ public struct NameServiceSpec: Sendable, Hashable, Codable {
         failover = try c.decodeIfPresent([FailoverRule].self, forKey: .failover) ?? []
         healthCheck = try c.decodeIfPresent(HealthCheckSpec.self, forKey: .healthCheck)
         targets = try c.decodeIfPresent([Target].self, forKey: .targets) ?? []
+        distribute = try c.decodeIfPresent([DistributeRule].self, forKey: .distribute) ?? []
+        overprovisioningFactor = try c.decodeIfPresent(Double.self, forKey: .overprovisioningFactor)
+        fallback = try c.decodeIfPresent(FallbackSpec.self, forKey: .fallback)
+    }
+}
+
+/// One rule of `spec.distribute`, as Istio's `LocalityLoadBalancerSetting.Distribute`: clients
+/// whose locality matches `from` send each `to` bucket its weight (percent; a rule's weights sum
+/// to 100). Patterns are `region[/zone[/subzone]]` with `*` as a last segment (`us-west/*`; `*`
+/// alone matches every locality); a pattern with fewer segments matches everything below it.
+public struct DistributeRule: Sendable, Hashable, Codable {
+    public var from: String
+    public var to: [String: Int]
+
+    public init(from: String, to: [String: Int]) {
+        self.from = from
+        self.to = to
+    }
+
+    private enum CodingKeys: String, CodingKey { case from, to }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        from = try c.decodeIfPresent(String.self, forKey: .from) ?? ""
+        to = try c.decodeIfPresent([String: Int].self, forKey: .to) ?? [:]
+    }
+}
+
+/// `spec.fallback`: what `allDown: Fallback` answers when every target of the queried family is
+/// down, as Akamai's `backupIp`/`backupCName` and Cloudflare's `fallback_pool`. `addresses` are
+/// answered as they are (never probed); `fqdn` is resolved as a target's `fqdn` is and its
+/// addresses answered.
+public struct FallbackSpec: Sendable, Hashable, Codable {
+    public var addresses: [String]
+    public var fqdn: String?
+
+    public init(addresses: [String] = [], fqdn: String? = nil) {
+        self.addresses = addresses
+        self.fqdn = fqdn
+    }
+
+    private enum CodingKeys: String, CodingKey { case addresses, fqdn }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        addresses = try c.decodeIfPresent([String].self, forKey: .addresses) ?? []
+        fqdn = try c.decodeIfPresent(String.self, forKey: .fqdn)
     }
 }
 

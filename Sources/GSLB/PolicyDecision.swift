@@ -13,6 +13,10 @@ public struct PolicyDecision: Sendable, Hashable, CustomStringConvertible {
     public var ecsScopePrefixLength: UInt8
     /// How many address indices were written to the output.
     public var answerCount: Int
+    /// Locality: the `spec.distribute` rule that matched the client (-1: none). Its bucket is in
+    /// `tier` when one was drawn; a failover or any-healthy tier with a rule means every bucket
+    /// had effective weight 0.
+    public var distributeRule: Int = -1
 
     public init(policy: PolicyKind, tier: DecisionTier, healthyTargets: Int, totalTargets: Int,
                 mode: CandidateSet.Mode, ecsScopePrefixLength: UInt8, answerCount: Int) {
@@ -54,6 +58,7 @@ public struct PolicyDecision: Sendable, Hashable, CustomStringConvertible {
 public struct DecisionTier: Sendable, Hashable, CustomStringConvertible {
     private enum Base: Sendable, Hashable {
         case all, weighted, standby, sameSubzone, sameZone, sameRegion, failover(Int), anyHealthy, noLocality, none
+        case distribute(rule: Int, bucket: Int)
     }
     private let base: Base
     private init(_ base: Base) { self.base = base }
@@ -69,6 +74,9 @@ public struct DecisionTier: Sendable, Hashable, CustomStringConvertible {
     public static let sameRegion = DecisionTier(.sameRegion)
     /// Locality: the region named by `spec.failover[rule].to`.
     public static func failover(rule: Int) -> DecisionTier { DecisionTier(.failover(rule)) }
+    /// Locality: `spec.distribute[rule]` matched the client and drew its bucket `bucket` (an
+    /// index into `DistributeTable.Rule.buckets`, sorted by pattern).
+    public static func distribute(rule: Int, bucket: Int) -> DecisionTier { DecisionTier(.distribute(rule: rule, bucket: bucket)) }
     /// Locality: nothing near and no failover rule matched; any active target.
     public static let anyHealthy = DecisionTier(.anyHealthy)
     /// Locality: the client has no locality (no table match, no default): every active target.
@@ -79,6 +87,12 @@ public struct DecisionTier: Sendable, Hashable, CustomStringConvertible {
     /// The failover rule index for a failover tier.
     public var failoverRule: Int? {
         if case .failover(let i) = base { return i }
+        return nil
+    }
+
+    /// The distribute rule and the bucket drawn, for a distribute tier.
+    public var distributeBucket: (rule: Int, bucket: Int)? {
+        if case .distribute(let r, let b) = base { return (r, b) }
         return nil
     }
 
@@ -94,6 +108,7 @@ public struct DecisionTier: Sendable, Hashable, CustomStringConvertible {
         case .anyHealthy: "any-healthy"
         case .noLocality: "no-locality"
         case .none: "none"
+        case .distribute(let r, _): "distribute[\(r)]"
         }
     }
 }
@@ -115,7 +130,12 @@ extension PolicyDecision {
         }
         let chosenText = capped("chosen=" + (picked.isEmpty ? "-" : picked.joined(separator: ",")))
         let drainedText = candidates.drained.isEmpty ? [] : [capped("drained=" + candidates.drained.joined(separator: ","))]
-        return [
+        return base(family: family, client: client, chosenText: chosenText)
+            + distributeStrings(candidates, capped) + drainedText
+    }
+
+    private func base(family: String, client: ClientContext, chosenText: String) -> [String] {
+        [
             "family=\(family)",
             "policy=\(policy)",
             "client=\(client.address) from=\(client.source)",
@@ -124,6 +144,32 @@ extension PolicyDecision {
             "healthy=\(healthyTargets)/\(totalTargets) mode=\(mode)",
             "scope=\(ecsScopePrefixLength)",
             chosenText,
-        ] + drainedText
+        ]
+    }
+
+    /// For a client a `distribute` rule matched: `distribute=spec.distribute[0] from=us-west/*`,
+    /// one `bucket=<pattern> weight=99 healthy=2/4 effective=69.3 share=98.6%` per bucket, and
+    /// `drawn=<pattern>` (or `drawn=- (every bucket has effective weight 0)`).
+    private func distributeStrings(_ candidates: CandidateSet, _ capped: (String) -> String) -> [String] {
+        let drawn = tier.distributeBucket
+        let r = drawn?.rule ?? distributeRule
+        guard r >= 0, let table = candidates.distribute, table.rules.indices.contains(r) else { return [] }
+        let rule = table.rules[r]
+        /// One decimal, none when it is 0: `69.3`, `1`.
+        func number(_ x: Double) -> String {
+            let tenths = Int((max(0, x) * 10).rounded())
+            return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
+        }
+        var out = [capped("distribute=spec.distribute[\(r)] from=\(rule.from)")]
+        for (b, bucket) in rule.buckets.enumerated() {
+            out.append(capped("bucket=\(bucket.pattern) weight=\(bucket.weight) healthy=\(bucket.activeTargets)/\(bucket.totalTargets) "
+                + "effective=\(number(bucket.effectiveWeight)) share=\(number(rule.share(b) * 100))%"))
+        }
+        if let drawn, rule.buckets.indices.contains(drawn.bucket) {
+            out.append(capped("drawn=\(rule.buckets[drawn.bucket].pattern)"))
+        } else {
+            out.append("drawn=- (every bucket has effective weight 0)")
+        }
+        return out
     }
 }

@@ -64,7 +64,7 @@ public struct PolicyKind: Sendable, Hashable, Codable, CustomStringConvertible {
 /// Coded as its string; an unknown word decodes and is reported by validation.
 public struct AllDownBehavior: Sendable, Hashable, Codable, CustomStringConvertible {
     private enum Base: Sendable, Hashable {
-        case failOpen, failClosed
+        case failOpen, failClosed, fallback
         case unrecognized(String)
     }
     private let base: Base
@@ -75,11 +75,14 @@ public struct AllDownBehavior: Sendable, Hashable, Codable, CustomStringConverti
     public static let failOpen = AllDownBehavior(.failOpen)
     /// Answer NODATA: clients fail fast rather than reach targets known to be down.
     public static let failClosed = AllDownBehavior(.failClosed)
+    /// Answer `spec.fallback` (issue 15): a backup the operator names, as Akamai's `backupIp`.
+    public static let fallback = AllDownBehavior(.fallback)
 
     public init(rawValue: String) {
         switch rawValue {
         case "FailOpen": base = .failOpen
         case "FailClosed": base = .failClosed
+        case "Fallback": base = .fallback
         default: base = .unrecognized(rawValue)
         }
     }
@@ -88,6 +91,7 @@ public struct AllDownBehavior: Sendable, Hashable, Codable, CustomStringConverti
         switch base {
         case .failOpen: "FailOpen"
         case .failClosed: "FailClosed"
+        case .fallback: "Fallback"
         case .unrecognized(let s): s
         }
     }

@@ -54,6 +54,16 @@ public enum NameServiceRendering {
             field("Health Check", "<none> (every target counts as healthy)", indent: "  ")
         }
         for rule in spec.failover { field("Failover", "\(rule.from) -> \(rule.to)", indent: "  ") }
+        // Issue 15: `Distribute: us-west/* -> us-east/* 1%, us-west/* 99%` (buckets by pattern).
+        for rule in spec.distribute {
+            let to = rule.to.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)%" }.joined(separator: ", ")
+            field("Distribute", "\(rule.from) -> \(to)", indent: "  ")
+        }
+        if let f = spec.overprovisioningFactor { field("Overprovisioning", "\(f.secondsText)", indent: "  ") }
+        if let fb = spec.fallback {
+            let parts = fb.addresses + (fb.fqdn.map { ["fqdn " + $0] } ?? [])
+            field("Fallback", parts.isEmpty ? "<none>" : parts.joined(separator: ", "), indent: "  ")
+        }
         if spec.targets.isEmpty {
             field("Targets", "<none>", indent: "  ")
         } else {

@@ -29,8 +29,19 @@ public struct NamePlan: Sendable {
         self.policyIndex = Self.policyLabels.firstIndex(of: policy.kind.rawValue) ?? -1
         // Locality resolves its failover rules per client region at compile time, not per query.
         if let locality = policy as? LocalityPolicy {
-            self.ipv4 = ipv4.failoverRules == locality.failover ? ipv4 : ipv4.withFailover(locality.failover)
-            self.ipv6 = ipv6.failoverRules == locality.failover ? ipv6 : ipv6.withFailover(locality.failover)
+            var ipv4 = ipv4.failoverRules == locality.failover ? ipv4 : ipv4.withFailover(locality.failover)
+            var ipv6 = ipv6.failoverRules == locality.failover ? ipv6 : ipv6.withFailover(locality.failover)
+            // And its distribute rules with health (issue 15); only names with rules carry a table.
+            func needsDistribute(_ set: CandidateSet) -> Bool {
+                set.distribute?.source != locality.distribute
+                    || set.distribute?.overprovisioningFactor != locality.overprovisioningFactor
+            }
+            if !locality.distribute.isEmpty {
+                if needsDistribute(ipv4) { ipv4 = ipv4.withDistribute(locality.distribute, overprovisioningFactor: locality.overprovisioningFactor) }
+                if needsDistribute(ipv6) { ipv6 = ipv6.withDistribute(locality.distribute, overprovisioningFactor: locality.overprovisioningFactor) }
+            }
+            self.ipv4 = ipv4
+            self.ipv6 = ipv6
         } else {
             self.ipv4 = ipv4
             self.ipv6 = ipv6

@@ -671,6 +671,8 @@ public struct PlanCompiler: Sendable {
         /// Drained targets: `name (reason (by who, until when))`.
         var drainReasons: [String] = []
         var allDown: AllDownBehavior = .failOpen
+        /// allDown Fallback is answering for at least one family.
+        var fallingBack = false
         var hasHealthCheck = false
         /// Addresses past `CandidateSet.maxAddresses` of their family: not answered.
         var droppedAddresses = 0
@@ -709,6 +711,9 @@ public struct PlanCompiler: Sendable {
                     ? "every target is drained: answering NODATA"
                     : allDown == .failClosed
                     ? "allDown FailClosed: answering NODATA"
+                    : allDown == .fallback
+                    ? (fallingBack && addressCount > 0 ? "allDown Fallback: answering spec.fallback (\(addressCount) address(es))"
+                                                       : "allDown Fallback: spec.fallback has no address to answer with: NODATA")
                     : (addressCount > 0 ? "allDown FailOpen: answering as if every\(undrained) target were healthy"
                                         : "allDown FailOpen: answering as if every\(undrained) target were healthy, but no target has an address")
                 set(.healthy, .false, "AllTargetsDown", "0/\(totalTargets) targets healthy\(down); \(behaviour)")
@@ -835,10 +840,27 @@ public struct PlanCompiler: Sendable {
             inputs.append(CandidateSet.Input(name: t.name, locality: locality, ratio: t.ratio, addresses: withHealth))
         }
         let parts = CandidateSet.Parts.used(by: policy.kind)
-        let plan = NamePlan(policy: policy,
-                            ipv4: CandidateSet(family: .ipv4, inputs: inputs, allDown: c.spec.allDown, drained: drained, parts: parts),
-                            ipv6: CandidateSet(family: .ipv6, inputs: inputs, allDown: c.spec.allDown, drained: drained, parts: parts))
+        // allDown Fallback (issue 15): its literal addresses and what its fqdn resolves to, as a
+        // target's fqdn resolves (kept resolved, so it is ready when every target goes down).
+        var fallback: [IPAddress] = []
+        if c.spec.allDown == .fallback, let fb = c.spec.fallback {
+            fallback = fb.addresses.compactMap { IPAddress($0) }
+            if let text = fb.fqdn, let name = try? DNSName(text) {
+                var visiting: Set<String> = [c.fqdn]
+                if case .addresses(let found, _) = resolveTarget(name.lowercased(), visiting: &visiting, external: &decision.external) {
+                    for a in found where !fallback.contains(a) { fallback.append(a) }
+                }
+            }
+        }
+        let distribute = policy.kind == .locality ? c.spec.distribute : []
+        let factor = c.spec.overprovisioningFactor ?? NameServiceSpec.defaultOverprovisioningFactor
+        func candidates(_ family: AddressFamily) -> CandidateSet {
+            CandidateSet(family: family, inputs: inputs, allDown: c.spec.allDown, drained: drained, parts: parts,
+                         distribute: distribute, overprovisioningFactor: factor, fallback: fallback)
+        }
+        let plan = NamePlan(policy: policy, ipv4: candidates(.ipv4), ipv6: candidates(.ipv6))
         decision.plan = plan
+        decision.fallingBack = plan.ipv4.mode == .allDownFallback || plan.ipv6.mode == .allDownFallback
         // Target FQDNs can resolve to more addresses than one reply holds: the plan keeps the
         // first `CandidateSet.maxAddresses` of each family, and the status says so.
         decision.droppedAddresses = plan.ipv4.droppedAddresses + plan.ipv6.droppedAddresses

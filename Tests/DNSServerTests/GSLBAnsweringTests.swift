@@ -17,6 +17,7 @@ import Testing
         .init(cidr: "2001:db8:20::/48", locality: "us-east/us-east-1a"),
         .init(cidr: "127.0.0.2/32", locality: "us-east/us-east-1a"),
         .init(cidr: "127.0.0.3/32", locality: "eu-central/eu-central-1a"),
+        .init(cidr: "127.0.0.4/32", locality: "us-west/us-west-1b"),
     ]
 
     static let geo = NameServiceSpec(

@@ -112,7 +112,7 @@ struct NameServiceCodingTests {
         #expect(ns.spec.policy.rawValue == "roundrobin")
         #expect(ns.validate().map(\.description) == [
             "spec.policy: unknown policy \"roundrobin\"; use RoundRobin, Ratio or Locality",
-            "spec.allDown: unknown behaviour \"Open\"; use FailOpen or FailClosed",
+            "spec.allDown: unknown behaviour \"Open\"; use FailOpen, FailClosed or Fallback",
         ])
     }
 

@@ -60,7 +60,7 @@ struct ValidationTests {
             $0.spec.policy = PolicyKind(rawValue: "Weighted")
         },
         Case("maxAnswers 0", ["spec.maxAnswers: 0 must be at least 1; omit it for no cap"]) { $0.spec.maxAnswers = 0 },
-        Case("allDown unknown", ["spec.allDown: unknown behaviour \"Never\"; use FailOpen or FailClosed"]) {
+        Case("allDown unknown", ["spec.allDown: unknown behaviour \"Never\"; use FailOpen, FailClosed or Fallback"]) {
             $0.spec.allDown = AllDownBehavior(rawValue: "Never")
         },
         Case("failover empty region", ["spec.failover[0].from: must name a region"]) { $0.spec.failover[0].from = "" },

@@ -59,6 +59,23 @@ import Testing
         #expect(lines.contains("  Health Check:     tcp/443 every 2s, timeout default, down after default failures, up after default successes"))
     }
 
+    /// Issue 15: the distribute rules (buckets by pattern), the factor and the fallback.
+    @Test func describeShowsDistributeRulesAndTheFallback() throws {
+        var ns = Fixtures.fresh
+        ns.spec.policy = .locality
+        ns.spec.distribute = [DistributeRule(from: "us-west/*", to: ["us-west/*": 99, "us-east/*": 1])]
+        ns.spec.overprovisioningFactor = 1.4
+        ns.spec.allDown = .fallback
+        ns.spec.fallback = FallbackSpec(addresses: ["192.0.2.99"], fqdn: "sorry.example.net")
+        let lines = NameServiceRendering.describe(ns).split(separator: "\n").map(String.init)
+        #expect(lines.contains("  Distribute:       us-west/* -> us-east/* 1%, us-west/* 99%"))
+        #expect(lines.contains("  Overprovisioning: 1.4"))
+        #expect(lines.contains("  All Down:         Fallback"))
+        #expect(lines.contains("  Fallback:         192.0.2.99, fqdn sorry.example.net"))
+        let yaml = try NameServiceRendering.yaml(ns)
+        #expect(yaml.contains("distribute:") && yaml.contains("us-west/*") && yaml.contains("fallback:"))
+    }
+
     @Test func describeWithoutStatusSaysNotReconciled() {
         let text = NameServiceRendering.describe(Fixtures.fresh)
         #expect(text.contains("Labels:             <none>"))

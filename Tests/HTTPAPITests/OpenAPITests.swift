@@ -76,7 +76,11 @@ import Yams
                                                               successThreshold: 1, initialDelaySeconds: 0),
                                   targets: [Target(name: "t", addresses: ["10.0.0.1"], fqdn: "t.example.com", locality: "a/b", ratio: 2)]),
             status: status, drains: [drain])
-        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(ns)) as? [String: Any])
+        var populated = ns
+        populated.spec.distribute = [DistributeRule(from: "a/*", to: ["a/*": 100])]
+        populated.spec.overprovisioningFactor = 1.4
+        populated.spec.fallback = FallbackSpec(addresses: ["10.0.0.9"], fqdn: "f.example.com")
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(populated)) as? [String: Any])
         func keys(_ any: Any?) -> Set<String> { Set((any as? [String: Any] ?? [:]).keys) }
         func first(_ any: Any?) -> Any? { (any as? [Any])?.first }
         let spec = json["spec"] as? [String: Any]
@@ -87,6 +91,7 @@ import Yams
             ("FailoverRule", keys(first(spec?["failover"]))), ("NameServiceStatus", keys(st)),
             ("Condition", keys(first(st?["conditions"]))), ("TargetStatus", keys(first(st?["targets"]))),
             ("TargetDrain", keys(first(json["drains"]))),
+            ("DistributeRule", keys(first(spec?["distribute"]))), ("FallbackSpec", keys(spec?["fallback"])),
         ]
         for (schema, encoded) in pairs {
             #expect(!encoded.isEmpty, "\(schema): nothing encoded")

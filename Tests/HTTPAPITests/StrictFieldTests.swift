@@ -123,6 +123,9 @@ import Testing
                                                    targets: [Target(name: "t", addresses: ["192.0.2.1"], fqdn: "x.example.net",
                                                                     locality: "r/z/s", ratio: 5)]))
         ns.drains = [TargetDrain(target: "t", reason: "r", by: "ci", since: WallTime(secondsSinceEpoch: 1), until: nil)]
+        ns.spec.distribute = [DistributeRule(from: "r/*", to: ["r/*": 100])]  // issue 15
+        ns.spec.overprovisioningFactor = 2
+        ns.spec.fallback = FallbackSpec(addresses: ["192.0.2.9"], fqdn: "sorry.example.net")
         let json = Array(try JSONCoding.encoder().encode(ns))
         let tree = try #require(try BodyLimits.checkJSON(json))
         #expect(FieldSchema.nameService.unknownFields(in: tree).isEmpty)

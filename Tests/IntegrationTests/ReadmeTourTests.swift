@@ -133,6 +133,15 @@ extension IntegrationSuite {
                 }
                 #expect(Set(counts.keys).isSubset(of: ["192.0.2.20", "192.0.2.21"]) && counts["192.0.2.20", default: 0] >= 185, "\(counts)")
             },
+            "dig … orders.g.example.com +subnet=10.10.0.0/24": { q in
+                var counts: [String: Int] = [:]
+                for _ in 0..<200 {
+                    let m = try await q.query("orders.g.example.com", "A", ["+subnet=10.10.0.0/24"])
+                    #expect(m.edns?.clientSubnet == "10.10.0.0/24/16", "\(m)")
+                    for r in m.answer where r.type == "A" { counts[r.rdata, default: 0] += 1 }
+                }
+                #expect(Set(counts.keys).isSubset(of: ["192.0.2.110", "198.51.100.110"]) && counts["192.0.2.110", default: 0] >= 185, "\(counts)")
+            },
             "dig … site.docs.g.example.com": { q in
                 let m = try await q.query("site.docs.g.example.com")
                 let www = try await q.query("www.g.example.com").answer.filter { $0.type == "A" }.map(\.rdata)

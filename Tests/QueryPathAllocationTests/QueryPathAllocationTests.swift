@@ -48,9 +48,29 @@ import Testing
                                 + [FailoverRule(from: "us-east", to: "eu")],
                             targets: [Target(name: "eu", addresses: ["192.0.2.61"], locality: "eu/eu-1a/r1"),
                                       Target(name: "ap", addresses: ["192.0.2.62"], locality: "ap")]),
+            // Issue 15: distribute rules (a zone-level rule, a region rule and a catch-all) with a
+            // health-adjusted bucket, and one whose buckets are all down (falls to failover).
+            {
+                var s = NameServiceSpec(fqdn: "dist.example.com.", policy: .locality,
+                                        failover: [FailoverRule(from: "us-west", to: "eu")],
+                                        targets: [Target(name: "w1", addresses: ["192.0.2.71", "2001:db8::71"], locality: "us-west/us-west-1a"),
+                                                  Target(name: "w2", addresses: ["192.0.2.72"], locality: "us-west/us-west-1b"),
+                                                  Target(name: "e", addresses: ["192.0.2.81", "2001:db8::81"], locality: "us-east/us-east-1a"),
+                                                  Target(name: "eu", addresses: ["192.0.2.91"], locality: "eu/eu-1a")])
+                s.distribute = [DistributeRule(from: "us-west/us-west-1a/*", to: ["us-west/*": 99, "us-east/*": 1]),
+                                DistributeRule(from: "us-east", to: ["us-east/*": 70, "us-west/*": 20, "eu/*": 10]),
+                                DistributeRule(from: "*", to: ["eu/*": 100])]
+                return s
+            }(),
         ]
         var entries: [GlobalNameTable.Entry] = []
         var plans: [NamePlan] = []
+        // Every bucket of the us-west rule down (only eu is up): us-west clients fall to the failover rule.
+        var westDown = specs.last!
+        westDown.fqdn = "dist-down.example.com."
+        let westDownPlan = NamePlan(spec: westDown, isHealthy: { t, _ in t == "eu" })!
+        plans.append(westDownPlan)
+        entries.append(westDownPlan.tableEntry(fqdn: "dist-down.example.com.", ttl: 30, zone: origin))
         for spec in specs {
             let plan = NamePlan(spec: spec)!
             plans.append(plan)
@@ -65,6 +85,7 @@ import Testing
             .init(cidr: "10.10.0.0/16", locality: "us-west/us-west-1a"),
             .init(cidr: "10.20.0.0/16", locality: "us-east/us-east-1a"),
             .init(cidr: "127.0.0.0/8", locality: "us-east/us-east-1a"),
+            .init(cidr: "10.30.0.0/16", locality: "ap/ap-1a"),
             .init(cidr: "2001:db8:10::/48", locality: "us-west/us-west-1a"),
         ])
         let state = ServingState(zones: ZoneSet(zones: [try b.build()]), globals: GlobalNames(entries: entries, plans: plans),
@@ -100,6 +121,11 @@ import Testing
         ("Ratio with maxAnswers", DNSMessage.query("ratiok.example.com.", .a).encode()),
         ("Locality, compiled failover rule", DNSMessage.query("far.example.com.", .a, edns: ecs("10.20.1.0", 24)).encode()),
         ("FailClosed NODATA", DNSMessage.query("down.example.com.", .a).encode()),
+        ("Locality distribute, ECS v4", DNSMessage.query("dist.example.com.", .a, edns: ecs("10.10.1.0", 24)).encode()),
+        ("Locality distribute, ECS v6", DNSMessage.query("dist.example.com.", .aaaa, edns: ecs("2001:db8:10::", 56)).encode()),
+        ("Locality distribute, packet source", DNSMessage.query("dist.example.com.", .a).encode()),
+        ("Locality distribute, catch-all rule", DNSMessage.query("dist.example.com.", .a, edns: ecs("10.30.1.0", 24)).encode()),
+        ("Locality distribute, every bucket down", DNSMessage.query("dist-down.example.com.", .a, edns: ecs("10.10.1.0", 24)).encode()),
         ("family NODATA", DNSMessage.query("rr.example.com.", .aaaa).encode()),
         ("CH id.server", DNSMessage.query("id.server.", .txt, qclass: .ch).encode()),
         ("ANY at a CNAME owner", DNSMessage.query("alias.example.com.", .any).encode()),

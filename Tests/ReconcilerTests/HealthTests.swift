@@ -116,6 +116,60 @@ import Testing
         }
     }
 
+    /// Issue 15: a stored spec whose distribute bucket would hold no target is an error in
+    /// Accepted (never served silently); fixed, it is served and its rules are compiled.
+    @Test func aDistributeBucketWithoutTargetsIsNotAccepted() async throws {
+        try await withProbedHarness { h, _ in
+            var spec = NameServiceSpec(fqdn: "dist.g.example.com", policy: .locality,
+                                       targets: [Target(name: "w", addresses: ["10.0.0.1"], locality: "us-west/a"),
+                                                 Target(name: "e", addresses: ["10.0.0.2"], locality: "us-east/a")])
+            spec.distribute = [DistributeRule(from: "us-west/*", to: ["us-west/*": 99, "ap-south/*": 1])]
+            _ = try await h.store.put(NameService(metadata: ObjectMeta(name: "dist"), spec: spec), ifVersion: nil)
+            try await h.eventually("refused") { try await h.condition("dist", .accepted)?.status == .false }
+            let accepted = try #require(try await h.condition("dist", .accepted))
+            #expect(accepted.reason == .invalidSpec)
+            #expect(accepted.message.contains("spec.distribute[0].to[\"ap-south/*\"]: matches no target's locality"), "\(accepted.message)")
+            #expect(try h.addresses("dist.g.example.com.").isEmpty)
+            spec.distribute = [DistributeRule(from: "us-west/*", to: ["us-west/*": 99, "us-east/*": 1])]
+            _ = try await h.store.put(NameService(metadata: ObjectMeta(name: "dist"), spec: spec), ifVersion: nil)
+            // (This harness has no localities table: the client has no locality and gets every target.)
+            try await h.eventually("served") { try h.addresses("dist.g.example.com.").count == 2 }
+            #expect(try await h.condition("dist", .accepted)?.status == .true)
+            let (shard, index) = try #require(h.holder.load().globals.lookup("dist.g.example.com."))
+            #expect(shard.plans[index].ipv4.distribute?.rules.first?.buckets.map(\.pattern) == ["us-east/*", "us-west/*"])
+        }
+    }
+
+    /// Issue 15: allDown Fallback answers spec.fallback (its literal addresses, and what its fqdn
+    /// resolves to: here www.g.example.com from the zone) while every target is down, per family,
+    /// and the Healthy condition says so; the targets take over again when one comes back.
+    @Test func everyTargetDownWithAFallback() async throws {
+        try await withProbedHarness { h, _ in
+            var ns = Self.probed("svc", fqdn: "svc.g.example.com", allDown: .fallback)
+            ns.spec.fallback = FallbackSpec(addresses: ["192.0.2.99"], fqdn: "www.g.example.com")
+            #expect(ns.validate().isEmpty)
+            _ = try await h.store.put(ns, ifVersion: nil)
+            try await h.eventually("served") { try h.addresses("svc.g.example.com.") == ["10.0.0.1", "10.0.0.2"] }
+            for a in ["10.0.0.1", "10.0.0.2", "2001:db8::2"] {
+                await h.reconciler.healthChanged(Self.key(a), HealthReport(healthy: false, lastError: "timed out after 1s"))
+            }
+            try await h.eventually("fallback") { try h.addresses("svc.g.example.com.") == ["192.0.2.80", "192.0.2.99"] }
+            // The families go down one verdict at a time: wait for the last one.
+            try await h.eventually("AAAA NODATA") {
+                let aaaa = try h.ask("svc.g.example.com.", .aaaa)
+                return aaaa.rcode == .noError && aaaa.answers.isEmpty  // no fallback address of the family
+            }
+            try await h.eventually("Healthy=False") { try await h.condition("svc", .healthy)?.status == .false }
+            let status = try #require(try await h.store.get("svc")?.status)
+            #expect(status.condition(.healthy)?.reason.rawValue == "AllTargetsDown")
+            #expect(status.condition(.healthy)?.message.contains("allDown Fallback: answering spec.fallback (2 address(es))") == true,
+                    "\(status.condition(.healthy)?.message ?? "")")
+            #expect(status.condition(.ready)?.status == .true)
+            await h.reconciler.healthChanged(Self.key("10.0.0.1"), HealthReport(healthy: true))
+            try await h.eventually("back") { try h.addresses("svc.g.example.com.") == ["10.0.0.1"] }
+        }
+    }
+
     @Test(arguments: [AllDownBehavior.failOpen, .failClosed])
     func everyTargetDown(_ behaviour: AllDownBehavior) async throws {
         try await withProbedHarness { h, _ in
