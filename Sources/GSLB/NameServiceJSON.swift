@@ -354,7 +354,8 @@ private struct Reader {
 
     mutating func spec() throws(NotHandled) -> NameServiceSpec {
         var s = NameServiceSpec(fqdn: "", targets: [])
-        try fields(["fqdn", "ttl", "policy", "maxAnswers", "allDown", "failover", "healthCheck", "targets"]) { (r, k) throws(NotHandled) in
+        try fields(["fqdn", "ttl", "policy", "maxAnswers", "allDown", "failover", "healthCheck", "targets",
+                    "distribute", "overprovisioningFactor", "fallback"]) { (r, k) throws(NotHandled) in
             switch k {
             case 0: s.fqdn = try r.optionalString() ?? ""
             case 1: s.ttl = try r.optionalInt() ?? NameServiceSpec.defaultTTL
@@ -363,10 +364,44 @@ private struct Reader {
             case 4: s.allDown = try r.optionalString().map { AllDownBehavior(rawValue: $0) } ?? .failOpen
             case 5: s.failover = try r.optionalArray { (r) throws(NotHandled) in try r.failoverRule() } ?? []
             case 6: s.healthCheck = try r.null() ? nil : try r.healthCheck()
-            default: s.targets = try r.optionalArray { (r) throws(NotHandled) in try r.target() } ?? []
+            case 7: s.targets = try r.optionalArray { (r) throws(NotHandled) in try r.target() } ?? []
+            case 8: s.distribute = try r.optionalArray { (r) throws(NotHandled) in try r.distributeRule() } ?? []
+            case 9: s.overprovisioningFactor = try r.optionalDouble()
+            default: s.fallback = try r.null() ? nil : try r.fallbackSpec()
             }
         }
         return s
+    }
+
+    mutating func distributeRule() throws(NotHandled) -> DistributeRule {
+        var d = DistributeRule(from: "", to: [:])
+        try fields(["from", "to"]) { (r, k) throws(NotHandled) in
+            if k == 0 { d.from = try r.optionalString() ?? "" } else { d.to = try r.null() ? [:] : try r.intMap() }
+        }
+        return d
+    }
+
+    mutating func fallbackSpec() throws(NotHandled) -> FallbackSpec {
+        var f = FallbackSpec()
+        try fields(["addresses", "fqdn"]) { (r, k) throws(NotHandled) in
+            if k == 0 { f.addresses = try r.optionalArray { (r) throws(NotHandled) in try r.string() } ?? [] }
+            else { f.fqdn = try r.optionalString() }
+        }
+        return f
+    }
+
+    /// `[String: Int]`: each key once, values integers (not null).
+    mutating func intMap() throws(NotHandled) -> [String: Int] {
+        var out: [String: Int] = [:]
+        try expect(UInt8(ascii: "{"))
+        if try peek() == UInt8(ascii: "}") { i += 1; return out }
+        while true {
+            let k = try string()
+            guard out[k] == nil else { throw NotHandled() }
+            try expect(UInt8(ascii: ":"))
+            out[k] = try int()
+            if try endOfMember(UInt8(ascii: "}")) { return out }
+        }
     }
 
     mutating func failoverRule() throws(NotHandled) -> FailoverRule {
@@ -587,6 +622,28 @@ private struct Writer {
         var f = true
         out.append(UInt8(ascii: "{"))
         key("allDown", first: &f); string(s.allDown.rawValue)
+        if !s.distribute.isEmpty {
+            key("distribute", first: &f)
+            out.append(UInt8(ascii: "["))
+            for (i, rule) in s.distribute.enumerated() {
+                guard rule.to.keys.allSatisfy({ k in k.utf8.allSatisfy { $0 < 0x80 } }) else { return false }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                var g = true
+                out.append(UInt8(ascii: "{"))
+                key("from", first: &g); string(rule.from)
+                key("to", first: &g)
+                out.append(UInt8(ascii: "{"))
+                for (k, (pattern, weight)) in rule.to.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+                    if k > 0 { out.append(UInt8(ascii: ",")) }
+                    string(pattern)
+                    out.append(UInt8(ascii: ":"))
+                    int(Int64(weight))
+                }
+                out.append(UInt8(ascii: "}"))
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         key("failover", first: &f)
         out.append(UInt8(ascii: "["))
         for (i, rule) in s.failover.enumerated() {
@@ -598,6 +655,20 @@ private struct Writer {
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
+        if let fb = s.fallback {
+            key("fallback", first: &f)
+            var g = true
+            out.append(UInt8(ascii: "{"))
+            key("addresses", first: &g)
+            out.append(UInt8(ascii: "["))
+            for (k, a) in fb.addresses.enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                string(a)
+            }
+            out.append(UInt8(ascii: "]"))
+            if let v = fb.fqdn { key("fqdn", first: &g); string(v) }
+            out.append(UInt8(ascii: "}"))
+        }
         key("fqdn", first: &f); string(s.fqdn)
         if let h = s.healthCheck {
             key("healthCheck", first: &f)
@@ -612,6 +683,7 @@ private struct Writer {
             out.append(UInt8(ascii: "}"))
         }
         if let v = s.maxAnswers { key("maxAnswers", first: &f); int(Int64(v)) }
+        if let v = s.overprovisioningFactor { key("overprovisioningFactor", first: &f); guard double(v) else { return false } }
         key("policy", first: &f); string(s.policy.rawValue)
         key("targets", first: &f)
         out.append(UInt8(ascii: "["))

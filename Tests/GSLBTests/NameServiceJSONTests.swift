@@ -35,9 +35,15 @@ import Testing
                                    ttl: pick([30, 0, 86_400, -1, 1 << 40]),
                                    policy: pick([.roundRobin, .ratio, .locality, PolicyKind(rawValue: "Geo")]),
                                    maxAnswers: maybe() ? pick([1, 8, -2]) : nil,
-                                   allDown: pick([.failOpen, .failClosed, AllDownBehavior(rawValue: "Sometimes")]),
+                                   allDown: pick([.failOpen, .failClosed, .fallback, AllDownBehavior(rawValue: "Sometimes")]),
                                    failover: maybe() ? [FailoverRule(from: "us-east", to: "us-west"), FailoverRule(from: "", to: "eu")] : [],
                                    targets: targets)
+        if maybe() {
+            spec.distribute = [DistributeRule(from: pick(["us-west/*", "*", "ü/*"]), to: ["us-west/*": 99, "us-east/*": 1, "a10": 0, "a9": 0]),
+                               DistributeRule(from: "eu", to: [:])].prefix(1 + Int(g.next() % 2)).map { $0 }
+        }
+        if maybe() { spec.overprovisioningFactor = pick([1.4, 2, 1.25]) }
+        if maybe() { spec.fallback = FallbackSpec(addresses: maybe() ? ["192.0.2.1", "2001:db8::1"] : [], fqdn: maybe() ? "backup.example.net" : nil) }
         if maybe() {
             spec.healthCheck = HealthCheckSpec(port: pick([80, 0, 70_000]), intervalSeconds: maybe() ? pick([4, 0.5, 1e-3, 12.25, 3e300]) : nil,
                                                timeoutSeconds: maybe() ? pick([3, 0.1]) : nil,
