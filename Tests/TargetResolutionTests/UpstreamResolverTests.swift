@@ -107,7 +107,9 @@ import Testing
             #expect(dead.failure?.code == .timeout)
             #expect(dead.failure?.message == "timeout: no reply from \(silent.hostAndPort) within 300 ms")
             #expect(deadTime >= .milliseconds(600))
-            #expect(deadTime < .seconds(2))
+            // Generous as above: two rounds of 300 ms, not a wait per attempt of seconds (2.8 s
+            // was seen with the whole suite on two cores).
+            #expect(deadTime < .seconds(5))
 
             // Several servers failing: each one's last failure, in server order; the code is the last one's.
             let both = await resolver([silent.address, knot.address], timeout: .milliseconds(300))
