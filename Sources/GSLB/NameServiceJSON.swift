@@ -328,7 +328,7 @@ private struct Reader {
         try fields(["name", "labels", "generation", "resourceVersion", "creationRevision", "creationTimestamp"]) { (r, k) throws(NotHandled) in
             switch k {
             case 0: m.name = try r.optionalString() ?? ""
-            case 1: m.labels = try r.null() ? [:] : try r.stringMap()
+            case 1: m.labels = try r.null() ? [:] : try r.map { (r) throws(NotHandled) in try r.string() }
             case 2: m.generation = try r.optionalInt64() ?? 0
             case 3: m.resourceVersion = try r.optionalString()
             case 4: m.creationRevision = try r.optionalInt64()
@@ -338,16 +338,16 @@ private struct Reader {
         return m
     }
 
-    /// `[String: String]`: each key once, values strings (not null).
-    mutating func stringMap() throws(NotHandled) -> [String: String] {
-        var out: [String: String] = [:]
+    /// An object as `[String: V]`: each key once, each value read by `value` (not null).
+    mutating func map<V>(_ value: (inout Reader) throws(NotHandled) -> V) throws(NotHandled) -> [String: V] {
+        var out: [String: V] = [:]
         try expect(UInt8(ascii: "{"))
         if try peek() == UInt8(ascii: "}") { i += 1; return out }
         while true {
             let k = try string()
             guard out[k] == nil else { throw NotHandled() }
             try expect(UInt8(ascii: ":"))
-            out[k] = try string()
+            out[k] = try value(&self)
             if try endOfMember(UInt8(ascii: "}")) { return out }
         }
     }
@@ -376,7 +376,7 @@ private struct Reader {
     mutating func distributeRule() throws(NotHandled) -> DistributeRule {
         var d = DistributeRule(from: "", to: [:])
         try fields(["from", "to"]) { (r, k) throws(NotHandled) in
-            if k == 0 { d.from = try r.optionalString() ?? "" } else { d.to = try r.null() ? [:] : try r.intMap() }
+            if k == 0 { d.from = try r.optionalString() ?? "" } else { d.to = try r.null() ? [:] : try r.map { (r) throws(NotHandled) in try r.int() } }
         }
         return d
     }
@@ -388,20 +388,6 @@ private struct Reader {
             else { f.fqdn = try r.optionalString() }
         }
         return f
-    }
-
-    /// `[String: Int]`: each key once, values integers (not null).
-    mutating func intMap() throws(NotHandled) -> [String: Int] {
-        var out: [String: Int] = [:]
-        try expect(UInt8(ascii: "{"))
-        if try peek() == UInt8(ascii: "}") { i += 1; return out }
-        while true {
-            let k = try string()
-            guard out[k] == nil else { throw NotHandled() }
-            try expect(UInt8(ascii: ":"))
-            out[k] = try int()
-            if try endOfMember(UInt8(ascii: "}")) { return out }
-        }
     }
 
     mutating func failoverRule() throws(NotHandled) -> FailoverRule {
@@ -572,6 +558,30 @@ private struct Writer {
         return true
     }
 
+    mutating func strings(_ list: [String]) {
+        out.append(UInt8(ascii: "["))
+        for (k, v) in list.enumerated() {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            string(v)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// An object of `map`'s entries, keys sorted by their bytes (`JSONEncoder`'s order for ASCII
+    /// keys); false for a key that is not ASCII.
+    mutating func object<V>(_ map: [String: V], _ value: (inout Writer, V) -> Void) -> Bool {
+        guard map.keys.allSatisfy({ k in k.utf8.allSatisfy { $0 < 0x80 } }) else { return false }
+        out.append(UInt8(ascii: "{"))
+        for (i, (k, v)) in map.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            string(k)
+            out.append(UInt8(ascii: ":"))
+            value(&self, v)
+        }
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+
     /// Writes the members of an object: `key` then the value each closure writes, separated.
     mutating func key(_ k: StaticString, first: inout Bool) {
         if !first { out.append(UInt8(ascii: ",")) }
@@ -597,21 +607,13 @@ private struct Writer {
     }
 
     mutating func metadata(_ m: ObjectMeta) -> Bool {
-        guard m.labels.keys.allSatisfy({ k in k.utf8.allSatisfy { $0 < 0x80 } }) else { return false }
         var f = true
         out.append(UInt8(ascii: "{"))
         if let v = m.creationRevision { key("creationRevision", first: &f); int(v) }
         if let v = m.creationTimestamp { key("creationTimestamp", first: &f); string(v) }
         key("generation", first: &f); int(m.generation)
         key("labels", first: &f)
-        out.append(UInt8(ascii: "{"))
-        for (i, (k, v)) in m.labels.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            string(k)
-            out.append(UInt8(ascii: ":"))
-            string(v)
-        }
-        out.append(UInt8(ascii: "}"))
+        guard object(m.labels, { w, v in w.string(v) }) else { return false }
         key("name", first: &f); string(m.name)
         if let v = m.resourceVersion { key("resourceVersion", first: &f); string(v) }
         out.append(UInt8(ascii: "}"))
@@ -626,20 +628,12 @@ private struct Writer {
             key("distribute", first: &f)
             out.append(UInt8(ascii: "["))
             for (i, rule) in s.distribute.enumerated() {
-                guard rule.to.keys.allSatisfy({ k in k.utf8.allSatisfy { $0 < 0x80 } }) else { return false }
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 var g = true
                 out.append(UInt8(ascii: "{"))
                 key("from", first: &g); string(rule.from)
                 key("to", first: &g)
-                out.append(UInt8(ascii: "{"))
-                for (k, (pattern, weight)) in rule.to.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
-                    if k > 0 { out.append(UInt8(ascii: ",")) }
-                    string(pattern)
-                    out.append(UInt8(ascii: ":"))
-                    int(Int64(weight))
-                }
-                out.append(UInt8(ascii: "}"))
+                guard object(rule.to, { w, weight in w.int(Int64(weight)) }) else { return false }
                 out.append(UInt8(ascii: "}"))
             }
             out.append(UInt8(ascii: "]"))
@@ -659,13 +653,7 @@ private struct Writer {
             key("fallback", first: &f)
             var g = true
             out.append(UInt8(ascii: "{"))
-            key("addresses", first: &g)
-            out.append(UInt8(ascii: "["))
-            for (k, a) in fb.addresses.enumerated() {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                string(a)
-            }
-            out.append(UInt8(ascii: "]"))
+            key("addresses", first: &g); strings(fb.addresses)
             if let v = fb.fqdn { key("fqdn", first: &g); string(v) }
             out.append(UInt8(ascii: "}"))
         }
@@ -691,13 +679,7 @@ private struct Writer {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             var g = true
             out.append(UInt8(ascii: "{"))
-            key("addresses", first: &g)
-            out.append(UInt8(ascii: "["))
-            for (k, a) in t.addresses.enumerated() {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                string(a)
-            }
-            out.append(UInt8(ascii: "]"))
+            key("addresses", first: &g); strings(t.addresses)
             if let v = t.fqdn { key("fqdn", first: &g); string(v) }
             if let v = t.locality { key("locality", first: &g); string(v) }
             key("name", first: &g); string(t.name)
