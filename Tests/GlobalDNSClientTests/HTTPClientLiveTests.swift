@@ -185,7 +185,8 @@ import Testing
             #expect(error?.code == .timedOut)
             #expect(error?.message == "The server http://127.0.0.1:\(server.port) did not answer within 300ms")
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // The 300 ms timeout, not the 30 s default (generous: the suite shares two cores).
+        #expect(ContinuousClock.now - started < .seconds(10))
         try await server.stop()
     }
 

@@ -107,7 +107,7 @@ import TargetResolution
     @Test func cancellingRunStopsResolutionsUnderWay() async throws {
         let silent = try await SilentServer.start()
         defer { silent.stop() }
-        let configuration = UpstreamConfiguration(servers: [silent.address], timeout: .seconds(10), attempts: 1)
+        let configuration = UpstreamConfiguration(servers: [silent.address], timeout: .seconds(30), attempts: 1)
         let resolver = UpstreamResolver(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)
         let tracker = ResolutionTracker(resolver: resolver, configuration: configuration, logger: Logger(label: "test"))
         let clock = ContinuousClock()
@@ -117,8 +117,8 @@ import TargetResolution
         let start = clock.now
         loop.cancel()
         await loop.value
-        // Well before the 10 s timeout (generous: the suite shares two cores).
-        #expect(clock.now - start < .seconds(5))
+        // Well before the 30 s timeout (generous: the suite shares two cores; 5.2 s was seen).
+        #expect(clock.now - start < .seconds(12))
         // The stream is finished and nothing was yielded: the resolutions were cut short, not failed.
         var yielded = 0
         for await _ in tracker.updates { yielded += 1 }
