@@ -143,7 +143,7 @@ public struct HTTPClient: Sendable {
                 return HTTPClientResponse(status: head.status, headers: head.headers)
             }
             // Once the head is in, the request timeout no longer applies.
-            throw mapAfterConnect(error, deadline: head == nil && !headWatch.seen ? deadline : nil)
+            throw mapAfterConnect(error, deadline: headWatch.seen ? nil : deadline)
         }
     }
 
@@ -294,7 +294,6 @@ public final class HTTPConnection {
         }
     }
 }
-
 
 /// Notes that a response head has been read, as the event loop reads it, so a timer on that loop
 /// can tell "the head came in time" from "the consumer has not got to it yet".
