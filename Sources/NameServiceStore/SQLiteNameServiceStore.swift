@@ -500,7 +500,7 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                 var walkDone = false
                 var candidateAt = 0
                 var matchesText: [String: Bool] = [:]
-                var chunkIsNamesOnly = false
+                func unchanged(_ name: String) -> Bool { changed[name] == nil && !damaged.contains(name) }
                 func selected(_ labelText: String?) -> Bool {
                     guard let selector else { return true }
                     guard let labelText else { return false }
@@ -509,53 +509,55 @@ public actor SQLiteNameServiceStore: NameServiceStore {
                     matchesText[labelText] = match
                     return match
                 }
-                func readChunk() throws(StoreError) {
+                /// The next 256 rows after `walkedTo`: the ones to serve go to `chunk` (with
+                /// their row, or without when SQLite cannot read the page whole: then each row is
+                /// read on its own, and a damaged one reported and left out). Returns the rows seen.
+                func readChunk() throws(StoreError) -> Int {
                     chunk = []
                     chunkAt = 0
+                    var seen = 0
+                    let from = walkedTo
                     do throws(StoreError) {
                         try db.query("SELECT name, labels, revision, generation, json FROM objects WHERE name > ? ORDER BY name LIMIT 256",
                                      [.text(walkedTo)]) { row throws(StoreError) in
                             let name = row.text(0) ?? ""
                             let labels = row.text(1)
-                            guard changed[name] == nil, !damaged.contains(name) else { return chunk.append((name, nil)) }
-                            guard selected(labels) else { return chunk.append((name, nil)) }
+                            seen += 1
+                            walkedTo = name
+                            guard unchanged(name), selected(labels) else { return }
                             chunk.append((name, StoredRow(labels: labels, revision: row.integer(2), generation: row.integer(3),
                                                           json: row.utf8(4) ?? [])))
                         }
                     } catch {
-                        // A page SQLite cannot read whole: names only, each row read on its own
-                        // below (a damaged one is reported and left out, the others served).
                         chunk = []
-                        try db.query("SELECT name FROM objects WHERE name > ? ORDER BY name LIMIT 256", [.text(walkedTo)]) { row throws(StoreError) in
-                            chunk.append((row.text(0) ?? "", nil))
+                        seen = 0
+                        walkedTo = from
+                        try db.query("SELECT name FROM objects WHERE name > ? ORDER BY name LIMIT 256", [.text(from)]) { row throws(StoreError) in
+                            let name = row.text(0) ?? ""
+                            seen += 1
+                            walkedTo = name
+                            if unchanged(name) { chunk.append((name, nil)) }
                         }
-                        chunkIsNamesOnly = true
-                        return
                     }
-                    chunkIsNamesOnly = false
+                    return seen
                 }
-                /// The next unchanged name and, when the walk read it already, its row (nil with a
-                /// name the walk left out: it is skipped).
+                /// The next unchanged name and, when the walk read it already, its row.
                 func nextUnchanged() throws(StoreError) -> (name: String, row: StoredRow?)? {
                     while true {
                         if let candidates {
                             guard candidateAt < candidates.count else { return nil }
                             let name = candidates[candidates.startIndex + candidateAt]
                             candidateAt += 1
-                            if changed[name] == nil, !damaged.contains(name) { return (name, nil) }
+                            if unchanged(name) { return (name, nil) }
                             continue
                         }
                         if chunkAt == chunk.count {
                             guard !walkDone else { return nil }
-                            try readChunk()
-                            if chunk.count < 256 { walkDone = true }
-                            guard let last = chunk.last else { return nil }
-                            walkedTo = last.name
+                            if try readChunk() < 256 { walkDone = true }
+                            continue
                         }
-                        let entry = chunk[chunkAt]
                         chunkAt += 1
-                        guard changed[entry.name] == nil, !damaged.contains(entry.name) else { continue }
-                        if chunkIsNamesOnly || entry.row != nil { return entry }
+                        return chunk[chunkAt - 1]
                     }
                 }
 
