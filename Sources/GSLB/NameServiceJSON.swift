@@ -492,6 +492,18 @@ extension NameServiceJSON {
         var w = Writer()
         return w.nameService(ns) ? w.out : nil
     }
+
+    /// A watch event of `ns` (`{"object":…,"type":…}`) as the API's `JSONEncoder` writes it, or
+    /// nil as `write(_:)`.
+    public static func writeEvent(type: String, object ns: NameService) -> [UInt8]? {
+        var w = Writer()
+        w.raw(#"{"object":"#)
+        guard w.nameService(ns) else { return nil }
+        w.raw(#","type":"#)
+        w.string(type)
+        w.out.append(UInt8(ascii: "}"))
+        return w.out
+    }
 }
 
 private struct Writer {

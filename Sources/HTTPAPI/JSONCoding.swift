@@ -9,15 +9,7 @@ enum JSONCoding {
     /// encode a million times.
     static func fastEncode(_ value: some Encodable) -> [UInt8]? {
         if let ns = value as? NameService { return NameServiceJSON.write(ns) }
-        if let event = value as? WatchEvent<NameService>, let object = NameServiceJSON.write(event.object) {
-            var out = Array(#"{"object":"#.utf8)
-            out.reserveCapacity(object.count + 32)
-            out += object
-            out += Array(#","type":"#.utf8)
-            out += encode(event.type)
-            out.append(UInt8(ascii: "}"))
-            return out
-        }
+        if let event = value as? WatchEvent<NameService> { return NameServiceJSON.writeEvent(type: event.type, object: event.object) }
         return nil
     }
 

@@ -205,6 +205,10 @@ import Testing
             fractional.status?.targets[0].lastProbeLatencyMilliseconds = v
             #expect(NameServiceJSON.write(fractional) == [UInt8](try Self.encoder.encode(fractional)), "\(v)")
         }
+        struct Event: Encodable { var type: String; var object: NameService }
+        for type in ["ADDED", "MODIFIED", "DELETED", "with \"quote\"\n"] {
+            #expect(NameServiceJSON.writeEvent(type: type, object: ns) == [UInt8](try Self.encoder.encode(Event(type: type, object: ns))))
+        }
         var labelled = ns
         labelled.metadata.labels["ü"] = "gold"
         #expect(NameServiceJSON.write(labelled) == nil)
