@@ -841,9 +841,8 @@ public actor SQLiteNameServiceStore: NameServiceStore {
     }
 
     private static func decode(_ json: [UInt8], what: String, path: String, decoder: JSONDecoder) throws(StoreError) -> NameService {
-        if let object = NameServiceJSON.read(json) { return object }
         do {
-            return try decoder.decode(NameService.self, from: Data(json))
+            return try NameService.decodeStored(json, decoder: decoder)
         } catch {
             throw StoreError(.corrupt, "\(what) in \(path) does not decode: \(error)")
         }

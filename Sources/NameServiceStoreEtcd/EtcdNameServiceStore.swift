@@ -381,12 +381,7 @@ public final class EtcdNameServiceStore: NameServiceStore {
         let name = String(decoding: kv.key.dropFirst(objectPrefix.count), as: UTF8.self)
         var object: NameService
         do {
-            let value = kv.value ?? Data()
-            if let fast = value.withUnsafeBytes({ NameServiceJSON.read($0) }) {
-                object = fast
-            } else {
-                object = try Self.decoder.decode(NameService.self, from: value)
-            }
+            object = try NameService.decodeStored(kv.value ?? Data(), decoder: Self.decoder)
         } catch {
             throw StoreError(.corrupt, "etcd key \(String(decoding: kv.key, as: UTF8.self)) does not hold a NameService: \(error)")
         }

@@ -30,7 +30,7 @@ public actor InMemoryNameServiceStore: NameServiceStore {
         self.encoder = encoder
         watchers = WatchRegistry(revision: 0, limits: history, what: "the in-memory store") { json, kind, revision throws(StoreError) in
             do {
-                var object = try NameServiceJSON.read(json) ?? JSONDecoder().decode(NameService.self, from: Data(json))
+                var object = try NameService.decodeStored(json, decoder: JSONDecoder())
                 object.metadata.resourceVersion = String(revision)
                 return StoreEvent(kind: kind, object: object, revision: revision)
             } catch {
