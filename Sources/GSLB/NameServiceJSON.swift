@@ -183,31 +183,11 @@ private struct Reader {
                 guard let s = String(validating: out, as: UTF8.self) else { throw NotHandled() }
                 return s
             case UInt8(ascii: "\\"):
-                guard i < p.count else { throw NotHandled() }
-                let e = p[i]
-                i += 1
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {
-                        // A high surrogate must be followed by an escaped low one.
-                        guard i + 1 < p.count, p[i] == UInt8(ascii: "\\"), p[i + 1] == UInt8(ascii: "u") else { throw NotHandled() }
-                        i += 2
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw NotHandled() }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00..<0xE000).contains(scalar) {
-                        throw NotHandled()
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw NotHandled() }
-                    out.append(contentsOf: UTF8.encode(u)!)
-                default: throw NotHandled()
+                // A lone surrogate is left to JSONDecoder (which refuses it).
+                switch JSONEscape.decode(p, &i) {
+                case .byte(let b): out.append(b)
+                case .scalar(let u): out.append(contentsOf: UTF8.encode(u)!)
+                case .loneSurrogate, nil: throw NotHandled()
                 }
             default:
                 guard c >= 0x20 else { throw NotHandled() }
@@ -215,24 +195,6 @@ private struct Reader {
             }
         }
         throw NotHandled()
-    }
-
-    mutating func hex4() throws(NotHandled) -> UInt32 {
-        guard i + 4 <= p.count else { throw NotHandled() }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = p[i]
-            i += 1
-            let d: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c - UInt8(ascii: "A") + 10
-            default: throw NotHandled()
-            }
-            v = v << 4 | UInt32(d)
-        }
-        return v
     }
 
     /// A JSON integer: an optional minus, then `0` or digits without a leading zero; a fraction,

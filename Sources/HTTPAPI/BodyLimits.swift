@@ -263,48 +263,14 @@ struct JSONShapeScanner {
                 continue
             }
             i += 1
-            guard i < bytes.count else { throw .malformed }
-            let e = bytes[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if (0xD800..<0xDC00).contains(scalar), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
-                    i += 2
-                    let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw .malformed }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                }
-                // A lone surrogate decodes as U+FFFD, as JSONDecoder would refuse or replace it.
-                out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8))
-            default:
-                throw .malformed
+            switch JSONEscape.decode(bytes, &i) {
+            case .byte(let e): out.append(e)
+            case .scalar(let u): out.append(contentsOf: UTF8.encode(u)!)
+            // A lone surrogate decodes as U+FFFD, as JSONDecoder would refuse or replace it.
+            case .loneSurrogate: out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+            case nil: throw .malformed
             }
         }
         throw .malformed
-    }
-
-    mutating func hex4() throws(Failure) -> UInt32 {
-        guard i + 4 <= bytes.count else { throw .malformed }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[i]
-            let d: UInt8
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
-            default: throw .malformed
-            }
-            v = v << 4 | UInt32(d)
-            i += 1
-        }
-        return v
     }
 }

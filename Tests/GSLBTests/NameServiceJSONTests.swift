@@ -234,3 +234,28 @@ func offThePool(_ body: @escaping @Sendable () throws -> [String]) async throws 
 func check(_ problems: inout [String], _ condition: Bool, _ message: @autoclosure () -> String = "") {
     if !condition { problems.append(message()) }
 }
+
+/// The escape decoder both JSON readers share: every escape, surrogate pairs, lone halves and
+/// the malformed ones.
+@Suite struct JSONEscapeTests {
+    static func decode(_ text: String) -> (JSONEscape.Decoded?, Int) {
+        let bytes = Array(text.utf8)
+        var i = 0
+        let d = JSONEscape.decode(bytes, &i)
+        return (d, i)
+    }
+
+    @Test func escapesDecode() {
+        #expect(Self.decode("n") == (.byte(0x0A), 1))
+        #expect(Self.decode("/") == (.byte(UInt8(ascii: "/")), 1))
+        #expect(Self.decode("u00e9") == (.scalar("é"), 5))
+        #expect(Self.decode(#"ud83d\ude80"#) == (.scalar("🚀"), 11))
+        #expect(Self.decode("ud83d!") == (.loneSurrogate, 5))
+        #expect(Self.decode("ude80") == (.loneSurrogate, 5))
+        #expect(Self.decode(#"ud83d\u0041"#).0 == nil)   // a high surrogate, then no low one
+        #expect(Self.decode("u12").0 == nil)
+        #expect(Self.decode("u12g4").0 == nil)
+        #expect(Self.decode("x").0 == nil)
+        #expect(Self.decode("").0 == nil)
+    }
+}
