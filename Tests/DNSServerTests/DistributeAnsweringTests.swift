@@ -7,7 +7,9 @@ import Testing
 /// Issue 15 through the real responder: a `distribute` name compiled as the reconciler compiles it,
 /// its split over 100,000 queries for clients found by ECS and by packet source, one bucket per
 /// reply, the ECS scope, clients no rule matches, a drained bucket, and the explain answer.
-@Suite struct DistributeAnsweringTests {
+// One case at a time: each is 100,000 queries of CPU, and many at once starve the suites that
+// wait for a reconciler on the test pool's two threads.
+@Suite(.serialized) struct DistributeAnsweringTests {
     /// us-west (two targets, two zones), us-east (one), eu-central (one).
     static let dist: NameServiceSpec = {
         var s = NameServiceSpec(

@@ -8,7 +8,7 @@ import Testing
 /// pattern, Envoy's effective weights recomputed from health, and the bucket found by subtracting
 /// weights. Random specs, clients and health on fixed seeds; the same generator drives both, so the
 /// draws must agree one for one.
-@Suite("distribute against a reference scan")
+@Suite("distribute against a reference scan", .serialized)
 struct DistributeReferenceTests {
     static let regions = ["r0", "r1", "r2"]
     static let zones = ["z0", "z1"]

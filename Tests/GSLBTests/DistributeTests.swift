@@ -23,7 +23,7 @@ func run<R: RandomNumberGenerator>(_ policy: some AnswerPolicy, _ c: CandidateSe
 }
 
 /// Issue 15: Locality's `distribute` rules, their health adjustment, and `allDown: Fallback`.
-@Suite("Locality distribute")
+@Suite("Locality distribute", .serialized)
 struct DistributeTests {
     /// Three regions; us-west has four targets (two zones), us-east two, eu one; one target has no locality.
     static let world: [CandidateSet.Input] = [

@@ -4,7 +4,7 @@ import Testing
 /// Issue 4's acceptance rule: over 100,000 picks each Ratio target's share is within one
 /// percentage point of its configured share. Seeded, so the result is the same on every run; the
 /// seeds are not tuned (three seeds per split, all must pass).
-@Suite("Ratio distribution")
+@Suite("Ratio distribution", .serialized)
 struct RatioDistributionTests {
     struct Split: Sendable, CustomTestStringConvertible {
         let ratios: [Int]

@@ -134,7 +134,8 @@ import Testing
             _ = try await h.store.put(NameService(metadata: ObjectMeta(name: "dist"), spec: spec), ifVersion: nil)
             // (This harness has no localities table: the client has no locality and gets every target.)
             try await h.eventually("served") { try h.addresses("dist.g.example.com.").count == 2 }
-            #expect(try await h.condition("dist", .accepted)?.status == .true)
+            // The status is written after the plan is published: wait for it too.
+            try await h.eventually("accepted") { try await h.condition("dist", .accepted)?.status == .true }
             let (shard, index) = try #require(h.holder.load().globals.lookup("dist.g.example.com."))
             #expect(shard.plans[index].ipv4.distribute?.rules.first?.buckets.map(\.pattern) == ["us-east/*", "us-west/*"])
         }
